@@ -1,0 +1,89 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import * as random from "@pulumi/random";
+import { ConsulSpec } from "../lib/model";
+import { pulledImage, serviceContainer } from "../lib/containers";
+import { CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, consulAgentArgs, renderConsulAgentConfig } from "../render/consul";
+import { DockerHost } from "./DockerHost";
+
+export interface ConsulClusterArgs {
+    hosts: DockerHost[];
+    spec: ConsulSpec;
+    image: string;
+    /** What must exist before agents start (the swarm and its networks). */
+    dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+/** The client addresses for one host: `{{host}}` resolved, duplicates dropped (Consul cannot bind twice). */
+export function resolveClientAddress(template: string, hostAddress: string): string {
+    return [...new Set(template.replace(/\{\{host\}\}/g, hostAddress).split(/\s+/).filter(Boolean))].join(" ");
+}
+
+/** The address a process on the host itself uses to reach its local agent's HTTP API. */
+export function localAgentAddress(spec: ConsulSpec, hostAddress: string): string {
+    const addresses = resolveClientAddress(spec.clientAddress, hostAddress).split(" ");
+    const local = addresses.includes("127.0.0.1") || addresses.includes("0.0.0.0") ? "127.0.0.1" : addresses[0];
+    return `${local}:${spec.httpPort}`;
+}
+
+/**
+ * A Consul cluster: server agents on consul-server hosts (bootstrap-expect = their count, retry-join to
+ * all of them) and client agents everywhere else, on the host network with the host's address bound and
+ * advertised explicitly, gossip encrypted with one generated key, data and node id surviving restarts.
+ */
+export class ConsulCluster extends pulumi.ComponentResource {
+    /** Per host name: its agent container. */
+    readonly agents: Record<string, docker.Container>;
+    readonly uiUrl: string;
+
+    constructor(name: string, args: ConsulClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm-platform:services:ConsulCluster", name, {}, opts);
+        const servers = args.hosts.filter((h) => h.spec.roles.includes("consul-server"));
+        if (servers.length === 0) throw new pulumi.ResourceError("Consul needs at least one host with the consul-server role", this);
+        const serverAddresses = servers.map((h) => h.spec.address);
+        // RandomBytes keeps its value out of the resource id, and its outputs are secrets.
+        const gossipKey = new random.RandomBytes(`${name}-gossip-key`, { length: 32 }, { parent: this });
+
+        this.agents = {};
+        for (const host of args.hosts) {
+            const hostName = host.spec.name;
+            const server = host.spec.roles.includes("consul-server");
+            const nodeId = new random.RandomUuid(`${name}-node-id-${hostName}`, {}, { parent: this });
+            const volume = new docker.Volume(`${name}-data-${hostName}`, { name: "consul-data" }, { parent: this, provider: host.provider });
+            const image = pulledImage(`${name}-image-${hostName}`, host, args.image, this);
+            const config = pulumi
+                .all([gossipKey.base64, nodeId.result])
+                .apply(([encryptKey, id]) =>
+                    renderConsulAgentConfig({
+                        nodeName: hostName,
+                        nodeId: id,
+                        address: host.spec.address,
+                        server,
+                        bootstrapExpect: servers.length,
+                        retryJoin: serverAddresses.filter((a) => a !== host.spec.address),
+                        datacenter: args.spec.datacenter,
+                        clientAddress: resolveClientAddress(args.spec.clientAddress, host.spec.address),
+                        httpPort: args.spec.httpPort,
+                        dnsPort: args.spec.dnsPort,
+                        encryptKey,
+                    }),
+                );
+            this.agents[hostName] = serviceContainer(
+                `${name}-agent-${hostName}`,
+                host,
+                {
+                    containerName: "consul",
+                    image: image.imageId,
+                    entrypoints: ["/bin/consul"],
+                    command: consulAgentArgs(),
+                    uploads: [{ file: `${CONSUL_CONFIG_DIR}/agent.json`, content: pulumi.secret(config) }],
+                    volumes: [{ volumeName: volume.name, containerPath: CONSUL_DATA_DIR }],
+                    hostNetwork: true,
+                },
+                { parent: this, dependsOn: args.dependsOn },
+            );
+        }
+        this.uiUrl = `http://${servers[0].spec.address}:${args.spec.httpPort}/ui/`;
+        this.registerOutputs({ uiUrl: this.uiUrl, servers: serverAddresses });
+    }
+}

@@ -1,0 +1,99 @@
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import { local, remote, types } from "@pulumi/command";
+import { HostSpec } from "../lib/model";
+import { renderEngineName } from "../render/swarm";
+
+export interface DockerHostArgs {
+    host: HostSpec;
+    /** Shared SSH key for hosts that name no key file. */
+    sshPrivateKey?: pulumi.Output<string>;
+}
+
+/** A script run on a host as a command resource: create on `up`, delete on destroy. */
+export interface HostScript {
+    create: pulumi.Input<string>;
+    delete?: pulumi.Input<string>;
+    /** Fed to the script's standard input: the way secrets reach a host without a command line. */
+    stdin?: pulumi.Input<string>;
+    /** The script prints a secret: stdout is stored as a secret and never logged. */
+    secretOutput?: boolean;
+}
+
+export type HostCommand = local.Command | remote.Command;
+
+const SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", "-o", "ConnectTimeout=10"];
+
+/**
+ * The docker CLI's ssh helper (which @pulumi/docker uses) takes key files only, so a key given as a
+ * secret value is written once to a private file named by its hash.
+ */
+function keyFile(key: pulumi.Output<string>): pulumi.Output<string> {
+    return key.apply((text) => {
+        const file = path.join(os.tmpdir(), `swarm-platform-${crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)}.key`);
+        if (!fs.existsSync(file)) fs.writeFileSync(file, text.endsWith("\n") ? text : `${text}\n`, { mode: 0o600 });
+        return file;
+    });
+}
+
+/**
+ * One Docker host: the explicit docker provider every docker resource on it uses, the SSH (or local)
+ * connection its scripts run through, and the engine's node name. Both paths use the same identity,
+ * so there are no prompts and no Docker TCP socket is ever opened.
+ */
+export class DockerHost extends pulumi.ComponentResource {
+    readonly spec: HostSpec;
+    readonly provider: docker.Provider;
+    /** The engine's name (`docker info .Name`): swarm and Consul identify nodes by it. */
+    readonly engineName: pulumi.Output<string>;
+    private readonly connection?: pulumi.Output<types.input.remote.ConnectionArgs>;
+    private readonly dockerHost?: string;
+
+    constructor(name: string, args: DockerHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm-platform:host:DockerHost", name, {}, opts);
+        this.spec = args.host;
+        const conn = args.host.connection;
+        if (conn.kind === "local") {
+            this.dockerHost = conn.dockerHost;
+            this.provider = new docker.Provider(`${name}-docker`, { host: conn.dockerHost }, { parent: this });
+        } else {
+            const keyPath = conn.privateKeyPath;
+            if (!keyPath && !args.sshPrivateKey) {
+                throw new pulumi.ResourceError(`host ${args.host.name} has no SSH identity (set ssh.privateKeyPath or sshPrivateKey)`, this);
+            }
+            const privateKey = keyPath ? pulumi.secret(fs.readFileSync(keyPath, "utf8")) : (args.sshPrivateKey as pulumi.Output<string>);
+            const identityFile = keyPath ? pulumi.output(keyPath) : keyFile(privateKey);
+            this.connection = pulumi.output({ host: args.host.address, port: conn.port, user: conn.user, privateKey, dialErrorLimit: 20 });
+            this.provider = new docker.Provider(
+                `${name}-docker`,
+                {
+                    host: `ssh://${conn.user}@${args.host.address}:${conn.port}`,
+                    sshOpts: identityFile.apply((file) => ["-i", file, ...SSH_OPTIONS]),
+                },
+                { parent: this },
+            );
+        }
+        this.engineName = this.run(`${name}-engine-name`, { create: renderEngineName() }, { parent: this }).stdout.apply((s) => s.trim());
+        this.registerOutputs({ engineName: this.engineName });
+    }
+
+    /** Runs a script on this host; the command resource belongs to `opts.parent`. */
+    run(name: string, script: HostScript, opts: pulumi.CustomResourceOptions): HostCommand {
+        const common = {
+            create: script.create,
+            delete: script.delete,
+            stdin: script.stdin,
+            addPreviousOutputInEnv: false,
+            logging: script.secretOutput ? "none" : "stdoutAndStderr",
+        } as const;
+        const commandOpts: pulumi.CustomResourceOptions = script.secretOutput ? { ...opts, additionalSecretOutputs: ["stdout"] } : opts;
+        if (this.connection) {
+            return new remote.Command(name, { ...common, connection: this.connection }, commandOpts);
+        }
+        return new local.Command(name, { ...common, environment: { DOCKER_HOST: this.dockerHost as string } }, commandOpts);
+    }
+}

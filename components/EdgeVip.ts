@@ -1,0 +1,69 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import * as random from "@pulumi/random";
+import { EdgeSpec } from "../lib/model";
+import { serviceContainer } from "../lib/containers";
+import { EDGE_HEALTH_PATH } from "../render/edge";
+import { KEEPALIVED_CONF_PATH, keepalivedArgs, renderKeepalivedConf } from "../render/keepalived";
+import { DockerHost } from "./DockerHost";
+
+export interface EdgeVipArgs {
+    /** Exactly two edge hosts: the first is MASTER, the second BACKUP. */
+    hosts: DockerHost[];
+    spec: EdgeSpec & { vip: string };
+    /** Per host name: the edge image (it carries keepalived) and the edge container the VIP follows. */
+    images: Record<string, docker.RemoteImage>;
+    edges: Record<string, docker.Container>;
+}
+
+const PRIORITIES = { MASTER: 150, BACKUP: 100 } as const;
+
+/**
+ * A virtual IP shared by the two edge hosts through keepalived (seed 000), with only the capabilities
+ * VRRP needs instead of --privileged, and a track script on the edge's health endpoint so the VIP
+ * leaves a host whose nginx is down.
+ */
+export class EdgeVip extends pulumi.ComponentResource {
+    readonly url: string;
+
+    constructor(name: string, args: EdgeVipArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm-platform:edge:EdgeVip", name, {}, opts);
+        if (args.hosts.length !== 2) throw new pulumi.ResourceError(`a VIP needs exactly two edge hosts, got ${args.hosts.length}`, this);
+        const authPass = new random.RandomPassword(`${name}-auth`, { length: 8, special: false }, { parent: this });
+        args.hosts.forEach((host, i) => {
+            const hostName = host.spec.name;
+            const state = i === 0 ? "MASTER" : "BACKUP";
+            const conf = authPass.result.apply((pass) =>
+                renderKeepalivedConf({
+                    routerId: hostName,
+                    state,
+                    priority: PRIORITIES[state],
+                    interfaceName: args.spec.vipInterface,
+                    virtualRouterId: args.spec.virtualRouterId,
+                    vip: args.spec.vip,
+                    prefixLength: args.spec.vipPrefixLength,
+                    unicastSourceAddress: host.spec.address,
+                    unicastPeers: args.hosts.filter((h) => h !== host).map((h) => h.spec.address),
+                    authPass: pass,
+                    healthUrl: `http://127.0.0.1:${args.spec.port}${EDGE_HEALTH_PATH}`,
+                }),
+            );
+            serviceContainer(
+                `${name}-${hostName}`,
+                host,
+                {
+                    containerName: "keepalived",
+                    image: args.images[hostName].imageId,
+                    command: keepalivedArgs(),
+                    uploads: [{ file: KEEPALIVED_CONF_PATH, content: pulumi.secret(conf) }],
+                    capabilities: ["NET_ADMIN", "NET_BROADCAST", "NET_RAW"],
+                    hostNetwork: true,
+                    init: true,
+                },
+                { parent: this, dependsOn: [args.edges[hostName]] },
+            );
+        });
+        this.url = `http://${args.spec.vip}:${args.spec.port}/`;
+        this.registerOutputs({ vip: args.spec.vip, url: this.url });
+    }
+}

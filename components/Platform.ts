@@ -1,0 +1,98 @@
+import * as pulumi from "@pulumi/pulumi";
+import { PlatformModel, edgeHosts } from "../lib/model";
+import { ConsulCluster } from "./ConsulCluster";
+import { DemoBackends } from "./DemoBackends";
+import { DockerHost } from "./DockerHost";
+import { Edge } from "./Edge";
+import { EdgeVip } from "./EdgeVip";
+import { GwBridge } from "./GwBridge";
+import { OverlayNetwork } from "./OverlayNetwork";
+import { Registrator } from "./Registrator";
+import { SwarmCluster } from "./SwarmCluster";
+import { TierNetworks } from "./TierNetworks";
+
+export interface PlatformArgs {
+    model: PlatformModel;
+    sshPrivateKey?: pulumi.Output<string>;
+}
+
+/**
+ * The whole platform on a set of Docker hosts: the cluster layer (gwbridge, swarm, overlay, tier
+ * networks) and, on top of it, service discovery and the edge (Consul, registrator, nginx +
+ * consul-template, keepalived VIP) with demo backends so a fresh stack serves traffic.
+ */
+export class Platform extends pulumi.ComponentResource {
+    readonly managerAddress: string;
+    readonly nodes: { name: string; address: string; roles: string[] }[];
+    readonly overlay: { name: pulumi.Output<string>; subnet: string };
+    readonly tierNetworks: Record<string, string>;
+    readonly edgeUrls: string[];
+    readonly vipUrl?: string;
+    readonly consulUiUrl: string;
+
+    constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm-platform:index:Platform", name, {}, opts);
+        const { model } = args;
+        const hosts = model.hosts.map((spec) => new DockerHost(`${name}-host-${spec.name}`, { host: spec, sshPrivateKey: args.sshPrivateKey }, { parent: this }));
+        const byName = (names: string[]) => hosts.filter((h) => names.includes(h.spec.name));
+
+        const gwbridges = Object.fromEntries(
+            hosts.map((host) => [host.spec.name, new GwBridge(`${name}-gwbridge-${host.spec.name}`, { host, spec: model.gwbridge }, { parent: this }).ready]),
+        );
+        const swarm = new SwarmCluster(`${name}-swarm`, { hosts, swarm: model.swarm, readyBefore: gwbridges }, { parent: this });
+        const overlay = new OverlayNetwork(
+            `${name}-overlay`,
+            { manager: hosts.find((h) => h.spec.address === swarm.managerAddress) as DockerHost, spec: model.overlay, swarmMembers: swarm.members },
+            { parent: this },
+        );
+        const tiers = hosts.map(
+            (host) => new TierNetworks(`${name}-tiers-${host.spec.name}`, { host, tiers: model.tiers, flows: model.flows, stack: model.stack }, { parent: this }),
+        );
+
+        const consul = new ConsulCluster(
+            `${name}-consul`,
+            { hosts, spec: model.consul, image: model.images.consul, dependsOn: [overlay, ...tiers, ...swarm.members] },
+            { parent: this },
+        );
+        const registrator = new Registrator(
+            `${name}-registrator`,
+            { hosts, consul: model.consul, agents: consul.agents, image: model.images.registrator },
+            { parent: this },
+        );
+        const edgeGroup = byName(edgeHosts(model).map((h) => h.name));
+        const edge = new Edge(
+            `${name}-edge`,
+            { hosts: edgeGroup, spec: model.edge, consul: model.consul, images: model.images, agents: consul.agents },
+            { parent: this },
+        );
+        const vip = model.edge.vip;
+        if (vip) {
+            this.vipUrl = new EdgeVip(
+                `${name}-vip`,
+                { hosts: edgeGroup, spec: { ...model.edge, vip }, images: edge.images, edges: edge.containers },
+                { parent: this },
+            ).url;
+        }
+        new DemoBackends(
+            `${name}-backends`,
+            { hosts, spec: model.backends, image: model.images.backend, registrators: registrator.containers },
+            { parent: this },
+        );
+
+        this.managerAddress = swarm.managerAddress;
+        this.nodes = model.hosts.map((h) => ({ name: h.name, address: h.address, roles: h.roles }));
+        this.overlay = { name: overlay.name, subnet: overlay.subnet };
+        this.tierNetworks = Object.fromEntries(model.tiers.map((t) => [`net_${t.name}`, t.subnet]));
+        this.edgeUrls = edge.urls;
+        this.consulUiUrl = consul.uiUrl;
+        this.registerOutputs({
+            managerAddress: this.managerAddress,
+            nodes: this.nodes,
+            overlay: this.overlay,
+            tierNetworks: this.tierNetworks,
+            edgeUrls: this.edgeUrls,
+            vipUrl: this.vipUrl,
+            consulUiUrl: this.consulUiUrl,
+        });
+    }
+}

@@ -1,0 +1,72 @@
+import * as pulumi from "@pulumi/pulumi";
+import { SwarmSpec } from "../lib/model";
+import { renderJoinToken, renderSwarmInit, renderSwarmJoin, renderSwarmLeave } from "../render/swarm";
+import { DockerHost } from "./DockerHost";
+
+export interface SwarmClusterArgs {
+    /** Every node; the first manager initialises the swarm. */
+    hosts: DockerHost[];
+    swarm: SwarmSpec;
+    /** Per host name: what must exist on it before it inits or joins (its docker_gwbridge). */
+    readyBefore: Record<string, pulumi.Resource>;
+}
+
+/** Fails with every clashing name: swarm and Consul confuse nodes that share one (seed 002). */
+export function duplicateEngineNames(names: Record<string, string>): string[] {
+    const byName = new Map<string, string[]>();
+    for (const [host, engine] of Object.entries(names)) byName.set(engine, [...(byName.get(engine) ?? []), host]);
+    return [...byName.entries()].filter(([, hosts]) => hosts.length > 1).map(([engine, hosts]) => `${hosts.join(", ")} are all named "${engine}"`);
+}
+
+/**
+ * A Docker Swarm across the hosts: `init` on the first manager, then every other node joins by role in
+ * parallel, each join depending only on init. Join tokens are read as secrets and reach nodes on stdin.
+ */
+export class SwarmCluster extends pulumi.ComponentResource {
+    readonly managerAddress: string;
+    /** Ready when every node is in the swarm. */
+    readonly members: pulumi.Resource[];
+    readonly init: pulumi.Resource;
+
+    constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm-platform:cluster:SwarmCluster", name, {}, opts);
+        const [first, ...others] = args.hosts.filter((h) => h.spec.roles.includes("manager"));
+        if (!first) throw new pulumi.ResourceError("a swarm needs at least one manager", this);
+        this.managerAddress = first.spec.address;
+
+        const namesChecked = pulumi
+            .all(Object.fromEntries(args.hosts.map((h) => [h.spec.name, h.engineName])))
+            .apply((names) => {
+                const clashes = duplicateEngineNames(names);
+                if (clashes.length > 0) {
+                    throw new pulumi.ResourceError(`nodes need distinct hostnames: ${clashes.join("; ")}. Set a distinct hostname on each host (hostnamectl set-hostname) and restart Docker.`, this);
+                }
+                return true;
+            });
+        const after = (script: string) => namesChecked.apply(() => script);
+
+        this.init = first.run(
+            `${name}-init`,
+            { create: after(renderSwarmInit(first.spec, args.swarm)), delete: renderSwarmLeave() },
+            { parent: this, dependsOn: [args.readyBefore[first.spec.name]] },
+        );
+        const token = (role: "manager" | "worker") =>
+            first.run(`${name}-${role}-token`, { create: renderJoinToken(role), secretOutput: true }, { parent: this, dependsOn: [this.init] }).stdout;
+        const tokens = { manager: token("manager"), worker: token("worker") };
+
+        const joiners = [...others, ...args.hosts.filter((h) => h.spec.roles.includes("worker"))];
+        const joins = joiners.map((host) =>
+            host.run(
+                `${name}-join-${host.spec.name}`,
+                {
+                    create: after(renderSwarmJoin(host.spec, first.spec.address)),
+                    delete: renderSwarmLeave(),
+                    stdin: tokens[host.spec.roles.includes("manager") ? "manager" : "worker"].apply((t) => `${t.trim()}\n`),
+                },
+                { parent: this, dependsOn: [this.init, args.readyBefore[host.spec.name]] },
+            ),
+        );
+        this.members = [this.init, ...joins];
+        this.registerOutputs({ managerAddress: this.managerAddress, nodes: args.hosts.map((h) => h.spec.name) });
+    }
+}

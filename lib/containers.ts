@@ -1,0 +1,52 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import { DockerHost } from "../components/DockerHost";
+import { MANAGED_LABEL } from "../render/shell";
+
+/** An image by reference, pulled onto one host and kept when the stack goes (other things may use it). */
+export function pulledImage(name: string, host: DockerHost, image: string, parent: pulumi.Resource): docker.RemoteImage {
+    return new docker.RemoteImage(name, { name: image, keepLocally: true }, { parent, provider: host.provider });
+}
+
+export interface ServiceContainerArgs {
+    containerName: string;
+    image: pulumi.Input<string>;
+    entrypoints?: string[];
+    command?: pulumi.Input<string>[];
+    uploads?: docker.types.input.ContainerUpload[];
+    envs?: string[];
+    volumes?: docker.types.input.ContainerVolume[];
+    capabilities?: string[];
+    /** Host network: agents bind the host's own addresses (seeds 002/003) and keepalived needs its NICs. */
+    hostNetwork?: boolean;
+    ports?: docker.types.input.ContainerPort[];
+    hostname?: string;
+    /** Docker's init as PID 1 reaps zombies of supervised processes. */
+    init?: boolean;
+}
+
+/** A long-running platform container: restarted by Docker, labelled as the stack's, logs bounded. */
+export function serviceContainer(name: string, host: DockerHost, args: ServiceContainerArgs, opts: pulumi.CustomResourceOptions): docker.Container {
+    return new docker.Container(
+        name,
+        {
+            name: args.containerName,
+            image: args.image,
+            entrypoints: args.entrypoints,
+            command: args.command,
+            uploads: args.uploads,
+            envs: args.envs,
+            volumes: args.volumes,
+            capabilities: args.capabilities ? { adds: args.capabilities, drops: [] } : undefined,
+            networkMode: args.hostNetwork ? "host" : "bridge",
+            ports: args.ports,
+            hostname: args.hostname,
+            init: args.init,
+            restart: "unless-stopped",
+            labels: [{ label: MANAGED_LABEL, value: "true" }],
+            logOpts: { "max-size": "10m", "max-file": "3" },
+            mustRun: true,
+        },
+        { ...opts, provider: host.provider },
+    );
+}

@@ -1,0 +1,127 @@
+/**
+ * The typed, validated model of a stack's configuration. `lib/config.ts` builds it from
+ * Pulumi stack config; components receive it (or parts of it) and never read config.
+ */
+
+export const HOST_ROLES = ["manager", "worker", "consul-server", "consul-client", "edge"] as const;
+export type HostRole = (typeof HOST_ROLES)[number];
+
+/** How a host is reached: the local engine (dev) or SSH. */
+export type HostConnection =
+    | { kind: "local"; dockerHost: string }
+    | {
+          kind: "ssh";
+          user: string;
+          port: number;
+          /** Key file on the machine running Pulumi; without it the secret `sshPrivateKey` is used. */
+          privateKeyPath?: string;
+      };
+
+export interface HostSpec {
+    name: string;
+    /** The address the swarm and Consul advertise and bind to. */
+    address: string;
+    dataPathAddress?: string;
+    /** Path of the engine's socket on the host, bind-mounted into registrator. */
+    dockerSocket: string;
+    roles: HostRole[];
+    connection: HostConnection;
+}
+
+export interface OverlaySpec {
+    name: string;
+    subnet: string;
+    gateway: string;
+    attachable: boolean;
+    encrypted: boolean;
+}
+
+export interface GwBridgeSpec {
+    subnet: string;
+    gateway: string;
+    /** Allow leaving the swarm to rebuild a docker_gwbridge that has another subnet. */
+    allowRebuild: boolean;
+}
+
+export interface SwarmSpec {
+    defaultAddressPool: string;
+    defaultAddressPoolMaskLength: number;
+    dataPathPort: number;
+}
+
+export interface TierSpec {
+    name: string;
+    subnet: string;
+    gateway: string;
+}
+
+export type FlowProtocol = "tcp" | "udp";
+
+export interface FlowSpec {
+    from: string;
+    to: string;
+    port: number;
+    protocol: FlowProtocol;
+}
+
+export interface ImageVersions {
+    consul: string;
+    registrator: string;
+    backend: string;
+    /** Base image of the edge (nginx + consul-template) and keepalived images. */
+    edgeBase: string;
+    /** Image that carries the consul-template binary at /bin/consul-template. */
+    consulTemplate: string;
+}
+
+export interface ConsulSpec {
+    datacenter: string;
+    /** Addresses the HTTP/DNS API binds to; `{{host}}` stands for the host's address. */
+    clientAddress: string;
+    httpPort: number;
+    dnsPort: number;
+}
+
+export interface EdgeServiceSpec {
+    /** The Consul service name whose healthy instances become the upstream. */
+    service: string;
+    /** URL path prefix routed to that service. */
+    path: string;
+}
+
+export interface EdgeSpec {
+    port: number;
+    services: EdgeServiceSpec[];
+    /** Virtual IP shared by the edge hosts; needs two edge hosts. */
+    vip?: string;
+    vipInterface: string;
+    vipPrefixLength: number;
+    virtualRouterId: number;
+}
+
+export interface BackendSpec {
+    service: string;
+    replicas: number;
+    containerPort: number;
+    healthPath: string;
+}
+
+export interface PlatformModel {
+    stack: string;
+    hosts: HostSpec[];
+    overlay: OverlaySpec;
+    gwbridge: GwBridgeSpec;
+    swarm: SwarmSpec;
+    tiers: TierSpec[];
+    flows: FlowSpec[];
+    images: ImageVersions;
+    consul: ConsulSpec;
+    edge: EdgeSpec;
+    backends: BackendSpec;
+}
+
+export const hasRole = (host: HostSpec, role: HostRole): boolean => host.roles.includes(role);
+export const managers = (model: Pick<PlatformModel, "hosts">): HostSpec[] => model.hosts.filter((h) => hasRole(h, "manager"));
+export const consulServers = (model: Pick<PlatformModel, "hosts">): HostSpec[] =>
+    model.hosts.filter((h) => hasRole(h, "consul-server"));
+export const edgeHosts = (model: Pick<PlatformModel, "hosts">): HostSpec[] => model.hosts.filter((h) => hasRole(h, "edge"));

@@ -1,0 +1,352 @@
+import { Cidr, cidrContains, cidrsOverlap, formatIpv4, isPrivateCidr, parseCidr, parseIpv4 } from "./net";
+import {
+    FlowProtocol,
+    FlowSpec,
+    HOST_ROLES,
+    HostConnection,
+    HostRole,
+    HostSpec,
+    PlatformModel,
+    TierSpec,
+    edgeHosts,
+    managers,
+    consulServers,
+} from "./model";
+
+/** One thing wrong with the config: which key, what is wrong, and how to fix it. */
+export interface Problem {
+    key: string;
+    message: string;
+    fix: string;
+}
+
+export const formatProblem = (p: Problem): string => `${p.key}: ${p.message}. Fix: ${p.fix}.`;
+
+export interface ValidationResult {
+    model?: PlatformModel;
+    errors: Problem[];
+    warnings: Problem[];
+}
+
+/** Config values as Pulumi hands them over: defaults from Pulumi.yaml merged with the stack's own. */
+export type RawConfig = Record<string, unknown>;
+
+const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
+
+class Collector {
+    readonly errors: Problem[] = [];
+    readonly warnings: Problem[] = [];
+    error(key: string, message: string, fix: string): void {
+        this.errors.push({ key, message, fix });
+    }
+    warn(key: string, message: string, fix: string): void {
+        this.warnings.push({ key, message, fix });
+    }
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function str(c: Collector, raw: Obj, key: string, label = key): string {
+    const v = raw[key];
+    if (typeof v === "string" && v.length > 0) return v;
+    c.error(label, v === undefined ? "is missing" : `must be a non-empty string, got ${JSON.stringify(v)}`, `set ${label} to a string value`);
+    return "";
+}
+
+function optStr(c: Collector, raw: Obj, key: string, label = key): string | undefined {
+    const v = raw[key];
+    if (v === undefined || v === null || v === "") return undefined;
+    if (typeof v === "string") return v;
+    c.error(label, `must be a string, got ${JSON.stringify(v)}`, `set ${label} to a string value or remove it`);
+    return undefined;
+}
+
+function int(c: Collector, raw: Obj, key: string, min: number, max: number, label = key): number {
+    const v = typeof raw[key] === "string" && /^\d+$/.test(raw[key] as string) ? Number(raw[key]) : raw[key];
+    if (typeof v === "number" && Number.isInteger(v) && v >= min && v <= max) return v;
+    c.error(label, `must be an integer from ${min} to ${max}, got ${JSON.stringify(raw[key])}`, `set ${label} to a value in ${min}..${max}`);
+    return min;
+}
+
+const port = (c: Collector, raw: Obj, key: string, label = key): number => int(c, raw, key, 1, 65535, label);
+
+function bool(c: Collector, raw: Obj, key: string): boolean {
+    const v = raw[key];
+    if (typeof v === "boolean") return v;
+    if (v === "true" || v === "false") return v === "true";
+    c.error(key, `must be true or false, got ${JSON.stringify(v)}`, `set ${key} to true or false`);
+    return false;
+}
+
+function list(c: Collector, raw: Obj, key: string): Obj[] {
+    const v = raw[key] ?? [];
+    if (!Array.isArray(v)) {
+        c.error(key, "must be a list", `write ${key} as a YAML list of objects`);
+        return [];
+    }
+    return v.map((item, i) => {
+        if (isObj(item)) return item;
+        c.error(`${key}[${i}]`, "must be an object", `write ${key}[${i}] as a mapping`);
+        return {};
+    });
+}
+
+function name(c: Collector, raw: Obj, key: string, label: string): string {
+    const v = str(c, raw, key, label);
+    if (v && !NAME_PATTERN.test(v)) {
+        c.error(label, `"${v}" is not a valid name`, "use lowercase letters, digits and dashes, starting and ending with a letter or digit");
+    }
+    return v;
+}
+
+/** A labelled subnet, collected so every pair can be checked for overlap. */
+interface NamedRange {
+    key: string;
+    cidr: Cidr;
+}
+
+function subnetWithGateway(c: Collector, subnetKey: string, subnet: string, gatewayKey: string, gateway: string): Cidr | undefined {
+    const cidr = parseCidr(subnet);
+    if (!cidr) {
+        c.error(subnetKey, `"${subnet}" is not a valid IPv4 CIDR`, "write it as a.b.c.d/n with no host bits set, e.g. 10.10.0.0/16");
+        return undefined;
+    }
+    if (!isPrivateCidr(cidr)) {
+        c.warn(subnetKey, `${subnet} is not in private address space, so it shadows public addresses`, "pick a subnet inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16");
+    }
+    const gw = parseIpv4(gateway);
+    if (gw === undefined) {
+        c.error(gatewayKey, `"${gateway}" is not a valid IPv4 address`, `set ${gatewayKey} to an address inside ${subnet}`);
+    } else if (!cidrContains(cidr, gw)) {
+        c.error(gatewayKey, `${gateway} is outside ${subnet}`, `set ${gatewayKey} to an address inside ${subnet}`);
+    } else if (cidr.prefix < 31 && (gw === cidr.network || gw === cidr.broadcast)) {
+        c.error(gatewayKey, `${gateway} is the ${gw === cidr.network ? "network" : "broadcast"} address of ${subnet}`, `use a usable address such as ${formatIpv4(cidr.network + 1)}`);
+    }
+    return cidr;
+}
+
+function validateImage(c: Collector, raw: Obj, key: string): string {
+    const image = str(c, raw, key);
+    const tag = image.includes("@") ? "digest" : image.split("/").pop()?.split(":")[1];
+    if (image && (!tag || tag === "latest")) {
+        c.error(key, `"${image}" is not pinned`, "name an exact version tag or digest, never latest");
+    }
+    return image;
+}
+
+function parseHost(c: Collector, raw: Obj, i: number, sharedKey: boolean): HostSpec {
+    const key = `hosts[${i}]`;
+    const hostName = name(c, raw, "name", `${key}.name`);
+    const address = str(c, raw, "address", `${key}.address`);
+    if (address && parseIpv4(address) === undefined) {
+        c.error(`${key}.address`, `"${address}" is not an IPv4 address`, "set the address the swarm and Consul advertise, e.g. 192.168.1.11");
+    }
+    const dataPathAddress = optStr(c, raw, "dataPathAddress", `${key}.dataPathAddress`);
+    if (dataPathAddress && parseIpv4(dataPathAddress) === undefined) {
+        c.error(`${key}.dataPathAddress`, `"${dataPathAddress}" is not an IPv4 address`, "set an IPv4 address of this host or remove the key");
+    }
+    const rolesRaw = raw.roles;
+    const roles: HostRole[] = [];
+    if (!Array.isArray(rolesRaw) || rolesRaw.length === 0) {
+        c.error(`${key}.roles`, "must be a non-empty list", `list roles among ${HOST_ROLES.join(", ")}`);
+    } else {
+        rolesRaw.forEach((role, j) => {
+            if ((HOST_ROLES as readonly unknown[]).includes(role)) roles.push(role as HostRole);
+            else c.error(`${key}.roles[${j}]`, `unknown role ${JSON.stringify(role)}`, `use one of ${HOST_ROLES.join(", ")}`);
+        });
+        if (roles.includes("manager") && roles.includes("worker")) {
+            c.error(`${key}.roles`, "has both manager and worker", "give the host one swarm role");
+        }
+        if (roles.includes("consul-server") && roles.includes("consul-client")) {
+            c.error(`${key}.roles`, "has both consul-server and consul-client", "give the host one Consul role");
+        }
+    }
+    let connection: HostConnection;
+    if (raw.local === true) {
+        connection = { kind: "local", dockerHost: optStr(c, raw, "dockerHost", `${key}.dockerHost`) ?? DEFAULT_DOCKER_HOST };
+    } else {
+        const ssh = isObj(raw.ssh) ? raw.ssh : {};
+        const privateKeyPath = optStr(c, ssh, "privateKeyPath", `${key}.ssh.privateKeyPath`);
+        if (!privateKeyPath && !sharedKey) {
+            c.error(`${key}.ssh`, "this remote host has no SSH identity", `set ${key}.ssh.privateKeyPath, or the secret sshPrivateKey (pulumi config set --secret sshPrivateKey < key)`);
+        }
+        connection = {
+            kind: "ssh",
+            user: optStr(c, ssh, "user", `${key}.ssh.user`) ?? "root",
+            port: ssh.port === undefined ? 22 : port(c, ssh, "port", `${key}.ssh.port`),
+            privateKeyPath,
+        };
+    }
+    const dockerSocket = optStr(c, raw, "dockerSocket", `${key}.dockerSocket`) ?? "/var/run/docker.sock";
+    if (!dockerSocket.startsWith("/")) c.error(`${key}.dockerSocket`, `"${dockerSocket}" is not an absolute path`, "give the socket's absolute path on the host, e.g. /var/run/docker.sock");
+    return { name: hostName, address, dataPathAddress, dockerSocket, roles, connection };
+}
+
+function checkDistinct(c: Collector, values: string[], what: string, keyOf: (i: number) => string): void {
+    const seen = new Map<string, number>();
+    values.forEach((v, i) => {
+        if (!v) return;
+        const first = seen.get(v);
+        if (first === undefined) seen.set(v, i);
+        else c.error(keyOf(i), `${what} "${v}" is already used by ${keyOf(first)}`, `give every host its own ${what}`);
+    });
+}
+
+function validateRoles(c: Collector, hosts: HostSpec[], vip: string | undefined): void {
+    const managerCount = managers({ hosts }).length;
+    if (managerCount === 0) c.error("hosts", "no host has the manager role", "give at least one host the manager role");
+    else if (managerCount % 2 === 0) {
+        c.warn("hosts", `${managerCount} managers tolerate no more failures than ${managerCount - 1}; Raft quorum wants an odd count`, "use 1, 3 or 5 managers");
+    }
+    const servers = consulServers({ hosts }).length;
+    if (servers === 0) c.error("hosts", "no host has the consul-server role", "give one or three hosts the consul-server role");
+    else if (servers % 2 === 0) c.warn("hosts", `${servers} Consul servers: Raft quorum wants an odd count`, "use 1, 3 or 5 consul-server hosts");
+    const edges = edgeHosts({ hosts }).length;
+    if (edges === 0) c.error("hosts", "no host has the edge role", "give one host (two with edgeVip) the edge role");
+    if (vip && edges !== 2) c.error("edgeVip", `a VIP needs exactly two edge hosts, found ${edges}`, "give two hosts the edge role, or unset edgeVip");
+}
+
+function parseTiers(c: Collector, raw: RawConfig, ranges: NamedRange[]): TierSpec[] {
+    return list(c, raw, "tiers").map((t, i) => {
+        const key = `tiers[${i}]`;
+        const tier = {
+            name: name(c, t, "name", `${key}.name`),
+            subnet: str(c, t, "subnet", `${key}.subnet`),
+            gateway: str(c, t, "gateway", `${key}.gateway`),
+        };
+        if (tier.name.length > 12) c.error(`${key}.name`, `"${tier.name}" is longer than 12 characters`, "shorten it: the bridge is named br-<tier> and Linux allows 15 characters");
+        const cidr = tier.subnet && tier.gateway ? subnetWithGateway(c, `${key}.subnet`, tier.subnet, `${key}.gateway`, tier.gateway) : undefined;
+        if (cidr) ranges.push({ key: `${key}.subnet`, cidr });
+        return tier;
+    });
+}
+
+function parseFlows(c: Collector, raw: RawConfig, tiers: TierSpec[]): FlowSpec[] {
+    const tierNames = new Set(tiers.map((t) => t.name));
+    return list(c, raw, "flows").map((f, i) => {
+        const key = `flows[${i}]`;
+        const flow: FlowSpec = {
+            from: str(c, f, "from", `${key}.from`),
+            to: str(c, f, "to", `${key}.to`),
+            port: port(c, f, "port", `${key}.port`),
+            protocol: (f.protocol ?? "tcp") as FlowProtocol,
+        };
+        for (const end of ["from", "to"] as const) {
+            if (flow[end] && !tierNames.has(flow[end])) {
+                c.error(`${key}.${end}`, `names tier "${flow[end]}", which is not defined`, `define it under tiers or use one of ${[...tierNames].join(", ") || "(no tiers defined)"}`);
+            }
+        }
+        if (flow.from && flow.from === flow.to) c.error(key, "goes from a tier to itself", "containers on one bridge already reach each other; remove the flow");
+        if (flow.protocol !== "tcp" && flow.protocol !== "udp") c.error(`${key}.protocol`, `unknown protocol ${JSON.stringify(f.protocol)}`, "use tcp or udp");
+        return flow;
+    });
+}
+
+function checkOverlaps(c: Collector, ranges: NamedRange[], hosts: HostSpec[]): void {
+    for (let i = 0; i < ranges.length; i++) {
+        for (let j = i + 1; j < ranges.length; j++) {
+            if (cidrsOverlap(ranges[i].cidr, ranges[j].cidr)) {
+                c.error(ranges[j].key, `${ranges[j].cidr.text} overlaps ${ranges[i].key} (${ranges[i].cidr.text})`, "pick subnets that do not overlap");
+            }
+        }
+    }
+    hosts.forEach((h, i) => {
+        const address = parseIpv4(h.address);
+        if (address === undefined) return;
+        for (const r of ranges) {
+            if (cidrContains(r.cidr, address)) {
+                c.error(r.key, `${r.cidr.text} contains hosts[${i}].address ${h.address}`, "pick a subnet that does not contain the hosts' own addresses");
+            }
+        }
+    });
+}
+
+/**
+ * Turns raw stack config into the typed model, or into the full list of problems: every problem is
+ * reported at once so a person fixes the config in one pass, before any host is touched.
+ */
+export function validateConfig(raw: RawConfig, stack: string): ValidationResult {
+    const c = new Collector();
+    const sharedKey = typeof raw.sshPrivateKey === "string" && raw.sshPrivateKey.length > 0;
+    const hostList = list(c, raw, "hosts");
+    if (hostList.length === 0) c.error("hosts", "no hosts are configured", "list at least one host (see Pulumi.dev.yaml)");
+    const hosts = hostList.map((h, i) => parseHost(c, h, i, sharedKey));
+    checkDistinct(c, hosts.map((h) => h.name), "name", (i) => `hosts[${i}].name`);
+    checkDistinct(c, hosts.map((h) => h.address), "address", (i) => `hosts[${i}].address`);
+
+    const ranges: NamedRange[] = [];
+    const addRange = (key: string, cidr: Cidr | undefined) => cidr && ranges.push({ key, cidr });
+
+    const overlay = {
+        name: name(c, raw, "overlayName", "overlayName"),
+        subnet: str(c, raw, "overlaySubnet"),
+        gateway: str(c, raw, "overlayGateway"),
+        attachable: bool(c, raw, "overlayAttachable"),
+        encrypted: bool(c, raw, "overlayEncrypted"),
+    };
+    addRange("overlaySubnet", subnetWithGateway(c, "overlaySubnet", overlay.subnet, "overlayGateway", overlay.gateway));
+
+    const gwbridge = { subnet: str(c, raw, "gwbridgeSubnet"), gateway: str(c, raw, "gwbridgeGateway"), allowRebuild: bool(c, raw, "gwbridgeAllowRebuild") };
+    addRange("gwbridgeSubnet", subnetWithGateway(c, "gwbridgeSubnet", gwbridge.subnet, "gwbridgeGateway", gwbridge.gateway));
+
+    const swarm = {
+        defaultAddressPool: str(c, raw, "swarmAddressPool"),
+        defaultAddressPoolMaskLength: int(c, raw, "swarmAddressPoolMaskLength", 8, 29),
+        dataPathPort: int(c, raw, "swarmDataPathPort", 1024, 49151),
+    };
+    const pool = parseCidr(swarm.defaultAddressPool);
+    if (!pool) c.error("swarmAddressPool", `"${swarm.defaultAddressPool}" is not a valid IPv4 CIDR`, "write it as a.b.c.d/n, e.g. 10.20.0.0/16");
+    else if (pool.prefix > swarm.defaultAddressPoolMaskLength) {
+        c.error("swarmAddressPoolMaskLength", `/${swarm.defaultAddressPoolMaskLength} is wider than the pool ${pool.text}`, `use a mask length of at least ${pool.prefix}`);
+    }
+    addRange("swarmAddressPool", pool);
+
+    const tiers = parseTiers(c, raw, ranges);
+    checkDistinct(c, tiers.map((t) => t.name), "tier name", (i) => `tiers[${i}].name`);
+    const flows = parseFlows(c, raw, tiers);
+    checkOverlaps(c, ranges, hosts);
+
+    const images = {
+        consul: validateImage(c, raw, "consulImage"),
+        registrator: validateImage(c, raw, "registratorImage"),
+        backend: validateImage(c, raw, "backendImage"),
+        edgeBase: validateImage(c, raw, "edgeBaseImage"),
+        consulTemplate: validateImage(c, raw, "consulTemplateImage"),
+    };
+    const consul = {
+        datacenter: name(c, raw, "consulDatacenter", "consulDatacenter"),
+        clientAddress: str(c, raw, "consulClientAddress"),
+        httpPort: port(c, raw, "consulHttpPort"),
+        dnsPort: port(c, raw, "consulDnsPort"),
+    };
+    const vip = optStr(c, raw, "edgeVip");
+    if (vip && parseIpv4(vip) === undefined) c.error("edgeVip", `"${vip}" is not an IPv4 address`, "set a free address on the edge hosts' LAN, or leave it empty");
+    if (vip && hosts.some((h) => h.address === vip)) c.error("edgeVip", `${vip} is a host's own address`, "pick a free address for the VIP");
+    const edge = {
+        port: port(c, raw, "edgePort"),
+        services: list(c, raw, "edgeServices").map((s, i) => ({
+            service: name(c, s, "service", `edgeServices[${i}].service`),
+            path: str(c, s, "path", `edgeServices[${i}].path`),
+        })),
+        vip,
+        vipInterface: str(c, raw, "edgeVipInterface"),
+        vipPrefixLength: int(c, raw, "edgeVipPrefixLength", 1, 32),
+        virtualRouterId: int(c, raw, "edgeVirtualRouterId", 1, 255),
+    };
+    edge.services.forEach((s, i) => {
+        if (s.path && !s.path.startsWith("/")) c.error(`edgeServices[${i}].path`, `"${s.path}" does not start with /`, "write the path as /prefix");
+    });
+    if (edge.services.length === 0) c.error("edgeServices", "is empty", "route at least one service, e.g. [{service: web, path: /}]");
+    const backends = {
+        service: name(c, raw, "backendService", "backendService"),
+        replicas: int(c, raw, "backendReplicas", 0, 100),
+        containerPort: port(c, raw, "backendPort"),
+        healthPath: str(c, raw, "backendHealthPath"),
+    };
+    validateRoles(c, hosts, vip);
+
+    const model: PlatformModel = { stack, hosts, overlay, gwbridge, swarm, tiers, flows, images, consul, edge, backends };
+    return c.errors.length === 0 ? { model, errors: [], warnings: c.warnings } : { errors: c.errors, warnings: c.warnings };
+}

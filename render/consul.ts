@@ -1,0 +1,61 @@
+/**
+ * Consul agent configuration. The rendered file must load on Consul 1.8.x (the test rig) and 1.20.x
+ * (production); Consul rejects unknown keys, so only keys known to both versions appear here.
+ */
+
+export interface ConsulAgentSettings {
+    nodeName: string;
+    /** A UUID; pinned so a re-created container keeps its identity in the catalog. */
+    nodeId: string;
+    /** Used both to bind and to advertise. */
+    address: string;
+    server: boolean;
+    /** Only rendered for servers. */
+    bootstrapExpect: number;
+    retryJoin: string[];
+    datacenter: string;
+    /** Space-separated addresses (go-sockaddr templates allowed) for the HTTP and DNS APIs. */
+    clientAddress: string;
+    httpPort: number;
+    dnsPort: number;
+    /** Base64 gossip encryption key. */
+    encryptKey: string;
+}
+
+export const CONSUL_CONFIG_DIR = "/consul/config";
+export const CONSUL_DATA_DIR = "/consul/data";
+
+export function renderConsulAgentConfig(s: ConsulAgentSettings): string {
+    if (s.server && !(Number.isInteger(s.bootstrapExpect) && s.bootstrapExpect >= 1)) {
+        throw new Error(`consul server ${s.nodeName}: bootstrapExpect must be a positive integer, got ${s.bootstrapExpect}`);
+    }
+    const config = {
+        data_dir: CONSUL_DATA_DIR,
+        node_name: s.nodeName,
+        node_id: s.nodeId,
+        datacenter: s.datacenter,
+        bind_addr: s.address,
+        advertise_addr: s.address,
+        client_addr: s.clientAddress,
+        server: s.server,
+        ...(s.server ? { bootstrap_expect: s.bootstrapExpect } : {}),
+        retry_join: s.retryJoin,
+        // 1.8 has no ui_config block and fails on it; 1.20 still maps "ui" onto ui_config.enabled,
+        // only logging a deprecation warning.
+        ui: true,
+        ports: { http: s.httpPort, dns: s.dnsPort },
+        encrypt: s.encryptKey,
+        // A server that leaves on stop shrinks the Raft peer set, so restarting one costs quorum
+        // headroom; a client leaving on stop deregisters its node cleanly instead of lingering as failed.
+        leave_on_terminate: !s.server,
+        skip_leave_on_interrupt: s.server,
+        disable_update_check: true,
+        log_level: "INFO",
+    };
+    return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+/** The container command that follows the /bin/consul entrypoint. */
+export function consulAgentArgs(): string[] {
+    return ["agent", `-config-dir=${CONSUL_CONFIG_DIR}`];
+}

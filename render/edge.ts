@@ -1,0 +1,168 @@
+/**
+ * The edge: nginx proxies to the healthy instances Consul knows of. consul-template renders the
+ * upstreams from Consul and supervises nginx in exec mode, so the pair lives and dies together and the
+ * container's restart policy restarts both.
+ */
+import { EdgeServiceSpec } from "../lib/model";
+
+export const EDGE_PATHS = {
+    nginxConf: "/etc/nginx/nginx.conf",
+    upstreamsTemplate: "/etc/consul-template/upstreams.ctmpl",
+    upstreamsConf: "/etc/nginx/conf.d/upstreams.conf",
+    consulTemplateConfig: "/etc/consul-template/config.hcl",
+} as const;
+
+export const EDGE_HEALTH_PATH = "/healthz";
+
+const NGINX_PID_FILE = "/run/nginx.pid";
+
+// Old workers finish in-flight requests for at most this long after a reload or a graceful stop.
+const WORKER_SHUTDOWN_TIMEOUT = "5s";
+
+// consul-template escalates to SIGKILL after this; it must outlast the worker bound above and stay
+// under Docker's default 10 s stop timeout so a `docker stop` remains graceful end to end.
+const NGINX_KILL_TIMEOUT = "8s";
+
+// With no healthy instance the upstream still needs a server to stay valid; a `down` one makes nginx
+// answer 502 instead of refusing the whole configuration.
+const NO_INSTANCE_SERVER = "server 127.0.0.1:65535 down;";
+
+/**
+ * The main nginx configuration. It includes nothing but the rendered upstreams, so whatever the base
+ * image ships in conf.d or sites-enabled stays inert. `upstreamsInclude` exists so a test can point the
+ * include at a scratch directory.
+ */
+export function renderNginxConf(upstreamsInclude: string = EDGE_PATHS.upstreamsConf): string {
+    return `worker_processes auto;
+pid ${NGINX_PID_FILE};
+error_log stderr notice;
+worker_shutdown_timeout ${WORKER_SHUTDOWN_TIMEOUT};
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    default_type application/octet-stream;
+    access_log /dev/stdout;
+    server_tokens off;
+    keepalive_timeout 65s;
+
+    include ${upstreamsInclude};
+}
+`;
+}
+
+function upstreamBlock(service: string): string {
+    // `service` returns only instances whose checks pass; {{ else }} covers "none passing".
+    return `upstream ${service} {
+    zone upstream_${service} 64k;
+{{- range service "${service}" }}
+    server {{ .Address }}:{{ .Port }} max_fails=2 fail_timeout=10s;
+{{- else }}
+    ${NO_INSTANCE_SERVER}
+{{- end }}
+    keepalive 16;
+}
+`;
+}
+
+function locationBlock({ service, path }: EdgeServiceSpec): string {
+    return `
+    location ${path} {
+        proxy_pass http://${service};
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $host;
+        proxy_set_header X-Real-IP $remote_addr;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header X-Forwarded-Host $host;
+        proxy_connect_timeout 2s;
+        proxy_next_upstream error timeout http_502 http_503;
+        proxy_next_upstream_tries 3;
+        proxy_next_upstream_timeout 10s;
+    }
+`;
+}
+
+/** The consul-template template whose output is the upstreams file nginx includes. */
+export function renderUpstreamsTemplate(services: EdgeServiceSpec[], port: number): string {
+    return `${services.map((s) => upstreamBlock(s.service)).join("\n")}
+server {
+    listen ${port};
+
+    location = ${EDGE_HEALTH_PATH} {
+        access_log off;
+        default_type text/plain;
+        return 200 "ok\\n";
+    }
+${services.map(locationBlock).join("")}}
+`;
+}
+
+/*
+ * Reload protocol. consul-template runs a template's command after every render that changed the
+ * file, including the very first one, which happens before exec mode has started nginx. A command that
+ * exits non-zero is fatal to consul-template (and so to nginx), so the command:
+ *   - tests the whole configuration first; a rejected render is logged and left on disk while nginx keeps
+ *     serving the configuration it already loaded (the next good render replaces the file and reloads);
+ *   - signals only a live nginx master: with no pid file (first render) or a stale one left by a crashed
+ *     run whose pid now belongs to another process, there is nothing to reload and exec mode starts
+ *     nginx on the freshly rendered file;
+ *   - reloads with SIGHUP, which nginx applies gracefully and never turns into a restart.
+ * The exec block's own reload_signal is SIGNULL: consul-template would otherwise restart nginx on
+ * every change (nil signal) or signal it before the test above ran.
+ */
+const TEST_THEN_RELOAD = [
+    `nginx -t -q -c ${EDGE_PATHS.nginxConf} || { echo "edge: nginx rejected the rendered upstreams; still serving the previous configuration" >&2; exit 0; }`,
+    `pid=$(cat ${NGINX_PID_FILE} 2>/dev/null) || exit 0`,
+    `[ "$(cat /proc/$pid/comm 2>/dev/null)" = nginx ] || exit 0`,
+    `exec kill -HUP "$pid"`,
+].join("; ");
+
+export function renderConsulTemplateConfig(consulAddress: string): string {
+    const q = (value: string | string[]): string => JSON.stringify(value);
+    return `consul {
+  address = ${q(consulAddress)}
+
+  # Unlimited retries: while the local agent restarts, nginx keeps serving the last rendered upstreams
+  # instead of consul-template giving up and taking nginx down with it.
+  retry {
+    enabled     = true
+    attempts    = 0
+    backoff     = "250ms"
+    max_backoff = "10s"
+  }
+}
+
+log_level = "info"
+
+# Docker stops containers with SIGTERM; handling it here makes consul-template stop nginx with the
+# graceful kill_signal below rather than forwarding SIGTERM, which nginx treats as a fast shutdown.
+kill_signal = "SIGTERM"
+
+exec {
+  command       = ${q(["nginx", "-c", EDGE_PATHS.nginxConf, "-g", "daemon off;"])}
+  reload_signal = "SIGNULL"
+  kill_signal   = "SIGQUIT"
+  kill_timeout  = ${q(NGINX_KILL_TIMEOUT)}
+}
+
+template {
+  source      = ${q(EDGE_PATHS.upstreamsTemplate)}
+  destination = ${q(EDGE_PATHS.upstreamsConf)}
+
+  # Coalesces bursts of health changes into one reload; the first render is not delayed.
+  wait {
+    min = "2s"
+    max = "10s"
+  }
+
+  exec {
+    command = ${q(["/bin/sh", "-c", TEST_THEN_RELOAD])}
+    timeout = "30s"
+  }
+}
+`;
+}

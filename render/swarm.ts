@@ -1,0 +1,78 @@
+import { HostSpec, SwarmSpec } from "../lib/model";
+import { MANAGED_LABEL, posixScript, shq } from "./shell";
+
+/**
+ * A volume on the engine marks membership the stack brought about; engine-local, so it survives
+ * restarts and needs no state on the machine running Pulumi. Destroy leaves a swarm only when it exists.
+ */
+export const SWARM_MARKER_VOLUME = "swarm-platform-swarm-member";
+
+export const SWARM_PORT = 2377;
+
+const nodeState = `state=$(docker info --format '{{.Swarm.LocalNodeState}}')`;
+const markMembership = `docker volume create --label ${MANAGED_LABEL}=true ${SWARM_MARKER_VOLUME} >/dev/null`;
+const dataPathFlag = (host: HostSpec): string => (host.dataPathAddress ? ` --data-path-addr ${shq(host.dataPathAddress)}` : "");
+
+/** `docker swarm init` on the first manager, unless the engine already manages a swarm. */
+export function renderSwarmInit(host: HostSpec, swarm: SwarmSpec): string {
+    return posixScript(
+        nodeState,
+        `if [ "$state" = active ]; then`,
+        `  if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" != true ]; then echo "${host.name} is a worker of another swarm; it cannot be the first manager" >&2; exit 1; fi`,
+        `  echo "swarm: ${host.name} already manages a swarm, kept as it is"; exit 0`,
+        `fi`,
+        [
+            `docker swarm init --advertise-addr ${shq(host.address)}${dataPathFlag(host)}`,
+            `--default-addr-pool ${shq(swarm.defaultAddressPool)} --default-addr-pool-mask-length ${swarm.defaultAddressPoolMaskLength}`,
+            `--data-path-port ${swarm.dataPathPort} >/dev/null`,
+        ].join(" "),
+        markMembership,
+        `echo "swarm: initialised on ${host.name}"`,
+    );
+}
+
+/** Prints a join token; its output is a secret. */
+export const renderJoinToken = (role: "manager" | "worker"): string => posixScript(`docker swarm join-token -q ${role}`);
+
+/**
+ * Joins a node with the token read from standard input, so the token never stands on a command line
+ * in state or logs. A node already in this swarm is left alone; one in another swarm is an error.
+ */
+export function renderSwarmJoin(host: HostSpec, managerAddress: string): string {
+    const manager = `${managerAddress}:${SWARM_PORT}`;
+    return posixScript(
+        `IFS= read -r token`,
+        nodeState,
+        `if [ "$state" = active ]; then`,
+        `  case " $(docker info --format '{{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}')" in`,
+        `    *" ${manager} "*) echo "swarm: ${host.name} already joined"; exit 0 ;;`,
+        `  esac`,
+        `  echo "${host.name} is in another swarm; make it leave (docker swarm leave) or remove it from the stack" >&2; exit 1`,
+        `fi`,
+        `docker swarm join --token "$token" --advertise-addr ${shq(host.address)}${dataPathFlag(host)} ${shq(manager)} >/dev/null`,
+        markMembership,
+        `echo "swarm: ${host.name} joined ${manager}"`,
+    );
+}
+
+/**
+ * Leaves the swarm only where the stack joined or initialised it. A manager demotes itself first so the
+ * remaining managers keep their quorum.
+ */
+export function renderSwarmLeave(): string {
+    return posixScript(
+        `if ! docker volume inspect ${SWARM_MARKER_VOLUME} >/dev/null 2>&1; then echo "swarm: membership not created by this stack, kept"; exit 0; fi`,
+        nodeState,
+        `if [ "$state" != inactive ]; then`,
+        `  if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] && [ "$(docker info --format '{{.Swarm.Managers}}')" -gt 1 ]; then`,
+        `    docker node demote "$(docker info --format '{{.Swarm.NodeID}}')" >/dev/null || true`,
+        `  fi`,
+        `  docker swarm leave --force >/dev/null`,
+        `fi`,
+        `docker volume rm ${SWARM_MARKER_VOLUME} >/dev/null`,
+        `echo "swarm: left"`,
+    );
+}
+
+/** Prints the engine's node name, which swarm and Consul use as the node's identity. */
+export const renderEngineName = (): string => posixScript(`docker info --format '{{.Name}}'`);

@@ -1,0 +1,89 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** One resource as the mocked engine saw it, with when its registration started and ended. */
+export interface RecordedResource {
+    type: string;
+    name: string;
+    inputs: Record<string, unknown>;
+    provider?: string;
+    started: number;
+    finished: number;
+}
+
+export interface MockRun {
+    resources: RecordedResource[];
+    byName(name: string): RecordedResource;
+    ofType(type: string): RecordedResource[];
+}
+
+/** Outputs a real provider would add, so dependent resources see plausible values. */
+function providerOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
+    switch (args.type) {
+        case "command:remote:Command":
+        case "command:local:Command":
+            return { stdout: args.name.includes("engine-name") ? `engine-${args.name}` : `stdout-of-${args.name}`, stderr: "" };
+        case "docker:index/remoteImage:RemoteImage":
+            return { imageId: `sha256:${args.name}` };
+        case "random:index/randomBytes:RandomBytes":
+            return { base64: "c2VjcmV0LWdvc3NpcC1rZXktMzItYnl0ZXMtbG9uZyEh", hex: "00" };
+        case "random:index/randomUuid:RandomUuid":
+            return { result: `00000000-0000-4000-8000-${String(args.name.length).padStart(12, "0")}` };
+        case "random:index/randomPassword:RandomPassword":
+            return { result: "pw123456" };
+        default:
+            return {};
+    }
+}
+
+/**
+ * Runs `program` under Pulumi's mocks and records every resource. `delayMs` lets a test slow chosen
+ * resources down, so ordering is observed from when registrations start and end, as the engine
+ * would order them, rather than assumed from code.
+ */
+export async function runUnderMocks(program: () => unknown, delayMs: (type: string, name: string) => number = () => 0): Promise<MockRun> {
+    const resources: RecordedResource[] = [];
+    const t0 = Date.now();
+    pulumi.runtime.setMocks(
+        {
+            newResource: async (args) => {
+                const started = Date.now() - t0;
+                const delay = delayMs(args.type, args.name);
+                if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+                const state = { ...args.inputs, ...providerOutputs(args) };
+                resources.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider, started, finished: Date.now() - t0 });
+                return { id: `${args.name}-id`, state };
+            },
+            call: () => ({}),
+        },
+        "swarm-platform",
+        "test",
+        false,
+    );
+    program();
+    await waitForQuiet(resources);
+    return {
+        resources,
+        byName: (name) => {
+            const found = resources.find((r) => r.name === name);
+            if (!found) throw new Error(`no resource named ${name}; have ${resources.map((r) => r.name).join(", ")}`);
+            return found;
+        },
+        ofType: (type) => resources.filter((r) => r.type === type),
+    };
+}
+
+/** The mocks have no "done" signal: wait until no resource has registered for a while. */
+async function waitForQuiet(resources: RecordedResource[]): Promise<void> {
+    let seen = -1;
+    for (let i = 0; i < 100 && seen !== resources.length; i++) {
+        seen = resources.length;
+        await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+}
+
+/** The plain value of an Output, and whether it is secret. */
+export async function unwrap<T>(output: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
+    const value = await new Promise<T>((resolve) => output.apply((v) => resolve(v)));
+    const secret = await pulumi.isSecret(output);
+    return { value, secret };
+}

@@ -1,0 +1,161 @@
+import { formatProblem, validateConfig, RawConfig } from "../lib/validate";
+import { stackRawConfig } from "./stacks";
+
+const base = (): RawConfig => stackRawConfig("multihost");
+
+function problems(mutate: (raw: RawConfig) => void): { errors: string[]; warnings: string[] } {
+    const raw = base();
+    mutate(raw);
+    const result = validateConfig(raw, "test");
+    return { errors: result.errors.map(formatProblem), warnings: result.warnings.map(formatProblem) };
+}
+
+type Host = Record<string, unknown>;
+const hosts = (raw: RawConfig): Host[] => raw.hosts as Host[];
+
+describe("validateConfig", () => {
+    test.each(["dev", "multihost"])("the %s stack is valid and has no warnings", (stack) => {
+        const result = validateConfig(stackRawConfig(stack), stack);
+        expect(result.errors).toEqual([]);
+        expect(result.warnings).toEqual([]);
+        expect(result.model?.overlay).toEqual({ name: "my-network-overlay", subnet: "10.10.0.0/16", gateway: "10.10.0.254", attachable: true, encrypted: false });
+        expect(result.model?.gwbridge).toMatchObject({ subnet: "172.21.0.0/20", gateway: "172.21.0.1" });
+    });
+
+    test("an invalid CIDR names the key and the expected form", () => {
+        const { errors } = problems((raw) => (raw.overlaySubnet = "10.10.0.0/33"));
+        expect(errors).toContain('overlaySubnet: "10.10.0.0/33" is not a valid IPv4 CIDR. Fix: write it as a.b.c.d/n with no host bits set, e.g. 10.10.0.0/16.');
+    });
+
+    test("host bits in a CIDR are rejected", () => {
+        expect(problems((raw) => (raw.gwbridgeSubnet = "172.21.0.1/20")).errors[0]).toMatch(/^gwbridgeSubnet: .*not a valid IPv4 CIDR/);
+    });
+
+    test("a gateway outside its subnet", () => {
+        expect(problems((raw) => (raw.overlayGateway = "10.11.0.1")).errors).toContain(
+            "overlayGateway: 10.11.0.1 is outside 10.10.0.0/16. Fix: set overlayGateway to an address inside 10.10.0.0/16.",
+        );
+    });
+
+    test.each([
+        ["10.10.0.0", "network"],
+        ["10.10.255.255", "broadcast"],
+    ])("a gateway equal to the %s address is the %s address", (gateway, what) => {
+        expect(problems((raw) => (raw.overlayGateway = gateway)).errors).toContain(
+            `overlayGateway: ${gateway} is the ${what} address of 10.10.0.0/16. Fix: use a usable address such as 10.10.0.1.`,
+        );
+    });
+
+    test("overlapping subnets among overlay, gwbridge, tiers and the address pool", () => {
+        const { errors } = problems((raw) => {
+            raw.swarmAddressPool = "10.10.128.0/17";
+            (raw.tiers as Host[])[0].subnet = "172.21.8.0/24";
+            (raw.tiers as Host[])[0].gateway = "172.21.8.1";
+        });
+        expect(errors).toContain("swarmAddressPool: 10.10.128.0/17 overlaps overlaySubnet (10.10.0.0/16). Fix: pick subnets that do not overlap.");
+        expect(errors).toContain("tiers[0].subnet: 172.21.8.0/24 overlaps gwbridgeSubnet (172.21.0.0/20). Fix: pick subnets that do not overlap.");
+    });
+
+    test("a subnet containing a host's own address", () => {
+        const { errors } = problems((raw) => (hosts(raw)[0].address = "10.10.3.4"));
+        expect(errors).toContain("overlaySubnet: 10.10.0.0/16 contains hosts[0].address 10.10.3.4. Fix: pick a subnet that does not contain the hosts' own addresses.");
+    });
+
+    test("duplicate host names and addresses", () => {
+        const { errors } = problems((raw) => {
+            hosts(raw)[1].name = "node1";
+            hosts(raw)[2].address = "192.0.2.11";
+        });
+        expect(errors).toContain('hosts[1].name: name "node1" is already used by hosts[0].name. Fix: give every host its own name.');
+        expect(errors).toContain('hosts[2].address: address "192.0.2.11" is already used by hosts[0].address. Fix: give every host its own address.');
+    });
+
+    test("no manager is an error", () => {
+        const { errors } = problems((raw) => hosts(raw).forEach((h) => (h.roles = ["worker", "consul-server", "edge"])));
+        expect(errors).toContain("hosts: no host has the manager role. Fix: give at least one host the manager role.");
+    });
+
+    test("an even number of managers is a quorum warning, not an error", () => {
+        const { errors, warnings } = problems((raw) => (hosts(raw)[2].roles = ["worker", "consul-server"]));
+        expect(errors).toEqual([]);
+        expect(warnings).toContain("hosts: 2 managers tolerate no more failures than 1; Raft quorum wants an odd count. Fix: use 1, 3 or 5 managers.");
+    });
+
+    test("an unknown role", () => {
+        expect(problems((raw) => (hosts(raw)[0].roles = ["manager", "consul-server", "edge", "loadbalancer"])).errors).toContain(
+            'hosts[0].roles[3]: unknown role "loadbalancer". Fix: use one of manager, worker, consul-server, consul-client, edge.',
+        );
+    });
+
+    test("a flow naming an undefined tier", () => {
+        expect(problems((raw) => ((raw.flows as Host[])[0].to = "redis")).errors).toContain(
+            'flows[0].to: names tier "redis", which is not defined. Fix: define it under tiers or use one of app, mongo, zookeeper.',
+        );
+    });
+
+    test.each([0, 65536, "http"])("port %p is out of range", (port) => {
+        expect(problems((raw) => ((raw.flows as Host[])[1].port = port)).errors).toContain(
+            `flows[1].port: must be an integer from 1 to 65535, got ${JSON.stringify(port)}. Fix: set flows[1].port to a value in 1..65535.`,
+        );
+    });
+
+    test("seed 000's public tier subnets warn", () => {
+        const { errors, warnings } = problems((raw) => {
+            raw.tiers = [
+                { name: "app", subnet: "172.12.0.0/16", gateway: "172.12.0.1" },
+                { name: "mongo", subnet: "172.10.0.0/16", gateway: "172.10.0.1" },
+                { name: "zookeeper", subnet: "172.11.0.0/16", gateway: "172.11.0.1" },
+            ];
+        });
+        expect(errors).toEqual([]);
+        expect(warnings).toContain(
+            "tiers[1].subnet: 172.10.0.0/16 is not in private address space, so it shadows public addresses. Fix: pick a subnet inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16.",
+        );
+        expect(warnings).toHaveLength(3);
+    });
+
+    test("a remote host without an SSH identity", () => {
+        expect(problems((raw) => delete (hosts(raw)[1].ssh as Host).privateKeyPath).errors).toContain(
+            "hosts[1].ssh: this remote host has no SSH identity. Fix: set hosts[1].ssh.privateKeyPath, or the secret sshPrivateKey (pulumi config set --secret sshPrivateKey < key).",
+        );
+    });
+
+    test("the shared secret key is an SSH identity", () => {
+        expect(
+            problems((raw) => {
+                hosts(raw).forEach((h) => delete (h.ssh as Host).privateKeyPath);
+                raw.sshPrivateKey = "(secret)";
+            }).errors,
+        ).toEqual([]);
+    });
+
+    test("unpinned images are rejected", () => {
+        const { errors } = problems((raw) => {
+            raw.consulImage = "hashicorp/consul:latest";
+            raw.backendImage = "traefik/whoami";
+        });
+        expect(errors).toContain('consulImage: "hashicorp/consul:latest" is not pinned. Fix: name an exact version tag or digest, never latest.');
+        expect(errors).toContain('backendImage: "traefik/whoami" is not pinned. Fix: name an exact version tag or digest, never latest.');
+    });
+
+    test("a registry port is not mistaken for a tag", () => {
+        expect(problems((raw) => (raw.consulImage = "registry.local:5000/consul")).errors).toContain(
+            'consulImage: "registry.local:5000/consul" is not pinned. Fix: name an exact version tag or digest, never latest.',
+        );
+    });
+
+    test("a VIP needs exactly two edge hosts", () => {
+        expect(problems((raw) => (hosts(raw)[2].roles = ["manager", "consul-server", "edge"])).errors).toContain(
+            "edgeVip: a VIP needs exactly two edge hosts, found 3. Fix: give two hosts the edge role, or unset edgeVip.",
+        );
+    });
+
+    test("every problem is reported in one pass", () => {
+        const { errors } = problems((raw) => {
+            raw.overlaySubnet = "nope";
+            hosts(raw)[0].roles = ["chief"];
+            (raw.flows as Host[])[0].port = 70000;
+        });
+        expect(errors.length).toBeGreaterThanOrEqual(3);
+    });
+});
