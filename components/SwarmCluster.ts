@@ -51,7 +51,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
             { parent: this, dependsOn: [args.readyBefore[first.spec.name]] },
         );
         const token = (role: "manager" | "worker") =>
-            first.run(`${name}-${role}-token`, { create: renderJoinToken(role), secretOutput: true }, { parent: this, dependsOn: [this.init] }).stdout;
+            // Secret here as well as by additionalSecretOutputs, so no path to a join can see it in the clear.
+            pulumi.secret(first.run(`${name}-${role}-token`, { create: renderJoinToken(role), secretOutput: true }, { parent: this, dependsOn: [this.init] }).stdout);
         const tokens = { manager: token("manager"), worker: token("worker") };
 
         const joiners = [...others, ...args.hosts.filter((h) => h.spec.roles.includes("worker"))];

@@ -4,7 +4,10 @@ import * as pulumi from "@pulumi/pulumi";
 export interface RecordedResource {
     type: string;
     name: string;
+    /** Inputs with secrets unwrapped, for assertions on their values. */
     inputs: Record<string, unknown>;
+    /** Top-level inputs that arrived as secrets (or contained one). */
+    secretInputs: string[];
     provider?: string;
     started: number;
     finished: number;
@@ -14,6 +17,26 @@ export interface MockRun {
     resources: RecordedResource[];
     byName(name: string): RecordedResource;
     ofType(type: string): RecordedResource[];
+}
+
+// How the SDK marks a secret value when it serialises inputs for the engine.
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+const isSecretEnvelope = (v: unknown): v is { value: unknown } =>
+    typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE;
+
+function reveal(v: unknown): { value: unknown; secret: boolean } {
+    if (isSecretEnvelope(v)) return { value: reveal(v.value).value, secret: true };
+    if (Array.isArray(v)) {
+        const items = v.map(reveal);
+        return { value: items.map((i) => i.value), secret: items.some((i) => i.secret) };
+    }
+    if (typeof v === "object" && v !== null) {
+        const entries = Object.entries(v).map(([k, x]) => [k, reveal(x)] as const);
+        return { value: Object.fromEntries(entries.map(([k, r]) => [k, r.value])), secret: entries.some(([, r]) => r.secret) };
+    }
+    return { value: v, secret: false };
 }
 
 /** Outputs a real provider would add, so dependent resources see plausible values. */
@@ -40,7 +63,11 @@ function providerOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, 
  * resources down, so ordering is observed from when registrations start and end, as the engine
  * would order them, rather than assumed from code.
  */
-export async function runUnderMocks(program: () => unknown, delayMs: (type: string, name: string) => number = () => 0): Promise<MockRun> {
+export async function runUnderMocks(
+    program: () => unknown,
+    delayMs: (type: string, name: string) => number = () => 0,
+    maxDelayMs = 300,
+): Promise<MockRun> {
     const resources: RecordedResource[] = [];
     const t0 = Date.now();
     pulumi.runtime.setMocks(
@@ -50,7 +77,16 @@ export async function runUnderMocks(program: () => unknown, delayMs: (type: stri
                 const delay = delayMs(args.type, args.name);
                 if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
                 const state = { ...args.inputs, ...providerOutputs(args) };
-                resources.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider, started, finished: Date.now() - t0 });
+                const revealed = Object.entries(args.inputs).map(([k, v]) => [k, reveal(v)] as const);
+                resources.push({
+                    type: args.type,
+                    name: args.name,
+                    inputs: Object.fromEntries(revealed.map(([k, r]) => [k, r.value])),
+                    secretInputs: revealed.filter(([, r]) => r.secret).map(([k]) => k),
+                    provider: args.provider,
+                    started,
+                    finished: Date.now() - t0,
+                });
                 return { id: `${args.name}-id`, state };
             },
             call: () => ({}),
@@ -60,7 +96,7 @@ export async function runUnderMocks(program: () => unknown, delayMs: (type: stri
         false,
     );
     program();
-    await waitForQuiet(resources);
+    await waitForQuiet(resources, maxDelayMs * 2 + 200);
     return {
         resources,
         byName: (name) => {
@@ -72,12 +108,12 @@ export async function runUnderMocks(program: () => unknown, delayMs: (type: stri
     };
 }
 
-/** The mocks have no "done" signal: wait until no resource has registered for a while. */
-async function waitForQuiet(resources: RecordedResource[]): Promise<void> {
+/** The mocks have no "done" signal: wait until no resource has registered for longer than any delay. */
+async function waitForQuiet(resources: RecordedResource[], quietMs: number): Promise<void> {
     let seen = -1;
     for (let i = 0; i < 100 && seen !== resources.length; i++) {
         seen = resources.length;
-        await new Promise((resolve) => setTimeout(resolve, 150));
+        await new Promise((resolve) => setTimeout(resolve, quietMs));
     }
 }
 

@@ -1,0 +1,87 @@
+/**
+ * keepalived moves the edge VIP between the edge hosts over unicast VRRP, following the health of the
+ * local nginx.
+ */
+
+export interface KeepalivedSettings {
+    routerId: string;
+    state: "MASTER" | "BACKUP";
+    priority: number;
+    interfaceName: string;
+    virtualRouterId: number;
+    vip: string;
+    prefixLength: number;
+    unicastSourceAddress: string;
+    unicastPeers: string[];
+    /** VRRP PASS authentication: at most 8 characters, alphanumeric. */
+    authPass: string;
+    /** e.g. http://127.0.0.1:80/healthz */
+    healthUrl: string;
+}
+
+export const KEEPALIVED_CONF_PATH = "/etc/keepalived/keepalived.conf";
+
+function check(ok: boolean, message: string): void {
+    if (!ok) throw new Error(`keepalived: ${message}`);
+}
+
+/*
+ * The health check has no `weight`, so a failing check puts the instance in FAULT: it drops the VIP and
+ * stops advertising, and the peer takes over after missing adverts, whatever the priority gap. With a
+ * weight the hand-over would hinge on priority arithmetic staying right as priorities change.
+ */
+export function renderKeepalivedConf(s: KeepalivedSettings): string {
+    // keepalived silently truncates longer passwords, and `#`, `!` or blanks would be read as a comment
+    // or a word break, leaving the peers with different passwords.
+    check(/^[A-Za-z0-9]{1,8}$/.test(s.authPass), "authPass must be 1 to 8 alphanumeric characters");
+    // 255 is reserved for the owner of the address, which a floating VIP has none of.
+    check(Number.isInteger(s.priority) && s.priority >= 1 && s.priority <= 254, `priority must be 1..254, got ${s.priority}`);
+    check(
+        Number.isInteger(s.virtualRouterId) && s.virtualRouterId >= 1 && s.virtualRouterId <= 255,
+        `virtualRouterId must be 1..255, got ${s.virtualRouterId}`,
+    );
+    // Without peers keepalived falls back to multicast, which plain hosts on a routed network may not carry.
+    check(s.unicastPeers.length > 0, "at least one unicast peer is needed");
+    check(!s.unicastPeers.includes(s.unicastSourceAddress), "the unicast peers must not include the source address");
+
+    return `global_defs {
+    router_id ${s.routerId}
+    enable_script_security
+    script_user root
+}
+
+vrrp_script chk_edge {
+    script "/usr/bin/curl -fsS --max-time 1 -o /dev/null ${s.healthUrl}"
+    interval 1
+    timeout 2
+    fall 2
+    rise 2
+}
+
+vrrp_instance edge_vip {
+    state ${s.state}
+    interface ${s.interfaceName}
+    virtual_router_id ${s.virtualRouterId}
+    priority ${s.priority}
+    advert_int 1
+    unicast_src_ip ${s.unicastSourceAddress}
+    unicast_peer {
+${s.unicastPeers.map((peer) => `        ${peer}\n`).join("")}    }
+    authentication {
+        auth_type PASS
+        auth_pass ${s.authPass}
+    }
+    virtual_ipaddress {
+        ${s.vip}/${s.prefixLength} dev ${s.interfaceName}
+    }
+    track_script {
+        chk_edge
+    }
+}
+`;
+}
+
+/** The keepalived container's command; `--vrrp` skips the IPVS checker, which would need kernel modules. */
+export function keepalivedArgs(): string[] {
+    return ["keepalived", "--dont-fork", "--log-console", "--log-detail", "--vrrp", "-f", KEEPALIVED_CONF_PATH];
+}

@@ -1,0 +1,1146 @@
+#!/usr/bin/env bash
+# Builds the live rig's images and caches them as `docker save` tarballs outside
+# the repo, keyed by a hash of each image's recipe, so that only a changed
+# recipe (or a fresh machine) pays for a build.
+#
+#   bash rig/images.sh               build whatever the cache lacks
+#   bash rig/images.sh load URI...   load the cached images into engines, e.g.
+#                                    unix:///run/swarm-platform-rig/h1.sock
+#   bash rig/images.sh list          print "name key tarball" per image
+#
+# Environment: RIG_CACHE (default /var/cache/swarm-platform-rig),
+#              RIG_DEBIAN_MIRROR (default http://deb.debian.org/debian).
+set -euo pipefail
+
+RIG_CACHE=${RIG_CACHE:-/var/cache/swarm-platform-rig}
+RIG_DEBIAN_MIRROR=${RIG_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+IMG_DIR=$RIG_CACHE/images
+WORK=$RIG_CACHE/work
+GO_DIR=$RIG_CACHE/go
+# The build engine's socket and pid live under /run so that a reboot cannot
+# leave a stale pid behind that now names somebody else's process.
+ENGINE_RUN=/run/swarm-platform-rig-build
+ENGINE_SOCK=$ENGINE_RUN/docker.sock
+ENGINE_DATA=$RIG_CACHE/engine
+ENGINE_PID=
+
+# Image names are a contract with the project's live tests: keep them exact.
+IMAGES=(rig/base:bookworm rig/consul:1.8.7 rig/consul-template:0.41.1 rig/registrator:v9.0.2 rig/whoami:v1.10.3)
+
+BASE_SUITE=bookworm
+BASE_PACKAGES=nginx-light,keepalived,curl,iproute2,procps,ca-certificates
+CONSUL_SUITE=bullseye
+CONSUL_VERSION=1.8.7
+CONSUL_TEMPLATE_MODULE=github.com/hashicorp/consul-template@v0.41.1
+# Tried in this order; the first that the Go module proxy serves wins. On this
+# workplace (2026-11-23) the proxy refused every one with 403 "This module
+# version is not available" (so did v8.0.0+incompatible, the 12-digit short
+# hashes, @latest and @v/list), and the image is built from the rig's own
+# stand-in (src_registrator below). The winner is printed and kept in the image
+# label rig.source.
+REGISTRATOR_CANDIDATES=(
+  github.com/fayrus/registrator@v9.0.2
+  github.com/fayrus/registrator@v9.0.2+incompatible
+  github.com/fayrus/registrator@861de741405b43e67ddb2d002459ceed232fa94f
+  github.com/fayrus/registrator@24dd2f64a925b07ba872dd14ce2ba1642790a54c
+)
+# Same story for whoami: v1.10.0 to v1.10.4 and v1.11.0 were all refused (403),
+# so the fallback is a stand-in with whoami's port, flags and output format.
+WHOAMI_CANDIDATES=(
+  github.com/traefik/whoami@v1.10.3
+  github.com/traefik/whoami@v1.11.0
+)
+
+log() { printf '[images] %s\n' "$*"; }
+die() { printf '[images] ERROR: %s\n' "$*" >&2; exit 1; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# docker CLI 28 against dockerd 20.10: only the legacy builder works.
+export DOCKER_BUILDKIT=0
+
+# A zombie still answers kill -0, and nobody may reap our children promptly.
+alive() {
+  local st
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [[ -n $st && $st != Z ]]
+}
+
+# --- host packages ------------------------------------------------------------
+
+# Installs the host tools the rig needs, once. A temporary policy-rc.d keeps the
+# docker.io and openssh-server packages from starting system daemons, which
+# would rewrite iptables and listen on :22 in the root namespace.
+ensure_packages() {
+  local -a need=()
+  local cmd pkg
+  while read -r cmd pkg; do
+    command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+  done <<'LIST'
+dockerd docker.io
+debootstrap debootstrap
+sshd openssh-server
+ssh openssh-client
+ssh-keygen openssh-client
+iptables iptables
+ip iproute2
+jq jq
+curl curl
+nsenter util-linux
+flock util-linux
+LIST
+  [[ ${#need[@]} -eq 0 ]] && return 0
+  log "installing: ${need[*]}"
+  local added_policy=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    added_policy=1
+  fi
+  timeout 600 apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive timeout 900 \
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  if [[ $added_policy -eq 1 ]]; then rm -f /usr/sbin/policy-rc.d; fi
+}
+
+find_go() {
+  if command -v go >/dev/null 2>&1; then command -v go; return; fi
+  if [[ -x /usr/local/go/bin/go ]]; then echo /usr/local/go/bin/go; return; fi
+  die "no Go toolchain (go >= 1.23 on PATH or in /usr/local/go) to build the Go images"
+}
+
+# --- recipes and cache keys ---------------------------------------------------
+
+parent_of() { [[ $1 == rig/base:* ]] || echo rig/base:bookworm; }
+
+# Everything that decides an image's content: the functions that build it, the
+# versions they use and the parent's key, so editing a recipe rebuilds that
+# image and its children only.
+recipe_of() {
+  local img=$1 parent
+  parent=$(parent_of "$img")
+  printf 'image %s\n' "$img"
+  if [[ -n $parent ]]; then printf 'parent %s\n' "$(key_of "$parent")"; fi
+  declare -f save_image
+  case $img in
+    rig/base:*)
+      printf '%s\n' "$BASE_SUITE" "$BASE_PACKAGES"
+      declare -f build_base ;;
+    rig/consul:*)
+      printf '%s\n' "$CONSUL_SUITE" "$CONSUL_VERSION"
+      declare -f build_consul fetch_consul docker_build_copy ;;
+    rig/consul-template:*)
+      printf '%s\n' "$CONSUL_TEMPLATE_MODULE" "$(go_version)"
+      declare -f build_go_image go_install docker_build_copy ;;
+    rig/registrator:*)
+      printf '%s\n' "${REGISTRATOR_CANDIDATES[@]}" "$(go_version)"
+      declare -f build_go_image go_install go_build_standin docker_build_copy src_registrator ;;
+    rig/whoami:*)
+      printf '%s\n' "${WHOAMI_CANDIDATES[@]}" "$(go_version)"
+      declare -f build_go_image go_install go_build_standin docker_build_copy src_whoami ;;
+    *) die "unknown image $img" ;;
+  esac
+}
+
+go_version() { "$(find_go)" env GOVERSION; }
+key_of() { recipe_of "$1" | sha256sum | cut -c1-16; }
+tar_prefix() { local n=${1//\//_}; echo "$IMG_DIR/${n//:/_}"; }
+tar_of() { echo "$(tar_prefix "$1")-$(key_of "$1").tar"; }
+# The image ID recorded inside a `docker save` tarball (its config digest).
+tar_image_id() { echo "sha256:$(tar -xOf "$1" manifest.json | jq -r '.[0].Config' | sed 's/\.json$//; s/^blobs\/sha256\///')"; }
+
+# --- the build engine -----------------------------------------------------------
+
+de() { docker -H "unix://$ENGINE_SOCK" "$@"; }
+
+# A private dockerd in the root network namespace with no bridge, no iptables
+# and no IP forwarding: the recipes only COPY files, so it needs no network, and
+# the machine's firewall stays as it was. Its own mount namespace gives it a
+# private /run/docker (libnetwork hard-codes that path) so it cannot collide
+# with any other dockerd on the machine.
+engine_start() {
+  [[ -n $ENGINE_PID ]] && return 0
+  mkdir -p "$ENGINE_RUN"
+  if [[ -s $ENGINE_RUN/dockerd.launch ]] && alive "$(<"$ENGINE_RUN/dockerd.launch")"; then
+    die "a build engine already runs (pid $(<"$ENGINE_RUN/dockerd.launch")); is another images.sh running?"
+  fi
+  rm -rf "$ENGINE_DATA" "${ENGINE_RUN:?}/exec"
+  mkdir -p "$ENGINE_DATA"
+  # Keeps dockerd from writing its trust key into /etc/docker.
+  printf '{"deprecated-key-path": "%s"}\n' "$ENGINE_RUN/key.json" >"$ENGINE_RUN/daemon.json"
+  log "engine: starting dockerd on unix://$ENGINE_SOCK"
+  unshare -m /bin/sh -c 'mount --make-rprivate / && mkdir -p /run/docker &&
+      mount -t tmpfs tmpfs /run/docker && exec dockerd "$@"' sh \
+    --config-file "$ENGINE_RUN/daemon.json" --data-root "$ENGINE_DATA" \
+    --exec-root "$ENGINE_RUN/exec" --pidfile "$ENGINE_RUN/dockerd.pid" \
+    -H "unix://$ENGINE_SOCK" --storage-driver overlay2 --bridge none \
+    --iptables=false --ip-forward=false --ip-masq=false \
+    >"$ENGINE_RUN/dockerd.log" 2>&1 &
+  ENGINE_PID=$!
+  echo "$ENGINE_PID" >"$ENGINE_RUN/dockerd.launch"
+  trap engine_stop EXIT
+  local i
+  for ((i = 0; i < 120; i++)); do
+    if de version >/dev/null 2>&1; then return 0; fi
+    alive "$ENGINE_PID" || { tail -n 20 "$ENGINE_RUN/dockerd.log" >&2; die "engine: dockerd exited"; }
+    sleep 0.5
+  done
+  tail -n 20 "$ENGINE_RUN/dockerd.log" >&2
+  die "engine: dockerd did not answer within 60s"
+}
+
+engine_stop() {
+  [[ -n $ENGINE_PID ]] || return 0
+  local pid=$ENGINE_PID i cpid=
+  ENGINE_PID=
+  if [[ -s $ENGINE_RUN/exec/containerd/containerd.pid ]]; then
+    cpid=$(<"$ENGINE_RUN/exec/containerd/containerd.pid")
+  fi
+  log "engine: stopping dockerd (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 60; i++)); do alive "$pid" || break; sleep 0.5; done
+  if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+  # dockerd normally stops its own containerd; after a SIGKILL it cannot.
+  if [[ -n $cpid ]] && alive "$cpid" && grep -qF "$ENGINE_RUN" "/proc/$cpid/cmdline" 2>/dev/null; then
+    kill -KILL "$cpid" 2>/dev/null || true
+  fi
+  rm -rf "$ENGINE_DATA" "${ENGINE_RUN:?}"
+}
+
+# --- recipes ----------------------------------------------------------------------
+
+build_base() {
+  local root=$WORK/rootfs
+  rm -rf "$root"
+  mkdir -p "$RIG_CACHE/debs"
+  log "base: debootstrap $BASE_SUITE (minbase + $BASE_PACKAGES)"
+  if ! timeout 1200 debootstrap --variant=minbase --include="$BASE_PACKAGES" \
+      --cache-dir="$RIG_CACHE/debs" "$BASE_SUITE" "$root" "$RIG_DEBIAN_MIRROR" \
+      >"$WORK/debootstrap.log" 2>&1; then
+    tail -n 30 "$WORK/debootstrap.log" >&2
+    die "debootstrap failed (log: $WORK/debootstrap.log)"
+  fi
+  # Package caches only make the image (and every tarball built on it) bigger.
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/var/log/*.log
+  tar -C "$root" --numeric-owner -c . | de import - rig/base:bookworm >/dev/null
+  rm -rf "$root"
+  de run --rm --network none rig/base:bookworm \
+    sh -c 'nginx -v && keepalived --version 2>&1 | head -n 1 && curl --version | head -n 1 && ip -V' 2>&1 |
+    sed 's/^/[images] base: /'
+}
+
+# Debian dropped consul after bullseye; its 1.8.7 package is one static binary.
+# A private apt state (lists, cache, sources) leaves the host's apt untouched.
+fetch_consul() {
+  local d=$WORK/apt-$CONSUL_SUITE out=$1 ver
+  rm -rf "$d"
+  mkdir -p "$d/lists/partial" "$d/archives/partial" "$d/parts" "$d/pkg"
+  printf 'deb %s %s main\n' "$RIG_DEBIAN_MIRROR" "$CONSUL_SUITE" >"$d/sources.list"
+  local -a opts=(-o "Dir::Etc::SourceList=$d/sources.list" -o "Dir::Etc::SourceParts=$d/parts"
+    -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d" -o "Dir::Cache::archives=$d/archives")
+  timeout 600 apt-get "${opts[@]}" -qq update
+  ver=$(apt-cache "${opts[@]}" madison consul | awk -F'|' '{ gsub(/ /, "", $2); print $2 }' |
+    grep -m1 "^$CONSUL_VERSION") || die "consul $CONSUL_VERSION not found in $CONSUL_SUITE"
+  (cd "$d/pkg" && timeout 600 apt-get "${opts[@]}" -qq download "consul=$ver")
+  dpkg -x "$d"/pkg/consul_*.deb "$d/x"
+  cp "$d/x/usr/bin/consul" "$out"
+  log "consul: Debian $CONSUL_SUITE package consul=$ver"
+  rm -rf "$d"
+}
+
+# FROM rig/base + one binary: no RUN step, so the build needs no network.
+docker_build_copy() {
+  local tag=$1 bin=$2 target=$3 entrypoint=$4 source=$5 extra=${6:-} ctx
+  ctx=$(mktemp -d "$WORK/ctx.XXXXXX")
+  cp "$bin" "$ctx/bin"
+  printf 'FROM rig/base:bookworm\nCOPY bin %s\n%sENTRYPOINT %s\n' "$target" "$extra" "$entrypoint" >"$ctx/Dockerfile"
+  de build -q --label "rig.source=$source" -t "$tag" "$ctx" >/dev/null
+  rm -rf "$ctx"
+}
+
+build_consul() {
+  fetch_consul "$WORK/consul"
+  docker_build_copy rig/consul:1.8.7 "$WORK/consul" /bin/consul '["/bin/consul"]' \
+    "debian:$CONSUL_SUITE:consul"
+  rm -f "$WORK/consul"
+  local v
+  v=$(de run --rm --network none rig/consul:1.8.7 version | head -n 1)
+  log "consul: check: $v"
+  [[ $v == "Consul v$CONSUL_VERSION"* ]] || die "rig/consul:1.8.7 says '$v'"
+}
+
+go_env() {
+  env GOPATH="$GO_DIR" GOMODCACHE="$GO_DIR/mod" GOCACHE="$GO_DIR/cache" \
+    CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false "$@"
+}
+
+go_install() { # module@version bindir
+  GOBIN=$2 go_env timeout 900 "$(find_go)" install -trimpath -ldflags='-s -w' "$1"
+}
+
+go_build_standin() { # name srcfunc out
+  local src=$WORK/src-$1
+  rm -rf "$src"
+  mkdir -p "$src"
+  printf 'module rig.local/%s\n\ngo 1.21\n' "$1" >"$src/go.mod"
+  "$2" >"$src/main.go"
+  (cd "$src" && go_env timeout 900 "$(find_go)" build -trimpath -ldflags='-s -w' -o "$3" .)
+  rm -rf "$src"
+}
+
+# Compiles one Go image's binary into $WORK/bin/<name> and writes the source
+# that won into $WORK/bin/<name>.source. Runs in the background, beside
+# debootstrap: one is CPU-bound, the other mostly waits on the network.
+build_go_binary() {
+  local name=$1 t0 m bindir=$WORK/bin
+  t0=$(now)
+  mkdir -p "$bindir"
+  rm -f "$bindir/$name" "$bindir/$name.source"
+  case $name in
+    consul-template)
+      go_install "$CONSUL_TEMPLATE_MODULE" "$bindir"
+      echo "$CONSUL_TEMPLATE_MODULE" >"$bindir/$name.source" ;;
+    registrator|whoami)
+      local -a cands
+      if [[ $name == registrator ]]; then cands=("${REGISTRATOR_CANDIDATES[@]}"); else cands=("${WHOAMI_CANDIDATES[@]}"); fi
+      for m in "${cands[@]}"; do
+        if go_install "$m" "$bindir" 2>"$bindir/$name.err"; then
+          echo "$m" >"$bindir/$name.source"
+          break
+        fi
+        log "go: $m refused: $(grep -m1 -E 'Forbidden|not available|error|invalid' "$bindir/$name.err" || tail -n 1 "$bindir/$name.err")"
+      done
+      if [[ ! -s $bindir/$name.source ]]; then
+        go_build_standin "$name" "src_$name" "$bindir/$name"
+        echo "rig-standin:$name" >"$bindir/$name.source"
+      fi
+      rm -f "$bindir/$name.err" ;;
+  esac
+  log "go: $name from $(<"$bindir/$name.source") compiled in $(since "$t0")s"
+}
+
+build_go_image() {
+  local img=$1 name src
+  name=${img#rig/}
+  name=${name%%:*}
+  [[ -x $WORK/bin/$name ]] || die "go binary for $img missing (see $WORK/go.log)"
+  src=$(<"$WORK/bin/$name.source")
+  case $name in
+    consul-template)
+      docker_build_copy "$img" "$WORK/bin/$name" /bin/consul-template '["/bin/consul-template"]' "$src"
+      log "consul-template: check: $(de run --rm --network none "$img" -v 2>&1 | head -n 1)" ;;
+    registrator)
+      docker_build_copy "$img" "$WORK/bin/$name" /bin/registrator '["/bin/registrator"]' "$src"
+      local usage
+      usage=$(de run --rm --network none "$img" -h 2>&1 || true)
+      grep -q '^Usage of' <<<"$usage" || die "$img -h printed no usage: $usage"
+      log "registrator: check: $(head -n 1 <<<"$usage")" ;;
+    whoami)
+      # whoami listens on :80; EXPOSE lets `registrator -internal` see the port.
+      docker_build_copy "$img" "$WORK/bin/$name" /whoami '["/whoami"]' "$src" $'EXPOSE 80\n'
+      de run --rm --network none "$img" -h 2>&1 | grep -q -- '-port' || die "$img -h printed no usage"
+      log "whoami: check: -h lists -port" ;;
+  esac
+  log "$name: built from $src"
+  rm -f "$WORK/bin/$name" "$WORK/bin/$name.source"
+}
+
+save_image() {
+  local img=$1 tar=$2
+  de save -o "$tar.tmp" "$img"
+  mv "$tar.tmp" "$tar"
+  # Older keys of the same image are dead weight once a new one is saved.
+  local old
+  for old in "$(tar_prefix "$img")"-*.tar; do
+    if [[ -e $old && $old != "$tar" ]]; then rm -f "$old"; fi
+  done
+}
+
+# Makes a cached image available to the build engine (for FROM).
+engine_has() {
+  local img=$1 tar want have
+  tar=$(tar_of "$img")
+  want=$(tar_image_id "$tar")
+  have=$(de image inspect -f '{{.Id}}' "$img" 2>/dev/null || true)
+  [[ $want == "$have" ]] || de load -q -i "$tar" >/dev/null
+}
+
+# --- stand-ins -----------------------------------------------------------------
+# Used only when the Go module proxy refuses every candidate above. They are
+# the rig's own code (standard library only), written against the documented
+# behaviour of gliderlabs/fayrus registrator (consul:// backend) and
+# traefik/whoami, not copies of them.
+
+src_registrator() {
+  cat <<'GO'
+// rig stand-in for registrator (gliderlabs/fayrus semantics, consul:// backend only).
+// Standard library only, so it builds from the Go toolchain alone.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+var (
+	hostIP        = flag.String("ip", "", "IP for ports mapped to the host")
+	internal      = flag.Bool("internal", false, "Use internal ports instead of published ones")
+	explicit      = flag.Bool("explicit", false, "Only register containers which have SERVICE_NAME label set")
+	useIPFromLbl  = flag.String("useIpFromLabel", "", "Use IP which is stored in a label assigned to the container")
+	ipFromCtr     = flag.Bool("ip-from-container", false, "Register the container's internal IP instead of the host IP")
+	refreshTTL    = flag.Int("ttl", 0, "TTL for services (default is no expiry)")
+	refreshIntvl  = flag.Int("ttl-refresh", 0, "Frequency with which service TTLs are refreshed")
+	forceTags     = flag.String("tags", "", "Append tags for all registered services")
+	resyncIntvl   = flag.Int("resync", 0, "Frequency with which services are resynchronized")
+	deregister    = flag.String("deregister", "always", "Deregister exited services \"always\" or \"on-success\"")
+	retryAttempts = flag.Int("retry-attempts", 0, "Max retry attempts to establish a connection with the backend. Use -1 for infinite retries")
+	retryInterval = flag.Int("retry-interval", 2000, "Interval (in millisecond) between retry-attempts.")
+	cleanup       = flag.Bool("cleanup", false, "Remove dangling services")
+)
+
+type service struct {
+	ID, Name, IP string
+	Port         int
+	Tags         []string
+	Meta         map[string]string
+	Check        map[string]interface{}
+}
+
+type container struct {
+	ID     string
+	Name   string
+	Config struct {
+		Image        string
+		Hostname     string
+		Env          []string
+		Labels       map[string]string
+		ExposedPorts map[string]struct{}
+	}
+	HostConfig struct {
+		NetworkMode string
+	}
+	State struct {
+		Running  bool
+		ExitCode int
+	}
+	NetworkSettings struct {
+		IPAddress string
+		Ports     map[string][]struct{ HostIp, HostPort string }
+		Networks  map[string]struct{ IPAddress string }
+	}
+}
+
+var (
+	hostname  string
+	docker    *http.Client
+	dockerURL = "http://docker"
+	consulURL string
+	mu        sync.Mutex
+	byCtr     = map[string][]string{} // container ID -> service IDs
+)
+
+func main() {
+	flag.Usage = func() {
+		fmt.Fprintf(os.Stderr, "Usage of %s:\n", os.Args[0])
+		fmt.Fprintf(os.Stderr, "  %s [options] <registry URI>\n\n", os.Args[0])
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() != 1 {
+		if flag.NArg() == 0 {
+			fmt.Fprint(os.Stderr, "Missing required argument for registry URI.\n\n")
+		} else {
+			fmt.Fprintln(os.Stderr, "Extra unparsed arguments:", strings.Join(flag.Args()[1:], " "))
+			fmt.Fprint(os.Stderr, "Options should come before the registry URI argument.\n\n")
+		}
+		flag.Usage()
+		os.Exit(2)
+	}
+	if *deregister != "always" && *deregister != "on-success" {
+		log.Fatal("-deregister must be \"always\" or \"on-success\"")
+	}
+	hostname, _ = os.Hostname()
+	u, err := url.Parse(flag.Arg(0))
+	if err != nil || u.Scheme != "consul" {
+		log.Fatalf("unrecognized adapter: %s (this stand-in supports consul:// only)", flag.Arg(0))
+	}
+	host := u.Host
+	if host == "" {
+		host = "127.0.0.1:8500"
+	}
+	consulURL = "http://" + host
+	setupDocker()
+	log.Printf("Starting registrator (rig stand-in) ...")
+	log.Printf("Using consul adapter: %s", consulURL)
+
+	for attempt := 0; ; attempt++ {
+		err = ping()
+		if err == nil {
+			break
+		}
+		if *retryAttempts != -1 && attempt >= *retryAttempts {
+			log.Fatal("backend ping failed: ", err)
+		}
+		log.Printf("backend ping failed (%v), retrying in %dms", err, *retryInterval)
+		time.Sleep(time.Duration(*retryInterval) * time.Millisecond)
+	}
+	log.Printf("Listening for Docker events ...")
+	syncAll(false)
+	if *refreshIntvl > 0 && *refreshTTL > 0 {
+		go func() {
+			for range time.Tick(time.Duration(*refreshIntvl) * time.Second) {
+				refreshAll()
+			}
+		}()
+	}
+	if *resyncIntvl > 0 {
+		go func() {
+			for range time.Tick(time.Duration(*resyncIntvl) * time.Second) {
+				syncAll(*cleanup)
+			}
+		}()
+	}
+	for {
+		if err := watchEvents(); err != nil {
+			log.Printf("docker events: %v; reconnecting", err)
+		}
+		time.Sleep(2 * time.Second)
+		syncAll(false)
+	}
+}
+
+func setupDocker() {
+	endpoint := os.Getenv("DOCKER_HOST")
+	if endpoint == "" {
+		endpoint = "unix:///tmp/docker.sock"
+	}
+	tr := &http.Transport{}
+	if strings.HasPrefix(endpoint, "unix://") {
+		path := strings.TrimPrefix(endpoint, "unix://")
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		}
+	} else {
+		dockerURL = "http://" + strings.TrimPrefix(endpoint, "tcp://")
+	}
+	docker = &http.Client{Transport: tr}
+}
+
+func dockerGet(path string, out interface{}) error {
+	resp, err := docker.Get(dockerURL + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("docker %s: %s: %s", path, resp.Status, bytes.TrimSpace(b))
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func consulPut(path string, body interface{}) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(http.MethodPut, consulURL+path, rd)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("consul %s: %s: %s", path, resp.Status, bytes.TrimSpace(b))
+	}
+	return nil
+}
+
+func ping() error {
+	resp, err := http.Get(consulURL + "/v1/status/leader")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var leader string
+	if err := json.NewDecoder(resp.Body).Decode(&leader); err != nil {
+		return err
+	}
+	if leader == "" {
+		return fmt.Errorf("no leader")
+	}
+	log.Println("consul: current leader ", leader)
+	return nil
+}
+
+func watchEvents() error {
+	filters := url.QueryEscape(`{"type":["container"],"event":["start","die"]}`)
+	resp, err := docker.Get(dockerURL + "/events?filters=" + filters)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var ev struct {
+			Action string
+			Actor  struct{ ID string }
+		}
+		if err := dec.Decode(&ev); err != nil {
+			return err
+		}
+		switch ev.Action {
+		case "start":
+			add(ev.Actor.ID)
+		case "die":
+			remove(ev.Actor.ID)
+		}
+	}
+}
+
+func syncAll(quiet bool) {
+	var list []struct{ ID string }
+	if err := dockerGet("/containers/json", &list); err != nil {
+		log.Printf("sync: %v", err)
+		return
+	}
+	running := map[string]bool{}
+	for _, c := range list {
+		running[c.ID] = true
+		add(c.ID)
+	}
+	if !quiet {
+		return
+	}
+	// -cleanup: forget services of containers that are gone from this host.
+	var svcs map[string]struct{ ID string }
+	resp, err := http.Get(consulURL + "/v1/agent/services")
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	if json.NewDecoder(resp.Body).Decode(&svcs) != nil {
+		return
+	}
+	mu.Lock()
+	known := map[string]bool{}
+	for _, ids := range byCtr {
+		for _, id := range ids {
+			known[id] = true
+		}
+	}
+	mu.Unlock()
+	for id := range svcs {
+		if strings.HasPrefix(id, hostname+":") && !known[id] {
+			log.Printf("dangling: %s", id)
+			_ = consulPut("/v1/agent/service/deregister/"+url.PathEscape(id), nil)
+		}
+	}
+}
+
+func add(id string) {
+	var c container
+	if err := dockerGet("/containers/"+id+"/json", &c); err != nil {
+		log.Printf("unable to inspect container %.12s: %v", id, err)
+		return
+	}
+	svcs := services(&c)
+	var ids []string
+	for _, s := range svcs {
+		reg := map[string]interface{}{"ID": s.ID, "Name": s.Name, "Port": s.Port, "Address": s.IP, "Tags": s.Tags, "Meta": s.Meta}
+		if s.Check != nil {
+			reg["Check"] = s.Check
+		}
+		if err := consulPut("/v1/agent/service/register", reg); err != nil {
+			log.Printf("register failed: %s: %v", s.ID, err)
+			continue
+		}
+		ids = append(ids, s.ID)
+		log.Printf("added: %.12s %s", c.ID, s.ID)
+	}
+	if len(svcs) == 0 {
+		log.Printf("ignored: %.12s no published ports", c.ID)
+	}
+	mu.Lock()
+	byCtr[c.ID] = ids
+	mu.Unlock()
+}
+
+func remove(id string) {
+	if *deregister == "on-success" {
+		var c container
+		if dockerGet("/containers/"+id+"/json", &c) == nil && c.State.ExitCode != 0 {
+			return
+		}
+	}
+	mu.Lock()
+	ids := byCtr[id]
+	delete(byCtr, id)
+	mu.Unlock()
+	for _, s := range ids {
+		if err := consulPut("/v1/agent/service/deregister/"+url.PathEscape(s), nil); err != nil {
+			log.Printf("deregister failed: %s: %v", s, err)
+			continue
+		}
+		log.Printf("removed: %.12s %s", id, s)
+	}
+}
+
+func refreshAll() {
+	mu.Lock()
+	var all []string
+	for _, ids := range byCtr {
+		all = append(all, ids...)
+	}
+	mu.Unlock()
+	for _, id := range all {
+		_ = consulPut("/v1/agent/check/pass/service:"+url.PathEscape(id), nil)
+	}
+}
+
+// metadata merges SERVICE_* labels and env (env wins); port-specific keys
+// SERVICE_<port>_<key> override the generic ones for that port.
+func metadata(c *container, port string) (map[string]string, map[string]bool) {
+	raw := map[string]string{}
+	for k, v := range c.Config.Labels {
+		raw[k] = v
+	}
+	for _, kv := range c.Config.Env {
+		if i := strings.IndexByte(kv, '='); i > 0 {
+			raw[kv[:i]] = kv[i+1:]
+		}
+	}
+	meta, fromPort := map[string]string{}, map[string]bool{}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "SERVICE_") {
+			continue
+		}
+		key := strings.ToLower(strings.TrimPrefix(k, "SERVICE_"))
+		if _, taken := meta[key]; taken && fromPort[key] {
+			continue
+		}
+		parts := strings.SplitN(key, "_", 2)
+		if len(parts) == 2 {
+			if _, err := strconv.Atoi(parts[0]); err == nil {
+				if parts[0] == port {
+					meta[parts[1]] = raw[k]
+					fromPort[parts[1]] = true
+				}
+				continue
+			}
+		}
+		if !fromPort[key] {
+			meta[key] = raw[k]
+		}
+	}
+	return meta, fromPort
+}
+
+func containerIP(c *container) string {
+	if c.NetworkSettings.IPAddress != "" {
+		return c.NetworkSettings.IPAddress
+	}
+	names := make([]string, 0, len(c.NetworkSettings.Networks))
+	for n := range c.NetworkSettings.Networks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if ip := c.NetworkSettings.Networks[n].IPAddress; ip != "" {
+			return ip
+		}
+	}
+	return ""
+}
+
+func services(c *container) []service {
+	type port struct{ exposed, proto, hostIP, hostPort string }
+	var ports []port
+	seen := map[string]bool{}
+	for k, bindings := range c.NetworkSettings.Ports {
+		ex, proto := splitPort(k)
+		seen[k] = true
+		if len(bindings) == 0 {
+			ports = append(ports, port{ex, proto, "", ""})
+		}
+		for _, b := range bindings {
+			ports = append(ports, port{ex, proto, b.HostIp, b.HostPort})
+		}
+	}
+	for k := range c.Config.ExposedPorts {
+		if !seen[k] {
+			ex, proto := splitPort(k)
+			ports = append(ports, port{ex, proto, "", ""})
+		}
+	}
+	sort.Slice(ports, func(i, j int) bool { return ports[i].exposed+ports[i].proto < ports[j].exposed+ports[j].proto })
+	hostNet := c.HostConfig.NetworkMode == "host"
+	var usable []port
+	for _, p := range ports {
+		if *internal || hostNet || p.hostPort != "" {
+			usable = append(usable, p)
+		}
+	}
+	image := c.Config.Image
+	if i := strings.IndexByte(image, '@'); i >= 0 {
+		image = image[:i]
+	}
+	if i := strings.LastIndexByte(image, ':'); i > strings.LastIndexByte(image, '/') {
+		image = image[:i]
+	}
+	image = image[strings.LastIndexByte(image, '/')+1:]
+	var out []service
+	for _, p := range usable {
+		meta, fromPort := metadata(c, p.exposed)
+		if meta["ignore"] != "" {
+			continue
+		}
+		if *explicit && meta["name"] == "" {
+			continue
+		}
+		s := service{Meta: map[string]string{}}
+		s.Name = image
+		if meta["name"] != "" {
+			s.Name = meta["name"]
+		}
+		if len(usable) > 1 && !fromPort["name"] {
+			s.Name += "-" + p.exposed
+		}
+		switch {
+		case *internal:
+			s.IP = containerIP(c)
+			s.Port, _ = strconv.Atoi(p.exposed)
+		case hostNet:
+			s.IP = *hostIP
+			s.Port, _ = strconv.Atoi(p.exposed)
+		default:
+			s.IP = p.hostIP
+			if s.IP == "" || s.IP == "0.0.0.0" {
+				if a, err := net.ResolveIPAddr("ip4", hostname); err == nil {
+					s.IP = a.String()
+				}
+			}
+			if *hostIP != "" {
+				s.IP = *hostIP
+			}
+			s.Port, _ = strconv.Atoi(p.hostPort)
+			if *ipFromCtr {
+				s.IP = containerIP(c)
+				s.Port, _ = strconv.Atoi(p.exposed)
+			}
+		}
+		if *useIPFromLbl != "" && c.Config.Labels[*useIPFromLbl] != "" {
+			s.IP = strings.SplitN(c.Config.Labels[*useIPFromLbl], "/", 2)[0]
+		}
+		s.ID = hostname + ":" + strings.TrimPrefix(c.Name, "/") + ":" + p.exposed
+		if p.proto == "udp" {
+			s.ID += ":udp"
+			s.Tags = append(s.Tags, "udp")
+		}
+		if meta["id"] != "" {
+			s.ID = meta["id"]
+		}
+		for _, t := range strings.Split(*forceTags+","+meta["tags"], ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				s.Tags = append(s.Tags, t)
+			}
+		}
+		for k, v := range meta {
+			switch {
+			case k == "name" || k == "tags" || k == "id" || k == "ignore" || strings.HasPrefix(k, "check_"):
+			default:
+				s.Meta[k] = v
+			}
+		}
+		s.Check = check(meta, s)
+		out = append(out, s)
+	}
+	return out
+}
+
+func check(meta map[string]string, s service) map[string]interface{} {
+	ck := map[string]interface{}{}
+	interval := meta["check_interval"]
+	if interval == "" {
+		interval = "10s"
+	}
+	addr := net.JoinHostPort(s.IP, strconv.Itoa(s.Port))
+	switch {
+	case meta["check_http"] != "":
+		ck["HTTP"] = "http://" + addr + meta["check_http"]
+		ck["Interval"] = interval
+	case meta["check_https"] != "":
+		ck["HTTP"] = "https://" + addr + meta["check_https"]
+		ck["Interval"] = interval
+		ck["TLSSkipVerify"] = meta["check_tls_skip_verify"] == "true"
+	case meta["check_tcp"] != "":
+		ck["TCP"] = addr
+		ck["Interval"] = interval
+	case meta["check_script"] != "":
+		ck["Args"] = strings.Fields(strings.ReplaceAll(meta["check_script"], "$SERVICE_IP", s.IP))
+		ck["Interval"] = interval
+	case meta["check_ttl"] != "":
+		ck["TTL"] = meta["check_ttl"]
+	case *refreshTTL > 0:
+		ck["TTL"] = strconv.Itoa(*refreshTTL) + "s"
+	default:
+		return nil
+	}
+	if v := meta["check_timeout"]; v != "" {
+		ck["Timeout"] = v
+	}
+	if v := meta["check_initial_status"]; v != "" {
+		ck["Status"] = v
+	}
+	if v := meta["check_deregister_after"]; v != "" {
+		ck["DeregisterCriticalServiceAfter"] = v
+	}
+	return ck
+}
+
+func splitPort(k string) (string, string) {
+	if i := strings.IndexByte(k, '/'); i >= 0 {
+		return k[:i], k[i+1:]
+	}
+	return k, "tcp"
+}
+GO
+}
+
+src_whoami() {
+  cat <<'GO'
+// rig stand-in for traefik/whoami: same default port, flags and text output.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+)
+
+var (
+	port    = flag.String("port", envOr("WHOAMI_PORT_NUMBER", "80"), "give me a port number")
+	name    = flag.String("name", os.Getenv("WHOAMI_NAME"), "give me a name")
+	verbose = flag.Bool("verbose", false, "enable verbose logging")
+)
+
+func envOr(k, d string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return d
+}
+
+func ips() []string {
+	var out []string
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			out = append(out, n.IP.String())
+		}
+	}
+	return out
+}
+
+func main() {
+	flag.Parse()
+	host, _ := os.Hostname()
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if *verbose {
+			log.Printf("%s %s %s", r.RemoteAddr, r.Method, r.URL)
+		}
+		if *name != "" {
+			fmt.Fprintln(w, "Name:", *name)
+		}
+		fmt.Fprintln(w, "Hostname:", host)
+		for _, ip := range ips() {
+			fmt.Fprintln(w, "IP:", ip)
+		}
+		fmt.Fprintln(w, "RemoteAddr:", r.RemoteAddr)
+		_ = r.Write(&headerOnly{w})
+	})
+	http.HandleFunc("/api", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]interface{}{
+			"hostname": host, "ip": ips(), "headers": r.Header, "url": r.URL.RequestURI(),
+			"host": r.Host, "method": r.Method, "name": *name, "remoteAddr": r.RemoteAddr,
+		})
+	})
+	http.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	log.Printf("Starting up on port %s", *port)
+	log.Fatal(http.ListenAndServe(":"+*port, nil))
+}
+
+// headerOnly prints the request line and headers the way whoami does, sorted.
+type headerOnly struct{ w http.ResponseWriter }
+
+func (h *headerOnly) Write(p []byte) (int, error) {
+	head := string(p)
+	if i := strings.Index(head, "\r\n\r\n"); i >= 0 {
+		head = head[:i]
+	}
+	lines := strings.Split(head, "\r\n")
+	if len(lines) > 1 {
+		sort.Strings(lines[1:])
+	}
+	fmt.Fprintln(h.w, strings.Join(lines, "\n"))
+	return len(p), nil
+}
+GO
+}
+
+# --- commands ----------------------------------------------------------------------
+
+cmd_build() {
+  ensure_packages
+  mkdir -p "$IMG_DIR" "$WORK"
+  local -a todo=() go_todo=()
+  local img tar t0 total0 gopid="" status=()
+  total0=$(now)
+  for img in "${IMAGES[@]}"; do
+    tar=$(tar_of "$img")
+    if [[ -s $tar ]]; then
+      status+=("$img cached $(basename "$tar")")
+    else
+      todo+=("$img")
+      case $img in rig/consul-template:* | rig/registrator:* | rig/whoami:*)
+        go_todo+=("$(sed 's|^rig/||; s|:.*||' <<<"$img")") ;;
+      esac
+    fi
+  done
+  if [[ ${#todo[@]} -eq 0 ]]; then
+    printf '[images] %s\n' "${status[@]}"
+    log "all ${#IMAGES[@]} images cached in $IMG_DIR ($(since "$total0")s)"
+    return 0
+  fi
+  if [[ ${#go_todo[@]} -gt 0 ]]; then
+    log "go: compiling ${go_todo[*]} in the background (log: $WORK/go.log)"
+    (
+      set -e
+      for n in "${go_todo[@]}"; do build_go_binary "$n"; done
+    ) >"$WORK/go.log" 2>&1 &
+    gopid=$!
+  fi
+  engine_start
+  for img in "${todo[@]}"; do
+    t0=$(now)
+    local parent
+    parent=$(parent_of "$img")
+    if [[ -n $parent ]]; then engine_has "$parent"; fi
+    case $img in
+      rig/base:*) build_base ;;
+      rig/consul:*) build_consul ;;
+      *)
+        if [[ -n $gopid ]]; then
+          local w0 rc=0
+          w0=$(now)
+          wait "$gopid" || rc=$?
+          gopid=
+          grep '^\[images\]' "$WORK/go.log" || true
+          [[ $rc -eq 0 ]] || { tail -n 30 "$WORK/go.log" >&2; die "Go builds failed (log: $WORK/go.log)"; }
+          log "go: waited $(since "$w0")s for the background compiles"
+        fi
+        build_go_image "$img" ;;
+    esac
+    tar=$(tar_of "$img")
+    save_image "$img" "$tar"
+    log "$img: built and saved in $(since "$t0")s -> $tar ($(du -h "$tar" | cut -f1))"
+    status+=("$img built in $(since "$t0")s")
+  done
+  engine_stop
+  trap - EXIT
+  rm -rf "$WORK"
+  printf '[images] %s\n' "${status[@]}"
+  log "done in $(since "$total0")s"
+}
+
+# Loads every cached image into each engine given, skipping an image whose ID
+# the engine already has under that name. Engines load in parallel.
+cmd_load() {
+  [[ $# -gt 0 ]] || die "usage: images.sh load <docker-host-uri>..."
+  local img tar uri
+  for img in "${IMAGES[@]}"; do
+    tar=$(tar_of "$img")
+    [[ -s $tar ]] || die "no cached tarball for $img ($tar): run bash rig/images.sh first"
+  done
+  local -a pids=()
+  for uri in "$@"; do
+    (
+      for img in "${IMAGES[@]}"; do
+        tar=$(tar_of "$img")
+        t0=$(now)
+        want=$(tar_image_id "$tar")
+        have=$(docker -H "$uri" image inspect -f '{{.Id}}' "$img" 2>/dev/null || true)
+        if [[ $want == "$have" ]]; then
+          log "$uri: $img already present"
+        else
+          timeout 600 docker -H "$uri" load -q -i "$tar" >/dev/null
+          log "$uri: loaded $img in $(since "$t0")s"
+        fi
+      done
+    ) &
+    pids+=($!)
+  done
+  local p rc=0
+  for p in "${pids[@]}"; do wait "$p" || rc=1; done
+  [[ $rc -eq 0 ]] || die "loading failed for at least one engine"
+}
+
+cmd_list() {
+  local img
+  for img in "${IMAGES[@]}"; do printf '%s %s %s\n' "$img" "$(key_of "$img")" "$(tar_of "$img")"; done
+}
+
+main() {
+  [[ $(id -u) -eq 0 ]] || die "run as root"
+  local cmd=${1:-build}
+  [[ $# -gt 0 ]] && shift
+  mkdir -p "$RIG_CACHE"
+  case $cmd in
+    build)
+      # One build at a time: they share the engine paths and the work dir.
+      exec 9>"$RIG_CACHE/.lock"
+      flock -w 1800 9 || die "another images.sh build holds $RIG_CACHE/.lock"
+      cmd_build ;;
+    load) cmd_load "$@" ;;
+    list) cmd_list ;;
+    *) die "usage: images.sh [build | load <docker-host-uri>... | list]" ;;
+  esac
+}
+
+main "$@"

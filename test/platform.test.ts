@@ -1,0 +1,222 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Platform } from "../components/Platform";
+import { PlatformModel } from "../lib/model";
+import { MockRun, RecordedResource, runUnderMocks, unwrap } from "./mockEngine";
+import { stackModel } from "./stacks";
+
+const COMMAND = "command:remote:Command";
+const LOCAL_COMMAND = "command:local:Command";
+const CONTAINER = "docker:index/container:Container";
+
+/** Slows the resources that must come first, so a dependent that does not wait shows up as overlapping. */
+const SLOW = 300;
+const slowFirsts = (_type: string, name: string): number =>
+    /gwbridge-.*-network$|swarm-init$|swarm-join-|swarm-(manager|worker)-token$/.test(name) ? SLOW : 0;
+
+async function deploy(model: PlatformModel): Promise<{ run: MockRun; platform: Platform }> {
+    let platform: Platform | undefined;
+    const run = await runUnderMocks(() => (platform = new Platform("platform", { model })), slowFirsts);
+    return { run, platform: platform as Platform };
+}
+
+const before = (a: RecordedResource, b: RecordedResource) => expect(a.finished).toBeLessThanOrEqual(b.started);
+const stdinOf = (r: RecordedResource) => r.inputs.stdin;
+
+describe("multihost stack", () => {
+    let run: MockRun;
+    let platform: Platform;
+    const model = stackModel("multihost");
+    beforeAll(async () => ({ run, platform } = await deploy(model)));
+
+    test("one docker provider per host, reaching it over ssh with the configured key", () => {
+        const providers = run.ofType("pulumi:providers:docker");
+        expect(providers.map((p) => p.inputs.host).sort()).toEqual(["ssh://root@192.0.2.11:22", "ssh://root@192.0.2.12:22", "ssh://root@192.0.2.13:22"]);
+        for (const p of providers) expect(JSON.parse(p.inputs.sshOpts as string)).toEqual(expect.arrayContaining(["-i", "BatchMode=yes"]));
+    });
+
+    test("every host gets a docker_gwbridge before it inits or joins", () => {
+        for (const host of ["node1", "node2", "node3"]) {
+            const gw = run.byName(`platform-gwbridge-${host}-network`);
+            const member = host === "node1" ? run.byName("platform-swarm-init") : run.byName(`platform-swarm-join-${host}`);
+            before(gw, member);
+        }
+    });
+
+    test("init runs on the first manager, before the tokens and every join", () => {
+        const init = run.byName("platform-swarm-init");
+        expect((init.inputs.connection as { host: string }).host).toBe("192.0.2.11");
+        before(init, run.byName("platform-swarm-manager-token"));
+        for (const host of ["node2", "node3"]) before(run.byName("platform-swarm-manager-token"), run.byName(`platform-swarm-join-${host}`));
+    });
+
+    test("joins do not wait for each other", () => {
+        const [a, b] = [run.byName("platform-swarm-join-node2"), run.byName("platform-swarm-join-node3")];
+        expect(a.started).toBeLessThan(b.finished);
+        expect(b.started).toBeLessThan(a.finished);
+    });
+
+    test("managers join with the manager token, fed on stdin", () => {
+        expect(stdinOf(run.byName("platform-swarm-join-node2"))).toBe("stdout-of-platform-swarm-manager-token\n");
+        expect(run.byName("platform-swarm-join-node2").inputs.create).not.toContain("stdout-of-platform-swarm-manager-token");
+    });
+
+    test("commands never get previous output in their environment", () => {
+        for (const c of run.ofType(COMMAND)) expect(c.inputs.addPreviousOutputInEnv).toBe(false);
+    });
+
+    test("token commands keep their output out of logs", () => {
+        for (const role of ["manager", "worker"]) expect(run.byName(`platform-swarm-${role}-token`).inputs.logging).toBe("none");
+    });
+
+    test("the overlay network waits for the swarm and carries the configured subnet", () => {
+        const overlay = run.byName("platform-overlay-network");
+        expect(overlay.inputs).toMatchObject({ name: "my-network-overlay", driver: "overlay", attachable: true, ipamConfigs: [{ subnet: "10.10.0.0/16", gateway: "10.10.0.254" }] });
+        for (const m of ["platform-swarm-init", "platform-swarm-join-node2", "platform-swarm-join-node3"]) before(run.byName(m), overlay);
+    });
+
+    test("tier networks on every host, with fixed bridge names, and flow rules after them", () => {
+        for (const host of ["node1", "node2", "node3"]) {
+            const app = run.byName(`platform-tiers-${host}-app`);
+            expect(app.inputs).toMatchObject({ name: "net_app", options: { "com.docker.network.bridge.name": "br-app" } });
+            before(app, run.byName(`platform-tiers-${host}-flows`));
+        }
+    });
+
+    test("three consul servers expecting three, retry-joining the other two, with host network", () => {
+        const agents = run.ofType(CONTAINER).filter((c) => c.inputs.name === "consul");
+        expect(agents).toHaveLength(3);
+        for (const agent of agents) {
+            expect(agent.inputs.networkMode).toBe("host");
+            expect(agent.inputs.entrypoints).toEqual(["/bin/consul"]);
+            const upload = (agent.inputs.uploads as { file: string; content: string }[])[0];
+            const config = JSON.parse(upload.content);
+            expect(config).toMatchObject({ server: true, bootstrap_expect: 3 });
+            expect(config.retry_join).toHaveLength(2);
+            expect(config.retry_join).not.toContain(config.bind_addr);
+        }
+    });
+
+    test("consul agents start after the swarm and networks", () => {
+        const agent = run.ofType(CONTAINER).find((c) => c.inputs.name === "consul") as RecordedResource;
+        before(run.byName("platform-overlay-network"), agent);
+        before(run.byName("platform-swarm-join-node3"), agent);
+    });
+
+    test("registrator on every node: read-only socket, host address, local agent", () => {
+        const registrators = run.ofType(CONTAINER).filter((c) => c.inputs.name === "registrator");
+        expect(registrators).toHaveLength(3);
+        for (const r of registrators) {
+            expect(r.inputs.volumes).toEqual([{ hostPath: "/var/run/docker.sock", containerPath: "/tmp/docker.sock", readOnly: true }]);
+            const cmd = r.inputs.command as string[];
+            expect(cmd.slice(0, 2)[0]).toBe("-ip");
+            expect(cmd[cmd.length - 1]).toBe("consul://127.0.0.1:8500");
+            expect(cmd).toEqual(expect.arrayContaining(["-cleanup", "-resync"]));
+        }
+    });
+
+    test("two edges built from the repo's Dockerfile with pinned bases, and keepalived with capabilities, not --privileged", () => {
+        const edges = run.ofType(CONTAINER).filter((c) => c.inputs.name === "edge");
+        expect(edges).toHaveLength(2);
+        for (const e of edges) expect(e.inputs).toMatchObject({ networkMode: "host", init: true });
+        const builds = run.ofType("docker:index/remoteImage:RemoteImage").filter((i) => i.inputs.build);
+        expect(builds).toHaveLength(2);
+        for (const b of builds) expect((b.inputs.build as { buildArgs: Record<string, string> }).buildArgs).toEqual({ BASE_IMAGE: model.images.edgeBase, CONSUL_TEMPLATE_IMAGE: model.images.consulTemplate });
+        const keepaliveds = run.ofType(CONTAINER).filter((c) => c.inputs.name === "keepalived");
+        expect(keepaliveds).toHaveLength(2);
+        for (const k of keepaliveds) {
+            expect(k.inputs.privileged).toBeUndefined();
+            expect(k.inputs.capabilities).toEqual({ adds: ["NET_ADMIN", "NET_BROADCAST", "NET_RAW"], drops: [] });
+        }
+    });
+
+    test("one MASTER and one BACKUP, each peering with the other", () => {
+        const confs = run
+            .ofType(CONTAINER)
+            .filter((c) => c.inputs.name === "keepalived")
+            .map((k) => (k.inputs.uploads as { content: string }[])[0].content);
+        expect(confs.filter((c) => /state MASTER/.test(c))).toHaveLength(1);
+        expect(confs.filter((c) => /state BACKUP/.test(c))).toHaveLength(1);
+        expect(confs.join("\n")).toContain("192.0.2.100");
+    });
+
+    test("six backends spread over the three hosts, with a Consul health check", () => {
+        const backends = run.ofType(CONTAINER).filter((c) => /^web-\d+$/.test(c.inputs.name as string));
+        expect(backends).toHaveLength(6);
+        const perHost = new Map<string, number>();
+        for (const b of backends) perHost.set(b.provider as string, (perHost.get(b.provider as string) ?? 0) + 1);
+        expect([...perHost.values()]).toEqual([2, 2, 2]);
+        expect(backends[0].inputs.envs).toEqual(expect.arrayContaining(["SERVICE_NAME=web", "SERVICE_CHECK_HTTP=/health"]));
+    });
+
+    test("images are pinned references", () => {
+        for (const image of run.ofType("docker:index/remoteImage:RemoteImage")) expect(image.inputs.name).toMatch(/:[^:/]+$/);
+    });
+
+    test("secrets reach resources as secrets: join tokens, gossip key, keepalived password, ssh key", () => {
+        for (const host of ["node2", "node3"]) expect(run.byName(`platform-swarm-join-${host}`).secretInputs).toContain("stdin");
+        for (const c of run.ofType(CONTAINER).filter((c) => ["consul", "keepalived"].includes(c.inputs.name as string))) {
+            expect(c.secretInputs).toContain("uploads");
+        }
+        for (const c of run.ofType(COMMAND)) expect(c.secretInputs).toContain("connection");
+        for (const c of run.ofType(COMMAND).filter((c) => !c.name.startsWith("platform-swarm-join-"))) expect(c.secretInputs).not.toContain("stdin");
+    });
+
+    test("no secret in a plain output", () => {
+        const outputs = JSON.stringify({ a: platform.managerAddress, n: platform.nodes, t: platform.tierNetworks, e: platform.edgeUrls, v: platform.vipUrl, c: platform.consulUiUrl });
+        expect(outputs).not.toMatch(/stdout-of|BEGIN OPENSSH|pw123456|c2VjcmV0/);
+    });
+
+    test("outputs: manager address, nodes, networks, edge and Consul URLs", async () => {
+        expect(platform.managerAddress).toBe("192.0.2.11");
+        expect(platform.nodes.map((n) => n.name)).toEqual(["node1", "node2", "node3"]);
+        expect((await unwrap(platform.overlay.name)).value).toBe("my-network-overlay");
+        expect(platform.tierNetworks).toEqual({ net_app: "172.30.12.0/24", net_mongo: "172.30.10.0/24", net_zookeeper: "172.30.11.0/24" });
+        expect(platform.edgeUrls).toEqual(["http://192.0.2.11:80/", "http://192.0.2.12:80/"]);
+        expect(platform.consulUiUrl).toBe("http://192.0.2.11:8500/ui/");
+    });
+});
+
+describe("dev stack", () => {
+    let run: MockRun;
+    const model = stackModel("dev");
+    beforeAll(async () => ({ run } = await deploy(model)));
+
+    test("the local engine, no ssh: local commands and a unix-socket provider", () => {
+        expect(run.ofType("pulumi:providers:docker").map((p) => p.inputs.host)).toEqual(["unix:///var/run/docker.sock"]);
+        expect(run.ofType(COMMAND)).toHaveLength(0);
+        for (const c of run.ofType(LOCAL_COMMAND)) {
+            expect(c.inputs.addPreviousOutputInEnv).toBe(false);
+            expect(c.inputs.environment).toEqual({ DOCKER_HOST: "unix:///var/run/docker.sock" });
+        }
+    });
+
+    test("a single-node swarm: init, no joins", () => {
+        expect(run.byName("platform-swarm-init")).toBeDefined();
+        expect(run.resources.filter((r) => r.name.startsWith("platform-swarm-join-"))).toHaveLength(0);
+    });
+
+    test("one consul server with bootstrap-expect 1, one edge, no VIP, three backends", () => {
+        const containers = run.ofType(CONTAINER);
+        const consul = containers.filter((c) => c.inputs.name === "consul");
+        expect(consul).toHaveLength(1);
+        expect(JSON.parse((consul[0].inputs.uploads as { content: string }[])[0].content)).toMatchObject({ server: true, bootstrap_expect: 1, retry_join: [] });
+        expect(containers.filter((c) => c.inputs.name === "edge")).toHaveLength(1);
+        expect(containers.filter((c) => c.inputs.name === "keepalived")).toHaveLength(0);
+        expect(containers.filter((c) => /^web-\d$/.test(c.inputs.name as string))).toHaveLength(3);
+    });
+
+    test("consul binds loopback once (Consul cannot bind an address twice)", () => {
+        const consul = run.ofType(CONTAINER).find((c) => c.inputs.name === "consul") as RecordedResource;
+        expect(JSON.parse((consul.inputs.uploads as { content: string }[])[0].content).client_addr).toBe("127.0.0.1");
+    });
+});
+
+test("duplicate engine names stop the swarm before init", async () => {
+    const { duplicateEngineNames } = await import("../components/SwarmCluster");
+    expect(duplicateEngineNames({ node1: "docker01", node2: "docker01", node3: "docker03" })).toEqual(['node1, node2 are all named "docker01"']);
+    expect(duplicateEngineNames({ node1: "a", node2: "b" })).toEqual([]);
+});
+
+test("pulumi is in mock mode for these tests", () => {
+    expect(pulumi.runtime.isDryRun()).toBe(false);
+});

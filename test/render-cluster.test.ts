@@ -1,0 +1,86 @@
+import { execFileSync } from "child_process";
+import { renderGwBridgeCreate, renderGwBridgeDelete } from "../render/gwbridge";
+import { renderEngineName, renderJoinToken, renderSwarmInit, renderSwarmJoin, renderSwarmLeave } from "../render/swarm";
+import { flowRules, renderFlowRulesApply, renderFlowRulesRemove } from "../render/tiers";
+import { shq } from "../render/shell";
+import { stackModel } from "./stacks";
+
+const model = stackModel("multihost");
+const [node1, node2] = model.hosts;
+const gw = { subnet: "172.21.0.0/20", gateway: "172.21.0.1", allowRebuild: false };
+
+const scripts: Record<string, string> = {
+    gwbridgeCreate: renderGwBridgeCreate(gw, "node1"),
+    gwbridgeRebuild: renderGwBridgeCreate({ ...gw, allowRebuild: true }, "node1"),
+    gwbridgeDelete: renderGwBridgeDelete(),
+    swarmInit: renderSwarmInit(node1, model.swarm),
+    swarmJoin: renderSwarmJoin(node2, node1.address),
+    swarmLeave: renderSwarmLeave(),
+    joinToken: renderJoinToken("manager"),
+    engineName: renderEngineName(),
+    flowsApply: renderFlowRulesApply(model.flows, "multihost"),
+    flowsRemove: renderFlowRulesRemove(model.flows, "multihost"),
+};
+
+describe("rendered host scripts", () => {
+    test.each(Object.keys(scripts))("%s parses under sh -n and bash -n", (key) => {
+        for (const shell of ["sh", "bash"]) execFileSync(shell, ["-n"], { input: scripts[key] });
+    });
+
+    test.each(Object.keys(scripts))("%s stops at the first error", (key) => {
+        expect(scripts[key].startsWith("set -eu\n")).toBe(true);
+    });
+
+    test("shq survives quotes", () => {
+        const out = execFileSync("sh", ["-c", `printf %s ${shq("it's $HOME `x`")}`]).toString();
+        expect(out).toBe("it's $HOME `x`");
+    });
+
+    test("gwbridge: icc off, masquerade on, bridge name, managed label, configured subnet", () => {
+        const s = scripts.gwbridgeCreate;
+        expect(s).toContain("--subnet '172.21.0.0/20' --gateway '172.21.0.1'");
+        expect(s).toContain("com.docker.network.bridge.enable_icc=false");
+        expect(s).toContain("com.docker.network.bridge.enable_ip_masquerade=true");
+        expect(s).toContain("com.docker.network.bridge.name=docker_gwbridge");
+        expect(s).toContain("--label io.swarm-platform.managed=true docker_gwbridge");
+    });
+
+    test("gwbridge: without the opt-in a wrong subnet fails with the way out; with it the node leaves first", () => {
+        expect(scripts.gwbridgeCreate).toContain("set gwbridgeAllowRebuild=true");
+        expect(scripts.gwbridgeCreate).not.toContain("swarm leave");
+        expect(scripts.gwbridgeRebuild).toContain("docker swarm leave --force");
+        expect(scripts.gwbridgeRebuild.indexOf("swarm leave")).toBeLessThan(scripts.gwbridgeRebuild.indexOf("docker network rm docker_gwbridge"));
+    });
+
+    test("gwbridge delete removes only a labelled bridge", () => {
+        expect(scripts.gwbridgeDelete).toMatch(/if \[ "\$managed" != true \]; then .*exit 0; fi/);
+    });
+
+    test("swarm init advertises the host address with the pool and data-path port", () => {
+        expect(scripts.swarmInit).toContain("docker swarm init --advertise-addr '192.0.2.11' --default-addr-pool '10.20.0.0/16' --default-addr-pool-mask-length 24 --data-path-port 4789");
+    });
+
+    test("swarm join reads the token from stdin, never from its command line", () => {
+        expect(scripts.swarmJoin).toContain("IFS= read -r token");
+        expect(scripts.swarmJoin).toContain(`docker swarm join --token "$token" --advertise-addr '192.0.2.12' '192.0.2.11:2377'`);
+        expect(scripts.swarmJoin).not.toMatch(/SWMTKN/);
+    });
+
+    test("leave acts only where the stack's marker volume exists", () => {
+        expect(scripts.swarmLeave.split("\n")[1]).toContain("if ! docker volume inspect swarm-platform-swarm-member");
+    });
+
+    test("each flow opens its port one way and lets only replies back", () => {
+        const [forward, back] = flowRules({ from: "app", to: "mongo", port: 27017, protocol: "tcp" }, "s");
+        expect(forward).toMatch(/^-i br-app -o br-mongo -p tcp --dport 27017 .* -j ACCEPT$/);
+        expect(back).toMatch(/^-i br-mongo -o br-app -p tcp --sport 27017 -m conntrack --ctstate ESTABLISHED,RELATED .* -j ACCEPT$/);
+    });
+
+    test("flow rules are checked before insert and deleted while present", () => {
+        const rules = model.flows.flatMap((f) => flowRules(f, "multihost"));
+        for (const r of rules) {
+            expect(scripts.flowsApply).toContain(`iptables -C DOCKER-USER ${r} 2>/dev/null || iptables -I DOCKER-USER 1 ${r}`);
+            expect(scripts.flowsRemove).toContain(`while iptables -C DOCKER-USER ${r} 2>/dev/null; do iptables -D DOCKER-USER ${r}; done`);
+        }
+    });
+});

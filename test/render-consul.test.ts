@@ -1,0 +1,102 @@
+import { CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, ConsulAgentSettings, consulAgentArgs, renderConsulAgentConfig } from "../render/consul";
+
+const base: ConsulAgentSettings = {
+    nodeName: "node-1",
+    nodeId: "3f0c9d6e-2b1a-4c55-9e0f-1a2b3c4d5e6f",
+    address: "10.77.0.11",
+    server: true,
+    bootstrapExpect: 3,
+    retryJoin: ["10.77.0.12", "10.77.0.13"],
+    datacenter: "dc1",
+    clientAddress: "127.0.0.1 10.77.0.11",
+    httpPort: 8500,
+    dnsPort: 8600,
+    encryptKey: "pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=",
+};
+
+const parse = (s: ConsulAgentSettings): Record<string, unknown> => JSON.parse(renderConsulAgentConfig(s)) as Record<string, unknown>;
+
+// Every key Consul 1.8 knows; 1.8 refuses to start on any other (e.g. ui_config, added in 1.9).
+const KEYS_KNOWN_TO_CONSUL_1_8 = new Set([
+    "data_dir",
+    "node_name",
+    "node_id",
+    "datacenter",
+    "bind_addr",
+    "advertise_addr",
+    "client_addr",
+    "server",
+    "bootstrap_expect",
+    "retry_join",
+    "ui",
+    "ports",
+    "encrypt",
+    "leave_on_terminate",
+    "skip_leave_on_interrupt",
+    "disable_update_check",
+    "log_level",
+]);
+
+describe("renderConsulAgentConfig", () => {
+    test("a server expects its peers, keeps its Raft membership on stop and serves the UI", () => {
+        const config = parse(base);
+        expect(config).toMatchObject({
+            data_dir: CONSUL_DATA_DIR,
+            node_name: "node-1",
+            node_id: base.nodeId,
+            datacenter: "dc1",
+            bind_addr: "10.77.0.11",
+            advertise_addr: "10.77.0.11",
+            client_addr: "127.0.0.1 10.77.0.11",
+            server: true,
+            bootstrap_expect: 3,
+            retry_join: ["10.77.0.12", "10.77.0.13"],
+            ui: true,
+            ports: { http: 8500, dns: 8600 },
+            encrypt: base.encryptKey,
+            leave_on_terminate: false,
+            skip_leave_on_interrupt: true,
+            disable_update_check: true,
+        });
+    });
+
+    test("a client has no bootstrap_expect, joins the servers and leaves on stop", () => {
+        const config = parse({ ...base, nodeName: "worker-1", server: false, retryJoin: ["10.77.0.11", "10.77.0.12"] });
+        expect(config).not.toHaveProperty("bootstrap_expect");
+        expect(config).toMatchObject({
+            server: false,
+            retry_join: ["10.77.0.11", "10.77.0.12"],
+            leave_on_terminate: true,
+            skip_leave_on_interrupt: false,
+            encrypt: base.encryptKey,
+        });
+    });
+
+    test.each([
+        ["server", base],
+        ["client", { ...base, server: false }],
+    ])("a %s config only uses keys Consul 1.8 and 1.20 both accept", (_kind, settings) => {
+        const keys = Object.keys(parse(settings));
+        expect(keys.filter((k) => !KEYS_KNOWN_TO_CONSUL_1_8.has(k))).toEqual([]);
+        expect(Object.keys(parse(settings).ports as object).sort()).toEqual(["dns", "http"]);
+    });
+
+    test("output is stable JSON with two-space indentation and a trailing newline", () => {
+        const text = renderConsulAgentConfig(base);
+        expect(text).toBe(renderConsulAgentConfig({ ...base }));
+        expect(text.startsWith('{\n  "data_dir": ')).toBe(true);
+        expect(text.endsWith("}\n")).toBe(true);
+    });
+
+    test.each([0, -1, 1.5])("a server with bootstrapExpect %p is refused", (bootstrapExpect) => {
+        expect(() => renderConsulAgentConfig({ ...base, bootstrapExpect })).toThrow(/bootstrapExpect/);
+    });
+
+    test("a client ignores bootstrapExpect", () => {
+        expect(() => renderConsulAgentConfig({ ...base, server: false, bootstrapExpect: 0 })).not.toThrow();
+    });
+});
+
+test("consulAgentArgs runs the agent on the uploaded config directory", () => {
+    expect(consulAgentArgs()).toEqual(["agent", `-config-dir=${CONSUL_CONFIG_DIR}`]);
+});

@@ -1,0 +1,198 @@
+import { execFileSync } from "child_process";
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import { EdgeServiceSpec } from "../lib/model";
+import { EDGE_HEALTH_PATH, EDGE_PATHS, renderConsulTemplateConfig, renderNginxConf, renderUpstreamsTemplate } from "../render/edge";
+
+const services: EdgeServiceSpec[] = [
+    { service: "web", path: "/" },
+    { service: "api-v2", path: "/api/" },
+];
+const PORT = 8088;
+
+interface Instance {
+    address: string;
+    port: number;
+}
+
+/**
+ * Renders the upstreams template the way consul-template does, for the only constructs it uses:
+ * `{{-` trimming, `{{ range service "x" }}...{{ else }}...{{ end }}` and `.Address`/`.Port`.
+ * Anything else left in the output fails the test, so the template cannot silently outgrow this.
+ */
+function emulateConsulTemplate(template: string, healthy: Record<string, Instance[]>): string {
+    const rendered = template
+        .replace(/\s*\{\{-/g, "{{")
+        .replace(/\{\{ range service "([^"]+)" \}\}([\s\S]*?)\{\{ else \}\}([\s\S]*?)\{\{ end \}\}/g, (_all, service: string, each: string, none: string) => {
+            const instances = healthy[service] ?? [];
+            if (instances.length === 0) return none;
+            return instances.map((i) => each.replace("{{ .Address }}", i.address).replace("{{ .Port }}", String(i.port))).join("");
+        });
+    if (rendered.includes("{{")) throw new Error(`unemulated template action in:\n${rendered}`);
+    return rendered;
+}
+
+/** The text of one `upstream <name> { ... }` block. */
+function upstream(text: string, name: string): string {
+    const match = new RegExp(`upstream ${name} \\{[\\s\\S]*?\\n\\}`).exec(text);
+    if (!match) throw new Error(`no upstream ${name}`);
+    return match[0];
+}
+
+/** The text of the `location <path> { ... }` block. */
+function location(text: string, path: string): string {
+    const match = new RegExp(`location ${path.replace(/[/.]/g, "\\$&")} \\{[\\s\\S]*?\\n    \\}`).exec(text);
+    if (!match) throw new Error(`no location ${path}`);
+    return match[0];
+}
+
+describe("renderUpstreamsTemplate", () => {
+    const template = renderUpstreamsTemplate(services, PORT);
+
+    test.each(services)("service $service gets an upstream over its passing instances with a down fallback", ({ service }) => {
+        const block = upstream(template, service);
+        expect(block).toContain(`zone upstream_${service} 64k;`);
+        expect(block).toMatch(
+            new RegExp(
+                `\\{\\{- range service "${service}" \\}\\}\\s*server \\{\\{ \\.Address \\}\\}:\\{\\{ \\.Port \\}\\} max_fails=\\d+ fail_timeout=\\d+s;\\s*` +
+                    `\\{\\{- else \\}\\}\\s*server 127\\.0\\.0\\.1:65535 down;\\s*\\{\\{- end \\}\\}`,
+            ),
+        );
+        expect(block).toMatch(/keepalive \d+;/);
+    });
+
+    test("only passing instances are asked for (no health filter such as \"any\")", () => {
+        expect(template.match(/range service "[^"]+"/g)).toEqual(['range service "web"', 'range service "api-v2"']);
+    });
+
+    test("one server listens on the port and answers the health path itself", () => {
+        expect(template.match(/^server \{/gm)).toHaveLength(1);
+        expect(template).toContain(`listen ${PORT};`);
+        expect(location(template, `= ${EDGE_HEALTH_PATH}`)).toContain('return 200 "ok\\n";');
+    });
+
+    test.each(services)("path $path proxies to $service over kept-alive connections and retries the next instance", ({ service, path }) => {
+        const block = location(template, path);
+        expect(block).toContain(`proxy_pass http://${service};`);
+        expect(block).toContain("proxy_http_version 1.1;");
+        expect(block).toContain('proxy_set_header Connection "";');
+        expect(block).toContain("proxy_set_header Host $host;");
+        expect(block).toContain("proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;");
+        expect(block).toContain("proxy_set_header X-Forwarded-Proto $scheme;");
+        expect(block).toContain("proxy_next_upstream error timeout http_502 http_503;");
+        expect(block).toMatch(/proxy_next_upstream_tries \d+;/);
+        expect(block).toMatch(/proxy_connect_timeout [1-5]s;/);
+    });
+
+    test("the emulated render lists instances, or only the down server when none passes", () => {
+        const rendered = emulateConsulTemplate(template, { web: [{ address: "10.77.0.21", port: 31000 }, { address: "10.77.0.22", port: 31001 }] });
+        expect(upstream(rendered, "web")).toContain("server 10.77.0.21:31000 max_fails");
+        expect(upstream(rendered, "web")).toContain("server 10.77.0.22:31001 max_fails");
+        expect(upstream(rendered, "web")).not.toContain("down;");
+        expect(upstream(rendered, "api-v2")).toMatch(/\{\n\s+zone [^\n]+\n\s+server 127\.0\.0\.1:65535 down;\n\s+keepalive/);
+    });
+});
+
+describe("renderNginxConf", () => {
+    const conf = renderNginxConf();
+
+    test("includes the rendered upstreams and nothing the base image ships", () => {
+        expect(conf.match(/^[ \t]*include\s+\S+;/gm)).toEqual([`    include ${EDGE_PATHS.upstreamsConf};`]);
+        expect(conf).not.toMatch(/sites-enabled|conf\.d\/\*/);
+    });
+
+    test("leaves the user to the image, logs to the container and bounds old workers", () => {
+        expect(conf).not.toMatch(/^\s*user\s/m);
+        expect(conf).toContain("pid /run/nginx.pid;");
+        expect(conf).toMatch(/^error_log stderr/m);
+        expect(conf).toContain("access_log /dev/stdout;");
+        expect(conf).toMatch(/^worker_shutdown_timeout \d+s;/m);
+    });
+});
+
+describe("nginx accepts what the edge would run", () => {
+    let dir: string;
+    beforeAll(() => {
+        dir = mkdtempSync(join(tmpdir(), "edge-nginx-"));
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    const nginxTest = (upstreams: string): void => {
+        const upstreamsPath = join(dir, "upstreams.conf");
+        writeFileSync(upstreamsPath, upstreams);
+        writeFileSync(join(dir, "nginx.conf"), renderNginxConf(upstreamsPath));
+        // nginx opens /dev/stdout for the access log. In a container that is a pipe; Node's piped stdio is
+        // a socket, which cannot be reopened that way, so stdout goes to a file here.
+        const stdout = openSync(join(dir, "stdout.log"), "w");
+        try {
+            execFileSync("nginx", ["-t", "-q", "-e", "stderr", "-p", `${dir}/`, "-c", join(dir, "nginx.conf")], { stdio: ["ignore", stdout, "pipe"] });
+        } finally {
+            closeSync(stdout);
+        }
+    };
+    const template = renderUpstreamsTemplate(services, PORT);
+
+    test("with healthy instances", () => {
+        expect(() => nginxTest(emulateConsulTemplate(template, { web: [{ address: "10.77.0.21", port: 31000 }], "api-v2": [{ address: "10.77.0.22", port: 31001 }] }))).not.toThrow();
+    });
+
+    test("with no healthy instance at all", () => {
+        expect(() => nginxTest(emulateConsulTemplate(template, {}))).not.toThrow();
+    });
+
+    test("and rejects an unrendered template, so the check can fail", () => {
+        expect(() => nginxTest(template)).toThrow(/nginx/);
+    });
+});
+
+describe("renderConsulTemplateConfig", () => {
+    const hcl = renderConsulTemplateConfig("10.77.0.31:8500");
+    const commandOf = (block: string): string[] => {
+        const match = new RegExp(`${block} \\{[\\s\\S]*?command\\s*=\\s*(\\[.*\\])`, "m").exec(hcl);
+        if (!match) throw new Error(`no command in ${block}`);
+        return JSON.parse(match[1]) as string[];
+    };
+    const reloadScript = (): string => {
+        const command = commandOf("template \\{[\\s\\S]*?exec");
+        expect(command.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+        return command[2];
+    };
+
+    test("talks to the given agent and keeps retrying it", () => {
+        expect(hcl).toContain('address = "10.77.0.31:8500"');
+        expect(hcl).toMatch(/retry \{[^}]*attempts\s*=\s*0/);
+    });
+
+    test("supervises nginx in the foreground, stops it gracefully and never restarts it on a change", () => {
+        expect(commandOf("^exec")).toEqual(["nginx", "-c", EDGE_PATHS.nginxConf, "-g", "daemon off;"]);
+        const exec = /^exec \{[^}]*\}/m.exec(hcl)?.[0] ?? "";
+        expect(exec).toContain('kill_signal   = "SIGQUIT"');
+        expect(exec).toContain('reload_signal = "SIGNULL"');
+        expect(hcl).toMatch(/^kill_signal = "SIGTERM"$/m);
+    });
+
+    test("renders the upstreams template into the file nginx includes, after a quiet period", () => {
+        expect(hcl).toContain(`source      = "${EDGE_PATHS.upstreamsTemplate}"`);
+        expect(hcl).toContain(`destination = "${EDGE_PATHS.upstreamsConf}"`);
+        expect(hcl).toMatch(/wait \{\s*min = "\d+s"\s*max = "\d+s"\s*\}/);
+    });
+
+    test("tests the configuration before reloading nginx by signal, and tolerates both failures", () => {
+        const script = reloadScript();
+        const testAt = script.indexOf(`nginx -t -q -c ${EDGE_PATHS.nginxConf} ||`);
+        const reloadAt = script.indexOf('kill -HUP "$pid"');
+        expect(testAt).toBeGreaterThanOrEqual(0);
+        expect(reloadAt).toBeGreaterThan(testAt);
+        // A failed test and an absent or foreign pid both end in `exit 0`: a failing command would stop consul-template.
+        expect(script.match(/\|\| \{[^}]*exit 0; \}/g)).toHaveLength(1);
+        expect(script).toContain("/proc/$pid/comm");
+        expect(script).not.toMatch(/restart|-s stop|-s quit/);
+        execFileSync("sh", ["-n", "-c", script]);
+    });
+
+    test("has balanced braces", () => {
+        const withoutStrings = hcl.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+        expect(withoutStrings.split("{").length).toBe(withoutStrings.split("}").length);
+    });
+});

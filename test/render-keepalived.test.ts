@@ -1,0 +1,117 @@
+import { execFileSync } from "child_process";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import { KEEPALIVED_CONF_PATH, KeepalivedSettings, keepalivedArgs, renderKeepalivedConf } from "../render/keepalived";
+
+const master: KeepalivedSettings = {
+    routerId: "edge-1",
+    state: "MASTER",
+    priority: 150,
+    interfaceName: "eth0",
+    virtualRouterId: 51,
+    vip: "10.77.0.100",
+    prefixLength: 24,
+    unicastSourceAddress: "10.77.0.41",
+    unicastPeers: ["10.77.0.42"],
+    authPass: "s3cretPw",
+    healthUrl: "http://127.0.0.1:80/healthz",
+};
+const backup: KeepalivedSettings = { ...master, routerId: "edge-2", state: "BACKUP", priority: 100, unicastSourceAddress: "10.77.0.42", unicastPeers: ["10.77.0.41"] };
+
+/** The lines of the `name { ... }` block, trimmed. */
+function block(conf: string, name: string): string[] {
+    const match = new RegExp(`^\\s*${name} \\{\\n([\\s\\S]*?)\\n\\s*\\}`, "m").exec(conf);
+    if (!match) throw new Error(`no block ${name}`);
+    return match[1].split("\n").map((l) => l.trim());
+}
+
+describe("renderKeepalivedConf", () => {
+    const masterConf = renderKeepalivedConf(master);
+    const backupConf = renderKeepalivedConf(backup);
+
+    test("MASTER and BACKUP carry their own state and priority, the MASTER's higher", () => {
+        expect(masterConf).toMatch(/^\s+state MASTER$/m);
+        expect(masterConf).toMatch(/^\s+priority 150$/m);
+        expect(backupConf).toMatch(/^\s+state BACKUP$/m);
+        expect(backupConf).toMatch(/^\s+priority 100$/m);
+    });
+
+    test("speaks unicast VRRP from its own address to every peer", () => {
+        expect(masterConf).toMatch(/^\s+unicast_src_ip 10\.77\.0\.41$/m);
+        expect(block(masterConf, "unicast_peer")).toEqual(["10.77.0.42"]);
+        const three = renderKeepalivedConf({ ...master, unicastPeers: ["10.77.0.42", "10.77.0.43"] });
+        expect(block(three, "unicast_peer")).toEqual(["10.77.0.42", "10.77.0.43"]);
+    });
+
+    test("authenticates with the PASS password", () => {
+        expect(block(masterConf, "authentication")).toEqual(["auth_type PASS", "auth_pass s3cretPw"]);
+    });
+
+    test.each(["", "ninechars", "has#hash", "a b", "pass!"])("refuses auth password %p", (authPass) => {
+        expect(() => renderKeepalivedConf({ ...master, authPass })).toThrow(/authPass/);
+    });
+
+    test.each([0, 255, 1.5])("refuses priority %p", (priority) => {
+        expect(() => renderKeepalivedConf({ ...master, priority })).toThrow(/priority/);
+    });
+
+    test.each([0, 256])("refuses virtual router id %p", (virtualRouterId) => {
+        expect(() => renderKeepalivedConf({ ...master, virtualRouterId })).toThrow(/virtualRouterId/);
+    });
+
+    test("refuses to run without a peer, or with itself as one", () => {
+        expect(() => renderKeepalivedConf({ ...master, unicastPeers: [] })).toThrow(/peer/);
+        expect(() => renderKeepalivedConf({ ...master, unicastPeers: ["10.77.0.41"] })).toThrow(/peer/);
+    });
+
+    test("puts the VIP on the interface", () => {
+        expect(masterConf).toMatch(/^\s+interface eth0$/m);
+        expect(masterConf).toMatch(/^\s+virtual_router_id 51$/m);
+        expect(block(masterConf, "virtual_ipaddress")).toEqual(["10.77.0.100/24 dev eth0"]);
+    });
+
+    test("tracks the edge health with curl, going to FAULT (no weight) when it fails", () => {
+        expect(block(masterConf, "track_script")).toEqual(["chk_edge"]);
+        const check = block(masterConf, "vrrp_script chk_edge");
+        expect(check).toContain('script "/usr/bin/curl -fsS --max-time 1 -o /dev/null http://127.0.0.1:80/healthz"');
+        expect(check).toEqual(expect.arrayContaining(["interval 1", "fall 2", "rise 2"]));
+        expect(check.some((l) => l.startsWith("weight"))).toBe(false);
+    });
+
+    test("runs the check as root under script security", () => {
+        expect(block(masterConf, "global_defs")).toEqual(["router_id edge-1", "enable_script_security", "script_user root"]);
+    });
+});
+
+describe("keepalived accepts the configuration", () => {
+    let dir: string;
+    beforeAll(() => {
+        dir = mkdtempSync(join(tmpdir(), "edge-keepalived-"));
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    // keepalived refuses interfaces that do not exist and loopback ones, so test on a real one.
+    const nic = readdirSync("/sys/class/net").filter((n) => n !== "lo").sort((a, b) => Number(b === "eth0") - Number(a === "eth0"))[0];
+    const configTest = (conf: string): void => {
+        const path = join(dir, "keepalived.conf");
+        writeFileSync(path, conf);
+        execFileSync("keepalived", ["--config-test", "-f", path], { stdio: "pipe" });
+    };
+
+    test.each([master, backup])("for the $state", (settings) => {
+        expect(() => configTest(renderKeepalivedConf({ ...settings, interfaceName: nic }))).not.toThrow();
+    });
+
+    test("and rejects a broken one, so the check can fail", () => {
+        const broken = renderKeepalivedConf({ ...master, interfaceName: nic }).replace("        chk_edge", "        chk_missing");
+        expect(() => configTest(broken)).toThrow(/keepalived/);
+    });
+});
+
+test("keepalivedArgs runs keepalived in the foreground on the uploaded file", () => {
+    const args = keepalivedArgs();
+    expect(args[0]).toBe("keepalived");
+    expect(args).toEqual(expect.arrayContaining(["--dont-fork", "--log-console"]));
+    expect(args.slice(-2)).toEqual(["-f", KEEPALIVED_CONF_PATH]);
+});
