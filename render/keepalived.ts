@@ -81,7 +81,24 @@ ${s.unicastPeers.map((peer) => `        ${peer}\n`).join("")}    }
 `;
 }
 
-/** The keepalived container's command; `--vrrp` skips the IPVS checker, which would need kernel modules. */
+const PID_FILES = { main: "/run/keepalived.pid", vrrp: "/run/keepalived-vrrp.pid" } as const;
+
+/**
+ * The keepalived container's command. A restarted container keeps its filesystem, and keepalived
+ * refuses to start ("daemon is already running", exit 0) when a leftover pid file names a live process,
+ * which in a fresh pid namespace is likely itself; so the pid files go before keepalived starts. `--vrrp`
+ * skips the IPVS checker, which would need kernel modules.
+ */
 export function keepalivedArgs(): string[] {
-    return ["keepalived", "--dont-fork", "--log-console", "--log-detail", "--vrrp", "-f", KEEPALIVED_CONF_PATH];
+    const keepalived = [
+        "keepalived",
+        "--dont-fork",
+        "--log-console",
+        "--log-detail",
+        "--vrrp",
+        `--pid=${PID_FILES.main}`,
+        `--vrrp_pid=${PID_FILES.vrrp}`,
+        `--use-file=${KEEPALIVED_CONF_PATH}`,
+    ];
+    return ["/bin/sh", "-c", `rm -f ${PID_FILES.main} ${PID_FILES.vrrp} && exec ${keepalived.join(" ")}`];
 }

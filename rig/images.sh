@@ -238,7 +238,8 @@ fetch_consul() {
   mkdir -p "$d/lists/partial" "$d/archives/partial" "$d/parts" "$d/pkg"
   printf 'deb %s %s main\n' "$RIG_DEBIAN_MIRROR" "$CONSUL_SUITE" >"$d/sources.list"
   local -a opts=(-o "Dir::Etc::SourceList=$d/sources.list" -o "Dir::Etc::SourceParts=$d/parts"
-    -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d" -o "Dir::Cache::archives=$d/archives")
+    -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d" -o "Dir::Cache::archives=$d/archives"
+    -o APT::Sandbox::User=root)
   timeout 600 apt-get "${opts[@]}" -qq update
   ver=$(apt-cache "${opts[@]}" madison consul | awk -F'|' '{ gsub(/ /, "", $2); print $2 }' |
     grep -m1 "^$CONSUL_VERSION") || die "consul $CONSUL_VERSION not found in $CONSUL_SUITE"
@@ -255,7 +256,13 @@ docker_build_copy() {
   ctx=$(mktemp -d "$WORK/ctx.XXXXXX")
   cp "$bin" "$ctx/bin"
   printf 'FROM rig/base:bookworm\nCOPY bin %s\n%sENTRYPOINT %s\n' "$target" "$extra" "$entrypoint" >"$ctx/Dockerfile"
-  de build -q --label "rig.source=$source" -t "$tag" "$ctx" >/dev/null
+  # The CLI's "legacy builder is deprecated" banner goes to stderr: keep it
+  # out of the log unless the build fails.
+  if ! de build -q --label "rig.source=$source" -t "$tag" "$ctx" >/dev/null 2>"$ctx.err"; then
+    cat "$ctx.err" >&2
+    die "docker build of $tag failed"
+  fi
+  rm -f "$ctx.err"
   rm -rf "$ctx"
 }
 

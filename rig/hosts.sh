@@ -1,0 +1,421 @@
+#!/usr/bin/env bash
+# Starts (and tears down) the live rig: N Docker hosts on this machine, each a
+# network namespace with its own dockerd and sshd, on one bridge.
+#
+#   bash rig/hosts.sh up [N]   N hosts (1..9, default 3): rig-h1 = 10.77.0.11, ...
+#   bash rig/hosts.sh down     stop and remove everything `up` made; idempotent
+#   bash rig/hosts.sh status   one line per host
+#
+# Reach host i as unix://$RIG_STATE/h$i.sock from this machine, or over ssh as
+# root@10.77.0.1$i (plain `ssh`, so also `docker -H ssh://root@10.77.0.1$i`).
+#
+# Environment: RIG_STATE (default /run/swarm-platform-rig), RIG_CACHE (images).
+set -euo pipefail
+
+RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+RIG_STATE=${RIG_STATE:-/run/swarm-platform-rig}
+DATA_ROOT=/var/lib/swarm-platform-rig
+BRIDGE=rigbr0
+BRIDGE_ADDR=10.77.0.1
+MAX_HOSTS=9
+SSH_CONFIG=$RIG_STATE/ssh_config
+INCLUDE_MARK='# swarm-platform-rig'
+INCLUDE_LINE="Include $SSH_CONFIG $INCLUDE_MARK"
+USER_SSH_DIR="$(getent passwd "$(id -un)" | cut -d: -f6)/.ssh"
+# iptables rules in the root namespace, added once and removed on down. Bridged
+# frames between the veths cross the FORWARD chain (bridge-nf-call-iptables),
+# whose policy is DROP once any dockerd ran here. The second rule keeps the
+# rig closed: the hosts' default route points at this namespace, which must not
+# pass their packets on to any other network.
+FORWARD_RULES=(
+  "-i $BRIDGE -o $BRIDGE -j ACCEPT"
+  "-i $BRIDGE ! -o $BRIDGE -j DROP"
+)
+
+log() { printf '[hosts] %s\n' "$*"; }
+die() { printf '[hosts] ERROR: %s\n' "$*" >&2; exit 1; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+host_ip() { echo "10.77.0.1$1"; }
+netns() { echo "rig-h$1"; }
+sock() { echo "$RIG_STATE/h$1.sock"; }
+
+# A zombie still answers kill -0, and nobody may reap our children promptly.
+alive() {
+  local st
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [[ -n $st && $st != Z ]]
+}
+
+# Ends one process the rig started, named by a pid file, after checking that
+# the pid still runs our command line (pids get reused): TERM, a bounded wait,
+# then KILL.
+stop_pid() { # label pidfile cmdline-substring seconds
+  local label=$1 file=$2 match=$3 secs=$4 pid i
+  [[ -s $file ]] || return 0
+  pid=$(<"$file")
+  if ! alive "$pid" || ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$match"; then
+    rm -f "$file"
+    return 0
+  fi
+  log "stop $label (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < secs * 5; i++)); do alive "$pid" || break; sleep 0.2; done
+  if alive "$pid"; then
+    log "kill $label (pid $pid): still running after ${secs}s"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 25; i++)); do alive "$pid" || break; sleep 0.2; done
+  fi
+  rm -f "$file"
+}
+
+# --- up ---------------------------------------------------------------------------
+
+setup_keys() {
+  mkdir -p "$RIG_STATE"
+  chmod 700 "$RIG_STATE"
+  if [[ ! -s $RIG_STATE/id_ed25519 ]]; then
+    log "ssh: generate client key $RIG_STATE/id_ed25519"
+    ssh-keygen -q -t ed25519 -N '' -C swarm-platform-rig -f "$RIG_STATE/id_ed25519"
+  fi
+  if [[ ! -s $RIG_STATE/ssh_host_ed25519_key ]]; then
+    log "ssh: generate host key"
+    ssh-keygen -q -t ed25519 -N '' -C rig-host -f "$RIG_STATE/ssh_host_ed25519_key"
+  fi
+  cp "$RIG_STATE/id_ed25519.pub" "$RIG_STATE/authorized_keys"
+  chmod 600 "$RIG_STATE/authorized_keys"
+  # The paths are those inside each sshd's private /run (see start_sshd).
+  # MaxStartups: Pulumi and the docker CLI open many ssh connections at once,
+  # and the default (10 unauthenticated) drops some of them at random.
+  # SetEnv: remote docker commands must use that host's socket even if root's
+  # ~/.docker (shared by all hosts and by this machine) names another context.
+  cat >"$RIG_STATE/sshd_config" <<EOF
+HostKey /run/rig-sshd/ssh_host_ed25519_key
+AuthorizedKeysFile /run/rig-sshd/authorized_keys
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PidFile none
+PrintMotd no
+PrintLastLog no
+MaxStartups 200
+MaxSessions 100
+SetEnv DOCKER_HOST=unix:///var/run/docker.sock
+Subsystem sftp internal-sftp
+EOF
+  cat >"$SSH_CONFIG" <<EOF
+# Written by rig/hosts.sh up, removed by hosts.sh down.
+Host 10.77.0.*
+    User root
+    IdentityFile $RIG_STATE/id_ed25519
+    IdentitiesOnly yes
+    StrictHostKeyChecking no
+    UserKnownHostsFile /dev/null
+    LogLevel ERROR
+    ConnectTimeout 10
+    ServerAliveInterval 15
+EOF
+  log "ssh: client config $SSH_CONFIG"
+  # The docker CLI's ssh helper (and so @pulumi/docker's ssh:// hosts) runs
+  # plain `ssh`, which reads only ~/.ssh/config: include ours at its top (an
+  # Include below a Host line would apply to that Host only).
+  local cfg=$USER_SSH_DIR/config
+  if ! grep -qxF "$INCLUDE_LINE" "$cfg" 2>/dev/null; then
+    if [[ ! -d $USER_SSH_DIR ]]; then
+      mkdir -m 700 "$USER_SSH_DIR"
+      touch "$RIG_STATE/created-ssh-dir"
+    fi
+    if [[ -e $cfg ]]; then
+      { echo "$INCLUDE_LINE"; cat "$cfg"; } >"$cfg.rig-tmp"
+      cat "$cfg.rig-tmp" >"$cfg"
+      rm -f "$cfg.rig-tmp"
+    else
+      echo "$INCLUDE_LINE" >"$cfg"
+      chmod 600 "$cfg"
+      touch "$RIG_STATE/created-ssh-config"
+    fi
+    log "ssh: add '$INCLUDE_LINE' to $cfg"
+  fi
+}
+
+setup_bridge() {
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    log "net: create bridge $BRIDGE $BRIDGE_ADDR/24"
+    # No snooping: keepalived's VRRP adverts are multicast and must flood.
+    ip link add "$BRIDGE" type bridge mcast_snooping 0
+    ip addr add "$BRIDGE_ADDR/24" dev "$BRIDGE"
+  fi
+  ip link set "$BRIDGE" up
+  local rule
+  for rule in "${FORWARD_RULES[@]}"; do
+    # shellcheck disable=SC2086 # the rule is a word list on purpose
+    if ! iptables -C FORWARD $rule 2>/dev/null; then
+      log "net: iptables -I FORWARD $rule"
+      # shellcheck disable=SC2086
+      iptables -I FORWARD 1 $rule
+    fi
+  done
+}
+
+setup_netns() {
+  local i=$1 ns ip
+  ns=$(netns "$i")
+  ip=$(host_ip "$i")
+  if ! ip netns list | grep -qw "^$ns"; then
+    log "net: netns $ns"
+    ip netns add "$ns"
+  fi
+  if ! ip link show "rigv$i" >/dev/null 2>&1; then
+    log "net: veth rigv$i <-> $ns:eth0 $ip/24"
+    ip link add "rigv$i" type veth peer name eth0 netns "$ns"
+  fi
+  ip link set "rigv$i" master "$BRIDGE" up
+  ip -n "$ns" link set lo up
+  ip -n "$ns" addr replace "$ip/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" route replace default via "$BRIDGE_ADDR"
+}
+
+# dockerd must not be started with `ip netns exec`, which remounts /sys (dockerd
+# then fails with "Devices cgroup isn't mounted"): nsenter into the network
+# namespace and unshare a mount and a UTS namespace instead. The private tmpfs
+# on /run/docker is needed because libnetwork hard-codes /var/run/docker for
+# its own state (netns files), which would collide between hosts.
+start_dockerd() {
+  local i=$1 ns launch
+  ns=$(netns "$i")
+  launch=$RIG_STATE/h$i-dockerd.launch
+  if [[ -s $launch ]] && alive "$(<"$launch")"; then
+    log "docker: rig-h$i dockerd already running (pid $(<"$launch"))"
+    return 0
+  fi
+  mkdir -p "$DATA_ROOT/h$i"
+  # Keeps the trust key (and so the engine ID) per host and out of /etc/docker.
+  printf '{"deprecated-key-path": "%s"}\n' "$DATA_ROOT/h$i/key.json" >"$RIG_STATE/h$i-daemon.json"
+  # shellcheck disable=SC2016 # expanded by the inner sh, from its arguments
+  nsenter --net="/run/netns/$ns" -- unshare -m -u -- /bin/sh -c '
+      hostname "$1" && shift &&
+      mount --make-rprivate / && mkdir -p /run/docker &&
+      mount -t tmpfs tmpfs /run/docker && exec dockerd "$@"' sh "rig-h$i" \
+    --config-file "$RIG_STATE/h$i-daemon.json" \
+    --data-root "$DATA_ROOT/h$i" --exec-root "$RIG_STATE/h$i-exec" \
+    -H "unix://$(sock "$i")" --pidfile "$RIG_STATE/h$i-dockerd.pid" \
+    --storage-driver overlay2 \
+    >"$RIG_STATE/h$i-dockerd.log" 2>&1 &
+  echo $! >"$launch"
+  log "docker: rig-h$i dockerd started (pid $!) on unix://$(sock "$i"), log $RIG_STATE/h$i-dockerd.log"
+}
+
+wait_dockerd() {
+  local i=$1 k name
+  for ((k = 0; k < 120; k++)); do
+    name=$(docker -H "unix://$(sock "$i")" info --format '{{.Name}}' 2>/dev/null || true)
+    if [[ $name == "rig-h$i" ]]; then
+      log "docker: rig-h$i answers (name $name)"
+      return 0
+    fi
+    alive "$(<"$RIG_STATE/h$i-dockerd.launch")" || break
+    sleep 0.5
+  done
+  tail -n 20 "$RIG_STATE/h$i-dockerd.log" >&2
+  die "dockerd of rig-h$i did not come up within 60s"
+}
+
+# sshd runs in the host's network namespace, with that host's hostname (own
+# UTS namespace) and a private mount namespace whose /run is a fresh tmpfs:
+# there /var/run/docker.sock is a bind mount of this host's engine socket, so
+# `ssh root@10.77.0.1i docker ...` and the docker CLI's ssh helper reach it,
+# without creating /var/run/docker.sock on the machine itself. The state dir is
+# reached through /mnt before /run is covered, and the files sshd needs are
+# copied into the private /run (it reads authorized_keys at every login).
+start_sshd() {
+  local i=$1 ns ip launch
+  ns=$(netns "$i")
+  ip=$(host_ip "$i")
+  launch=$RIG_STATE/h$i-sshd.launch
+  if [[ -s $launch ]] && alive "$(<"$launch")"; then
+    log "ssh: rig-h$i sshd already running (pid $(<"$launch"))"
+    return 0
+  fi
+  # shellcheck disable=SC2016 # expanded by the inner sh, from its arguments
+  nsenter --net="/run/netns/$ns" -- unshare -m -u -- /bin/sh -c '
+      set -e
+      hostname "$1"
+      mount --make-rprivate /
+      mount --bind "$2" /mnt
+      mount -t tmpfs -o mode=0755 tmpfs /run
+      mkdir -p /run/sshd /run/rig-sshd
+      cp /mnt/sshd_config /mnt/ssh_host_ed25519_key /mnt/authorized_keys /run/rig-sshd/
+      : >/run/docker.sock
+      mount --bind "/mnt/$3" /run/docker.sock
+      umount /mnt
+      exec /usr/sbin/sshd -D -e -f /run/rig-sshd/sshd_config -o "ListenAddress=$4:22"' \
+    sh "rig-h$i" "$RIG_STATE" "h$i.sock" "$ip" >"$RIG_STATE/h$i-sshd.log" 2>&1 &
+  echo $! >"$launch"
+  log "ssh: rig-h$i sshd started (pid $!) on $ip:22"
+}
+
+wait_sshd() {
+  local i=$1 k ip out
+  ip=$(host_ip "$i")
+  for ((k = 0; k < 40; k++)); do
+    out=$(timeout 10 ssh -F "$SSH_CONFIG" -o BatchMode=yes -o ConnectTimeout=2 "root@$ip" hostname 2>/dev/null || true)
+    if [[ $out == "rig-h$i" ]]; then
+      log "ssh: root@$ip accepts (hostname $out)"
+      return 0
+    fi
+    alive "$(<"$RIG_STATE/h$i-sshd.launch")" || break
+    sleep 0.5
+  done
+  tail -n 20 "$RIG_STATE/h$i-sshd.log" >&2
+  die "sshd of rig-h$i did not accept within 20s"
+}
+
+cmd_up() {
+  local n=${1:-3} i t0
+  t0=$(now)
+  [[ $n =~ ^[1-9]$ ]] || die "N must be 1..$MAX_HOSTS (the address scheme is 10.77.0.1N)"
+  if [[ -s $RIG_STATE/hosts ]] && [[ $(<"$RIG_STATE/hosts") != "$n" ]]; then
+    die "a rig of $(<"$RIG_STATE/hosts") hosts is up: run hosts.sh down first"
+  fi
+  # Builds what the image cache lacks (and installs the host packages).
+  bash "$RIG_DIR/images.sh"
+  setup_keys
+  echo "$n" >"$RIG_STATE/hosts"
+  setup_bridge
+  for ((i = 1; i <= n; i++)); do setup_netns "$i"; done
+  for ((i = 1; i <= n; i++)); do start_dockerd "$i"; done
+  for ((i = 1; i <= n; i++)); do wait_dockerd "$i"; done
+  for ((i = 1; i <= n; i++)); do start_sshd "$i"; done
+  for ((i = 1; i <= n; i++)); do wait_sshd "$i"; done
+  local -a uris=()
+  for ((i = 1; i <= n; i++)); do uris+=("unix://$(sock "$i")"); done
+  bash "$RIG_DIR/images.sh" load "${uris[@]}"
+  cmd_status
+  log "up: $n hosts in $(since "$t0")s"
+}
+
+# --- down -------------------------------------------------------------------------
+
+# Containers are stopped by dockerd itself on TERM; this is for a dockerd that
+# had to be killed: its containerd, shims and containers would survive it.
+reap_leftovers() {
+  local i=$1 exec_root pid runc_root id
+  exec_root=$RIG_STATE/h$i-exec
+  runc_root=$exec_root/runtime-runc/moby
+  if [[ -d $runc_root ]]; then
+    for id in $(runc --root "$runc_root" list -q 2>/dev/null); do
+      log "rig-h$i: remove leftover container $id"
+      runc --root "$runc_root" delete --force "$id" 2>/dev/null || true
+    done
+  fi
+  if [[ -s $exec_root/containerd/containerd.pid ]]; then
+    echo "$(<"$exec_root/containerd/containerd.pid")" >"$exec_root/containerd.rig-pid"
+    stop_pid "rig-h$i containerd" "$exec_root/containerd.rig-pid" "$exec_root" 10
+  fi
+  # containerd shims name their socket under this host's exec-root.
+  # shellcheck disable=SC2013 # pids are single words
+  for pid in $(grep -lsF -- "$exec_root" /proc/[0-9]*/cmdline | cut -d/ -f3); do
+    echo "$pid" >"$RIG_STATE/h$i-leftover.pid"
+    stop_pid "rig-h$i leftover $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-60)" \
+      "$RIG_STATE/h$i-leftover.pid" "$exec_root" 5
+  done
+  # Whatever still runs in the host's network namespace was started there by
+  # the rig (ssh sessions, --network host containers).
+  if ip netns list | grep -qw "^$(netns "$i")"; then
+    for pid in $(ip netns pids "$(netns "$i")" 2>/dev/null); do
+      [[ $pid == "$$" ]] && continue
+      echo "$pid" >"$RIG_STATE/h$i-leftover.pid"
+      stop_pid "rig-h$i leftover in netns: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-60)" \
+        "$RIG_STATE/h$i-leftover.pid" "" 5
+    done
+  fi
+}
+
+cmd_down() {
+  local i t0 rule
+  t0=$(now)
+  for ((i = 1; i <= MAX_HOSTS; i++)); do
+    local ns
+    ns=$(netns "$i")
+    if [[ ! -e $RIG_STATE/h$i-dockerd.launch && ! -e $RIG_STATE/h$i-sshd.launch && ! -d $DATA_ROOT/h$i ]] &&
+      ! ip netns list | grep -qw "^$ns" && ! ip link show "rigv$i" >/dev/null 2>&1; then
+      continue
+    fi
+    stop_pid "rig-h$i sshd" "$RIG_STATE/h$i-sshd.launch" "ListenAddress=$(host_ip "$i")" 10
+    # dockerd stops its containers first (10s each at most, in parallel).
+    stop_pid "rig-h$i dockerd" "$RIG_STATE/h$i-dockerd.launch" "$(sock "$i")" 40
+    reap_leftovers "$i"
+    if ip netns list | grep -qw "^$ns"; then
+      log "net: delete netns $ns"
+      ip netns del "$ns"
+    fi
+    if ip link show "rigv$i" >/dev/null 2>&1; then
+      log "net: delete veth rigv$i"
+      ip link del "rigv$i"
+    fi
+    if [[ -d $DATA_ROOT/h$i ]]; then
+      # Overlay mounts lived in dockerd's private mount namespace, gone with it.
+      log "docker: remove data root $DATA_ROOT/h$i"
+      rm -rf "${DATA_ROOT:?}/h$i"
+    fi
+  done
+  rmdir "$DATA_ROOT" 2>/dev/null || true
+  if ip link show "$BRIDGE" >/dev/null 2>&1; then
+    log "net: delete bridge $BRIDGE"
+    ip link del "$BRIDGE"
+  fi
+  for rule in "${FORWARD_RULES[@]}"; do
+    # shellcheck disable=SC2086 # the rule is a word list on purpose
+    while iptables -C FORWARD $rule 2>/dev/null; do
+      log "net: iptables -D FORWARD $rule"
+      # shellcheck disable=SC2086
+      iptables -D FORWARD $rule
+    done
+  done
+  local cfg=$USER_SSH_DIR/config
+  if grep -qxF "$INCLUDE_LINE" "$cfg" 2>/dev/null; then
+    log "ssh: remove the Include from $cfg"
+    grep -vxF "$INCLUDE_LINE" "$cfg" >"$cfg.rig-tmp" || true
+    cat "$cfg.rig-tmp" >"$cfg"
+    rm -f "$cfg.rig-tmp"
+    if [[ -e $RIG_STATE/created-ssh-config && ! -s $cfg ]]; then rm -f "$cfg"; fi
+    if [[ -e $RIG_STATE/created-ssh-dir ]]; then rmdir "$USER_SSH_DIR" 2>/dev/null || true; fi
+  fi
+  if [[ -d $RIG_STATE ]]; then
+    log "state: remove $RIG_STATE"
+    rm -rf "${RIG_STATE:?}"
+  fi
+  log "down: done in $(since "$t0")s"
+}
+
+cmd_status() {
+  local n i
+  n=$(cat "$RIG_STATE/hosts" 2>/dev/null || echo 0)
+  if [[ $n -eq 0 ]]; then log "no rig is up"; return 0; fi
+  for ((i = 1; i <= n; i++)); do
+    local d="down" s="down"
+    if [[ -s $RIG_STATE/h$i-dockerd.launch ]] && alive "$(<"$RIG_STATE/h$i-dockerd.launch")"; then
+      d="pid $(<"$RIG_STATE/h$i-dockerd.launch")"
+    fi
+    if [[ -s $RIG_STATE/h$i-sshd.launch ]] && alive "$(<"$RIG_STATE/h$i-sshd.launch")"; then
+      s="pid $(<"$RIG_STATE/h$i-sshd.launch")"
+    fi
+    log "rig-h$i $(host_ip "$i") dockerd=$d unix://$(sock "$i") sshd=$s ssh://root@$(host_ip "$i")"
+  done
+}
+
+main() {
+  [[ $(id -u) -eq 0 ]] || die "run as root"
+  case ${1:-} in
+    up) shift; cmd_up "$@" ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    *) die "usage: hosts.sh up [N] | down | status" ;;
+  esac
+}
+
+main "$@"
