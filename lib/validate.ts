@@ -184,13 +184,13 @@ function parseHost(c: Collector, raw: Obj, i: number, sharedKey: boolean): HostS
     return { name: hostName, address, dataPathAddress, dockerSocket, roles, connection };
 }
 
-function checkDistinct(c: Collector, values: string[], what: string, keyOf: (i: number) => string): void {
+function checkDistinct(c: Collector, values: string[], what: string, keyOf: (i: number) => string, owner = "host"): void {
     const seen = new Map<string, number>();
     values.forEach((v, i) => {
         if (!v) return;
         const first = seen.get(v);
         if (first === undefined) seen.set(v, i);
-        else c.error(keyOf(i), `${what} "${v}" is already used by ${keyOf(first)}`, `give every host its own ${what}`);
+        else c.error(keyOf(i), `${what} "${v}" is already used by ${keyOf(first)}`, `give every ${owner} its own ${what}`);
     });
 }
 
@@ -304,7 +304,7 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
     addRange("swarmAddressPool", pool);
 
     const tiers = parseTiers(c, raw, ranges);
-    checkDistinct(c, tiers.map((t) => t.name), "tier name", (i) => `tiers[${i}].name`);
+    checkDistinct(c, tiers.map((t) => t.name), "name", (i) => `tiers[${i}].name`, "tier");
     const flows = parseFlows(c, raw, tiers);
     checkOverlaps(c, ranges, hosts);
 
@@ -338,6 +338,7 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
     edge.services.forEach((s, i) => {
         if (s.path && !s.path.startsWith("/")) c.error(`edgeServices[${i}].path`, `"${s.path}" does not start with /`, "write the path as /prefix");
     });
+    checkDistinct(c, edge.services.map((s) => s.path), "path", (i) => `edgeServices[${i}].path`, "edge service");
     if (edge.services.length === 0) c.error("edgeServices", "is empty", "route at least one service, e.g. [{service: web, path: /}]");
     const backends = {
         service: name(c, raw, "backendService", "backendService"),

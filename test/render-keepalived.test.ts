@@ -109,9 +109,23 @@ describe("keepalived accepts the configuration", () => {
     });
 });
 
-test("keepalivedArgs runs keepalived in the foreground on the uploaded file", () => {
-    const args = keepalivedArgs();
-    expect(args[0]).toBe("keepalived");
-    expect(args).toEqual(expect.arrayContaining(["--dont-fork", "--log-console"]));
-    expect(args.slice(-2)).toEqual(["-f", KEEPALIVED_CONF_PATH]);
+describe("keepalivedArgs", () => {
+    const [shell, flag, script] = keepalivedArgs();
+    const option = (name: string): string => {
+        const match = new RegExp(` --${name}=(\\S+)`).exec(script);
+        if (!match) throw new Error(`no --${name}`);
+        return match[1];
+    };
+
+    test("execs keepalived in the foreground, VRRP only, on the uploaded file", () => {
+        expect([shell, flag]).toEqual(["/bin/sh", "-c"]);
+        expect(script).toMatch(/&& exec keepalived --dont-fork --log-console /);
+        expect(script).toContain(" --vrrp ");
+        expect(option("use-file")).toBe(KEEPALIVED_CONF_PATH);
+        execFileSync("sh", ["-n", "-c", script]);
+    });
+
+    test("first removes the pid files a previous run of the container left behind", () => {
+        expect(script.startsWith(`rm -f ${option("pid")} ${option("vrrp_pid")} && `)).toBe(true);
+    });
 });

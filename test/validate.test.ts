@@ -150,6 +150,12 @@ describe("validateConfig", () => {
         );
     });
 
+    test("two edge services on one path would fail nginx's config test, so they are rejected", () => {
+        expect(problems((raw) => (raw.edgeServices = [{ service: "web", path: "/" }, { service: "api", path: "/" }])).errors).toContain(
+            'edgeServices[1].path: path "/" is already used by edgeServices[0].path. Fix: give every edge service its own path.',
+        );
+    });
+
     test("every problem is reported in one pass", () => {
         const { errors } = problems((raw) => {
             raw.overlaySubnet = "nope";
