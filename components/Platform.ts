@@ -56,7 +56,7 @@ export class Platform extends pulumi.ComponentResource {
         );
         const registrator = new Registrator(
             `${name}-registrator`,
-            { hosts, consul: model.consul, agents: consul.agents, image: model.images.registrator },
+            { hosts, consul: model.consul, agents: consul.agents, image: model.images.registrator, spec: model.registrator },
             { parent: this },
         );
         const edgeGroup = byName(edgeHosts(model).map((h) => h.name));

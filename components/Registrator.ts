@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { ConsulSpec } from "../lib/model";
+import { ConsulSpec, RegistratorSpec } from "../lib/model";
 import { pulledImage, serviceContainer } from "../lib/containers";
 import { localAgentAddress } from "./ConsulCluster";
 import { DockerHost } from "./DockerHost";
@@ -11,8 +11,7 @@ export interface RegistratorArgs {
     /** Per host name: the Consul agent registrator talks to. */
     agents: Record<string, docker.Container>;
     image: string;
-    /** Register overlay (container-internal) addresses instead of host address + published port. */
-    internalAddresses?: boolean;
+    spec: RegistratorSpec;
 }
 
 /** Registrator's flags: host address, local agent, deregistration on death, cleanup and periodic resync. */
@@ -48,7 +47,7 @@ export class Registrator extends pulumi.ComponentResource {
                 {
                     containerName: "registrator",
                     image: image.imageId,
-                    command: registratorArgs(host.spec.address, localAgentAddress(args.consul, host.spec.address), args.internalAddresses ?? false),
+                    command: registratorArgs(host.spec.address, localAgentAddress(args.consul, host.spec.address), args.spec.internalAddresses),
                     volumes: [{ hostPath: host.spec.dockerSocket, containerPath: "/tmp/docker.sock", readOnly: true }],
                     hostNetwork: true,
                 },

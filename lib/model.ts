@@ -106,6 +106,11 @@ export interface BackendSpec {
     healthPath: string;
 }
 
+export interface RegistratorSpec {
+    /** Register container-internal (overlay) addresses instead of host address + published port. */
+    internalAddresses: boolean;
+}
+
 export interface PlatformModel {
     stack: string;
     hosts: HostSpec[];
@@ -116,6 +121,7 @@ export interface PlatformModel {
     flows: FlowSpec[];
     images: ImageVersions;
     consul: ConsulSpec;
+    registrator: RegistratorSpec;
     edge: EdgeSpec;
     backends: BackendSpec;
 }

@@ -348,6 +348,7 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
     };
     validateRoles(c, hosts, vip);
 
-    const model: PlatformModel = { stack, hosts, overlay, gwbridge, swarm, tiers, flows, images, consul, edge, backends };
+    const registrator = { internalAddresses: bool(c, raw, "registratorInternalAddresses") };
+    const model: PlatformModel = { stack, hosts, overlay, gwbridge, swarm, tiers, flows, images, consul, registrator, edge, backends };
     return c.errors.length === 0 ? { model, errors: [], warnings: c.warnings } : { errors: c.errors, warnings: c.warnings };
 }

@@ -111,6 +111,7 @@ describe("multihost stack", () => {
             expect(cmd.slice(0, 2)[0]).toBe("-ip");
             expect(cmd[cmd.length - 1]).toBe("consul://127.0.0.1:8500");
             expect(cmd).toEqual(expect.arrayContaining(["-cleanup", "-resync"]));
+            expect(cmd).not.toContain("-internal");
         }
     });
 
@@ -219,4 +220,12 @@ test("duplicate engine names stop the swarm before init", async () => {
 
 test("pulumi is in mock mode for these tests", () => {
     expect(pulumi.runtime.isDryRun()).toBe(false);
+});
+
+test("registratorInternalAddresses switches registrator to container-internal addresses", async () => {
+    const model = stackModel("dev");
+    model.registrator.internalAddresses = true;
+    const run = await runUnderMocks(() => new Platform("platform", { model }));
+    const registrator = run.ofType(CONTAINER).find((c) => c.inputs.name === "registrator") as RecordedResource;
+    expect(registrator.inputs.command).toContain("-internal");
 });
