@@ -48,31 +48,59 @@ alive() {
   [[ -n $st && $st != Z ]]
 }
 
-# Ends one process the rig started, named by a pid file, after checking that
-# the pid still runs our command line (pids get reused): TERM, a bounded wait,
-# then KILL.
-stop_pid() { # label pidfile cmdline-substring seconds
-  local label=$1 file=$2 match=$3 secs=$4 pid i
-  [[ -s $file ]] || return 0
-  pid=$(<"$file")
-  if ! alive "$pid" || ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$match"; then
-    rm -f "$file"
-    return 0
-  fi
-  log "stop $label (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < secs * 5; i++)); do alive "$pid" || break; sleep 0.2; done
-  if alive "$pid"; then
-    log "kill $label (pid $pid): still running after ${secs}s"
-    kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 25; i++)); do alive "$pid" || break; sleep 0.2; done
-  fi
-  rm -f "$file"
+cmdline() { { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null || true; }
+
+# Ends processes the rig started, given by pid, after checking that each pid
+# still runs our command line (pids get reused): TERM to all of them at once, a
+# bounded wait for all, then KILL for whatever is left.
+stop_pids() { # seconds "label|pid|cmdline-substring"...
+  local secs=$1 spec label pid match i k left
+  shift
+  local -a pids=() labels=()
+  for spec in "$@"; do
+    IFS='|' read -r label pid match <<<"$spec"
+    if [[ -z $pid ]] || ! alive "$pid"; then continue; fi
+    cmdline "$pid" | grep -qF -- "$match" || continue
+    log "stop $label (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    pids+=("$pid")
+    labels+=("$label")
+  done
+  [[ ${#pids[@]} -gt 0 ]] || return 0
+  for ((i = 0; i < secs * 5; i++)); do
+    left=0
+    for pid in "${pids[@]}"; do if alive "$pid"; then left=1; fi; done
+    [[ $left -eq 1 ]] || return 0
+    sleep 0.2
+  done
+  for k in "${!pids[@]}"; do
+    if alive "${pids[$k]}"; then
+      log "kill ${labels[$k]} (pid ${pids[$k]}): still running after ${secs}s"
+      kill -KILL "${pids[$k]}" 2>/dev/null || true
+    fi
+  done
+  for ((i = 0; i < 25; i++)); do
+    left=0
+    for pid in "${pids[@]}"; do if alive "$pid"; then left=1; fi; done
+    [[ $left -eq 1 ]] || return 0
+    sleep 0.2
+  done
+}
+
+pid_in() { cat "$1" 2>/dev/null || true; }
+
+# Removes this rig's (empty) cgroups; runc removed the containers' own.
+remove_cgroups() {
+  local d
+  for d in /sys/fs/cgroup/*/"$1"; do
+    if [[ -d $d ]]; then rmdir "$d" 2>/dev/null || log "warning: cgroup $d not empty"; fi
+  done
 }
 
 # --- up ---------------------------------------------------------------------------
 
-setup_keys() {
+setup_files() {
+  local n=$1 i
   mkdir -p "$RIG_STATE"
   chmod 700 "$RIG_STATE"
   if [[ ! -s $RIG_STATE/id_ed25519 ]]; then
@@ -85,14 +113,13 @@ setup_keys() {
   fi
   cp "$RIG_STATE/id_ed25519.pub" "$RIG_STATE/authorized_keys"
   chmod 600 "$RIG_STATE/authorized_keys"
-  # The paths are those inside each sshd's private /run (see start_sshd).
   # MaxStartups: Pulumi and the docker CLI open many ssh connections at once,
   # and the default (10 unauthenticated) drops some of them at random.
   # SetEnv: remote docker commands must use that host's socket even if root's
   # ~/.docker (shared by all hosts and by this machine) names another context.
   cat >"$RIG_STATE/sshd_config" <<EOF
-HostKey /run/rig-sshd/ssh_host_ed25519_key
-AuthorizedKeysFile /run/rig-sshd/authorized_keys
+HostKey $RIG_STATE/ssh_host_ed25519_key
+AuthorizedKeysFile $RIG_STATE/authorized_keys
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
 PasswordAuthentication no
@@ -106,6 +133,17 @@ MaxSessions 100
 SetEnv DOCKER_HOST=unix:///var/run/docker.sock
 Subsystem sftp internal-sftp
 EOF
+  # Every host sees these as /etc/hosts and /etc/resolv.conf (bind mounts in
+  # its private mount namespaces, so also in its --network host containers):
+  # the rig's names resolve, and any other lookup fails at once (nothing
+  # answers on 10.77.0.1:53) instead of timing out against the machine's
+  # resolver, which the rig must not reach anyway. keepalived, for one, looks
+  # its hostname up at start and stalled 10s without this.
+  {
+    printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n'
+    for ((i = 1; i <= n; i++)); do printf '%s\trig-h%s\n' "$(host_ip "$i")" "$i"; done
+  } >"$RIG_STATE/etc-hosts"
+  printf 'nameserver %s\noptions timeout:1 attempts:1\n' "$BRIDGE_ADDR" >"$RIG_STATE/etc-resolv.conf"
   cat >"$SSH_CONFIG" <<EOF
 # Written by rig/hosts.sh up, removed by hosts.sh down.
 Host 10.77.0.*
@@ -181,9 +219,18 @@ setup_netns() {
 
 # dockerd must not be started with `ip netns exec`, which remounts /sys (dockerd
 # then fails with "Devices cgroup isn't mounted"): nsenter into the network
-# namespace and unshare a mount and a UTS namespace instead. The private tmpfs
-# on /run/docker is needed because libnetwork hard-codes /var/run/docker for
-# its own state (netns files), which would collide between hosts.
+# namespace and unshare a mount and a UTS namespace instead (hostname rig-hI).
+# In that mount namespace /run is a fresh tmpfs, with the state dir bound back
+# at its own path. That gives each host, without touching the machine's /run:
+#  - its own /var/run/docker (libnetwork hard-codes it) and /run/containerd/s
+#    (containerd's shim sockets), which would collide between hosts;
+#  - /var/run/docker.sock = this host's engine (dockerd listens there too), so
+#    `-v /var/run/docker.sock:...` in a container (registrator) and plain
+#    `docker` in an ssh session reach this host's engine. Bind-mount sources
+#    are resolved by dockerd in this namespace; on the machine's /run such a
+#    bind makes docker create an empty /run/docker.sock directory instead;
+#  - /etc/hosts and /etc/resolv.conf of the rig (see setup_files).
+# sshd joins these namespaces later (start_sshd).
 start_dockerd() {
   local i=$1 ns launch
   ns=$(netns "$i")
@@ -197,13 +244,29 @@ start_dockerd() {
   printf '{"deprecated-key-path": "%s"}\n' "$DATA_ROOT/h$i/key.json" >"$RIG_STATE/h$i-daemon.json"
   # shellcheck disable=SC2016 # expanded by the inner sh, from its arguments
   nsenter --net="/run/netns/$ns" -- unshare -m -u -- /bin/sh -c '
-      hostname "$1" && shift &&
-      mount --make-rprivate / && mkdir -p /run/docker &&
-      mount -t tmpfs tmpfs /run/docker && exec dockerd "$@"' sh "rig-h$i" \
+      set -e
+      hostname "$1"
+      state=$2
+      shift 2
+      mount --make-rprivate /
+      mount --bind "$state/etc-hosts" /etc/hosts
+      mount --bind "$state/etc-resolv.conf" /etc/resolv.conf
+      case $state in
+        /run/*)
+          mount --bind "$state" /mnt
+          mount -t tmpfs -o mode=0755 tmpfs /run
+          mkdir -p "$state"
+          mount --bind /mnt "$state"
+          umount /mnt ;;
+        *) mount -t tmpfs -o mode=0755 tmpfs /run ;;
+      esac
+      mkdir -p /run/docker /run/sshd /run/lock
+      exec dockerd "$@"' sh "rig-h$i" "$RIG_STATE" \
     --config-file "$RIG_STATE/h$i-daemon.json" \
     --data-root "$DATA_ROOT/h$i" --exec-root "$RIG_STATE/h$i-exec" \
-    -H "unix://$(sock "$i")" --pidfile "$RIG_STATE/h$i-dockerd.pid" \
-    --storage-driver overlay2 \
+    -H "unix://$(sock "$i")" -H unix:///var/run/docker.sock \
+    --pidfile "$RIG_STATE/h$i-dockerd.pid" \
+    --storage-driver overlay2 --cgroup-parent "swarm-platform-rig-h$i" \
     >"$RIG_STATE/h$i-dockerd.log" 2>&1 &
   echo $! >"$launch"
   log "docker: rig-h$i dockerd started (pid $!) on unix://$(sock "$i"), log $RIG_STATE/h$i-dockerd.log"
@@ -224,36 +287,22 @@ wait_dockerd() {
   die "dockerd of rig-h$i did not come up within 60s"
 }
 
-# sshd runs in the host's network namespace, with that host's hostname (own
-# UTS namespace) and a private mount namespace whose /run is a fresh tmpfs:
-# there /var/run/docker.sock is a bind mount of this host's engine socket, so
-# `ssh root@10.77.0.1i docker ...` and the docker CLI's ssh helper reach it,
-# without creating /var/run/docker.sock on the machine itself. The state dir is
-# reached through /mnt before /run is covered, and the files sshd needs are
-# copied into the private /run (it reads authorized_keys at every login).
+# sshd runs in all of its host's namespaces (network, UTS, and dockerd's mount
+# namespace), so an ssh session has that host's hostname, /etc/hosts and
+# /var/run/docker.sock: `ssh root@10.77.0.1I docker ...` and the docker CLI's
+# ssh helper (`docker -H ssh://root@10.77.0.1I`) reach that host's engine.
 start_sshd() {
-  local i=$1 ns ip launch
-  ns=$(netns "$i")
+  local i=$1 ip launch dpid
   ip=$(host_ip "$i")
   launch=$RIG_STATE/h$i-sshd.launch
   if [[ -s $launch ]] && alive "$(<"$launch")"; then
     log "ssh: rig-h$i sshd already running (pid $(<"$launch"))"
     return 0
   fi
-  # shellcheck disable=SC2016 # expanded by the inner sh, from its arguments
-  nsenter --net="/run/netns/$ns" -- unshare -m -u -- /bin/sh -c '
-      set -e
-      hostname "$1"
-      mount --make-rprivate /
-      mount --bind "$2" /mnt
-      mount -t tmpfs -o mode=0755 tmpfs /run
-      mkdir -p /run/sshd /run/rig-sshd
-      cp /mnt/sshd_config /mnt/ssh_host_ed25519_key /mnt/authorized_keys /run/rig-sshd/
-      : >/run/docker.sock
-      mount --bind "/mnt/$3" /run/docker.sock
-      umount /mnt
-      exec /usr/sbin/sshd -D -e -f /run/rig-sshd/sshd_config -o "ListenAddress=$4:22"' \
-    sh "rig-h$i" "$RIG_STATE" "h$i.sock" "$ip" >"$RIG_STATE/h$i-sshd.log" 2>&1 &
+  dpid=$(<"$RIG_STATE/h$i-dockerd.launch")
+  nsenter --target "$dpid" --mount --uts --net -- \
+    /usr/sbin/sshd -D -e -f "$RIG_STATE/sshd_config" -o "ListenAddress=$ip:22" \
+    >"$RIG_STATE/h$i-sshd.log" 2>&1 &
   echo $! >"$launch"
   log "ssh: rig-h$i sshd started (pid $!) on $ip:22"
 }
@@ -283,7 +332,7 @@ cmd_up() {
   fi
   # Builds what the image cache lacks (and installs the host packages).
   bash "$RIG_DIR/images.sh"
-  setup_keys
+  setup_files "$n"
   echo "$n" >"$RIG_STATE/hosts"
   setup_bridge
   for ((i = 1; i <= n; i++)); do setup_netns "$i"; done
@@ -301,9 +350,10 @@ cmd_up() {
 # --- down -------------------------------------------------------------------------
 
 # Containers are stopped by dockerd itself on TERM; this is for a dockerd that
-# had to be killed: its containerd, shims and containers would survive it.
+# had to be killed, whose containerd, shims and containers would survive it.
 reap_leftovers() {
-  local i=$1 exec_root pid runc_root id
+  local i=$1 exec_root runc_root id pid
+  local -a specs=()
   exec_root=$RIG_STATE/h$i-exec
   runc_root=$exec_root/runtime-runc/moby
   if [[ -d $runc_root ]]; then
@@ -312,43 +362,50 @@ reap_leftovers() {
       runc --root "$runc_root" delete --force "$id" 2>/dev/null || true
     done
   fi
-  if [[ -s $exec_root/containerd/containerd.pid ]]; then
-    echo "$(<"$exec_root/containerd/containerd.pid")" >"$exec_root/containerd.rig-pid"
-    stop_pid "rig-h$i containerd" "$exec_root/containerd.rig-pid" "$exec_root" 10
-  fi
-  # containerd shims name their socket under this host's exec-root.
-  # shellcheck disable=SC2013 # pids are single words
-  for pid in $(grep -lsF -- "$exec_root" /proc/[0-9]*/cmdline | cut -d/ -f3); do
-    echo "$pid" >"$RIG_STATE/h$i-leftover.pid"
-    stop_pid "rig-h$i leftover $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-60)" \
-      "$RIG_STATE/h$i-leftover.pid" "$exec_root" 5
+  # containerd and its shims name this host's exec-root on their command line.
+  for pid in /proc/[0-9]*; do
+    pid=${pid#/proc/}
+    [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
+    if cmdline "$pid" | grep -qF -- "$exec_root"; then
+      specs+=("rig-h$i leftover $(cmdline "$pid" | cut -c1-50)|$pid|$exec_root")
+    fi
   done
   # Whatever still runs in the host's network namespace was started there by
   # the rig (ssh sessions, --network host containers).
   if ip netns list | grep -qw "^$(netns "$i")"; then
     for pid in $(ip netns pids "$(netns "$i")" 2>/dev/null); do
-      [[ $pid == "$$" ]] && continue
-      echo "$pid" >"$RIG_STATE/h$i-leftover.pid"
-      stop_pid "rig-h$i leftover in netns: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-60)" \
-        "$RIG_STATE/h$i-leftover.pid" "" 5
+      specs+=("rig-h$i leftover in netns: $(cmdline "$pid" | cut -c1-50)|$pid|")
     done
   fi
+  if [[ ${#specs[@]} -gt 0 ]]; then stop_pids 5 "${specs[@]}"; fi
 }
 
 cmd_down() {
-  local i t0 rule
+  local i t0 rule ns
+  local -a hosts=() specs=()
   t0=$(now)
   for ((i = 1; i <= MAX_HOSTS; i++)); do
-    local ns
     ns=$(netns "$i")
-    if [[ ! -e $RIG_STATE/h$i-dockerd.launch && ! -e $RIG_STATE/h$i-sshd.launch && ! -d $DATA_ROOT/h$i ]] &&
-      ! ip netns list | grep -qw "^$ns" && ! ip link show "rigv$i" >/dev/null 2>&1; then
-      continue
+    if [[ -e $RIG_STATE/h$i-dockerd.launch || -e $RIG_STATE/h$i-sshd.launch || -d $DATA_ROOT/h$i ]] ||
+      ip netns list | grep -qw "^$ns" || ip link show "rigv$i" >/dev/null 2>&1; then
+      hosts+=("$i")
     fi
-    stop_pid "rig-h$i sshd" "$RIG_STATE/h$i-sshd.launch" "ListenAddress=$(host_ip "$i")" 10
-    # dockerd stops its containers first (10s each at most, in parallel).
-    stop_pid "rig-h$i dockerd" "$RIG_STATE/h$i-dockerd.launch" "$(sock "$i")" 40
+  done
+  for i in "${hosts[@]}"; do
+    specs+=("rig-h$i sshd|$(pid_in "$RIG_STATE/h$i-sshd.launch")|ListenAddress=$(host_ip "$i"):")
+  done
+  if [[ ${#specs[@]} -gt 0 ]]; then stop_pids 10 "${specs[@]}"; fi
+  # All dockerds at once: each first stops its containers (10s at most each,
+  # in parallel), so one host after another would add up.
+  specs=()
+  for i in "${hosts[@]}"; do
+    specs+=("rig-h$i dockerd|$(pid_in "$RIG_STATE/h$i-dockerd.launch")|$(sock "$i")")
+  done
+  if [[ ${#specs[@]} -gt 0 ]]; then stop_pids 40 "${specs[@]}"; fi
+  for i in "${hosts[@]}"; do
+    ns=$(netns "$i")
     reap_leftovers "$i"
+    remove_cgroups "swarm-platform-rig-h$i"
     if ip netns list | grep -qw "^$ns"; then
       log "net: delete netns $ns"
       ip netns del "$ns"

@@ -28,7 +28,9 @@ ENGINE_PID=
 IMAGES=(rig/base:bookworm rig/consul:1.8.7 rig/consul-template:0.41.1 rig/registrator:v9.0.2 rig/whoami:v1.10.3)
 
 BASE_SUITE=bookworm
-BASE_PACKAGES=nginx-light,keepalived,curl,iproute2,procps,ca-certificates
+# iputils-ping is beyond the brief's list: the rig's own checks ping between
+# containers, and it costs ~100 kB.
+BASE_PACKAGES=nginx-light,keepalived,curl,iproute2,procps,ca-certificates,iputils-ping
 CONSUL_SUITE=bullseye
 CONSUL_VERSION=1.8.7
 CONSUL_TEMPLATE_MODULE=github.com/hashicorp/consul-template@v0.41.1
@@ -86,6 +88,7 @@ iptables iptables
 ip iproute2
 jq jq
 curl curl
+ping iputils-ping
 nsenter util-linux
 flock util-linux
 LIST
@@ -155,9 +158,10 @@ de() { docker -H "unix://$ENGINE_SOCK" "$@"; }
 
 # A private dockerd in the root network namespace with no bridge, no iptables
 # and no IP forwarding: the recipes only COPY files, so it needs no network, and
-# the machine's firewall stays as it was. Its own mount namespace gives it a
-# private /run/docker (libnetwork hard-codes that path) so it cannot collide
-# with any other dockerd on the machine.
+# the machine's firewall stays as it was. In its own mount namespace /run is a
+# fresh tmpfs (with $ENGINE_RUN bound back), so the paths dockerd and containerd
+# hard-code (/var/run/docker, /run/containerd/s) neither collide with another
+# dockerd nor stay behind on the machine.
 engine_start() {
   [[ -n $ENGINE_PID ]] && return 0
   mkdir -p "$ENGINE_RUN"
@@ -169,12 +173,20 @@ engine_start() {
   # Keeps dockerd from writing its trust key into /etc/docker.
   printf '{"deprecated-key-path": "%s"}\n' "$ENGINE_RUN/key.json" >"$ENGINE_RUN/daemon.json"
   log "engine: starting dockerd on unix://$ENGINE_SOCK"
-  unshare -m /bin/sh -c 'mount --make-rprivate / && mkdir -p /run/docker &&
-      mount -t tmpfs tmpfs /run/docker && exec dockerd "$@"' sh \
+  # shellcheck disable=SC2016 # expanded by the inner sh
+  unshare -m /bin/sh -c '
+      set -e
+      mount --make-rprivate /
+      mount --bind "$0" /mnt
+      mount -t tmpfs -o mode=0755 tmpfs /run
+      mkdir -p "$0" /run/docker
+      mount --bind /mnt "$0"
+      umount /mnt
+      exec dockerd "$@"' "$ENGINE_RUN" \
     --config-file "$ENGINE_RUN/daemon.json" --data-root "$ENGINE_DATA" \
     --exec-root "$ENGINE_RUN/exec" --pidfile "$ENGINE_RUN/dockerd.pid" \
     -H "unix://$ENGINE_SOCK" --storage-driver overlay2 --bridge none \
-    --iptables=false --ip-forward=false --ip-masq=false \
+    --iptables=false --ip-forward=false --ip-masq=false --cgroup-parent swarm-platform-rig-build \
     >"$ENGINE_RUN/dockerd.log" 2>&1 &
   ENGINE_PID=$!
   echo "$ENGINE_PID" >"$ENGINE_RUN/dockerd.launch"
@@ -206,6 +218,10 @@ engine_stop() {
     kill -KILL "$cpid" 2>/dev/null || true
   fi
   rm -rf "$ENGINE_DATA" "${ENGINE_RUN:?}"
+  local d
+  for d in /sys/fs/cgroup/*/swarm-platform-rig-build; do
+    if [[ -d $d ]]; then rmdir "$d" 2>/dev/null || true; fi
+  done
 }
 
 # --- recipes ----------------------------------------------------------------------
@@ -1035,7 +1051,7 @@ GO
 
 cmd_build() {
   ensure_packages
-  mkdir -p "$IMG_DIR" "$WORK"
+  mkdir -p "$IMG_DIR"
   local -a todo=() go_todo=()
   local img tar t0 total0 gopid="" status=()
   total0=$(now)
@@ -1055,6 +1071,7 @@ cmd_build() {
     log "all ${#IMAGES[@]} images cached in $IMG_DIR ($(since "$total0")s)"
     return 0
   fi
+  mkdir -p "$WORK"
   if [[ ${#go_todo[@]} -gt 0 ]]; then
     log "go: compiling ${go_todo[*]} in the background (log: $WORK/go.log)"
     (
