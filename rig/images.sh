@@ -814,10 +814,18 @@ func services(c *container) []service {
 		seen[k] = true
 		if len(bindings) == 0 {
 			ports = append(ports, port{ex, proto, "", ""})
+			continue
 		}
-		for _, b := range bindings {
-			ports = append(ports, port{ex, proto, b.HostIp, b.HostPort})
+		// One service per exposed port, from one binding, as registrator does: Docker 20.10+
+		// reports a published port twice (0.0.0.0 and [::]); prefer the IPv4 one.
+		b := bindings[0]
+		for _, x := range bindings {
+			if !strings.Contains(x.HostIp, ":") {
+				b = x
+				break
+			}
 		}
+		ports = append(ports, port{ex, proto, b.HostIp, b.HostPort})
 	}
 	for k := range c.Config.ExposedPorts {
 		if !seen[k] {
