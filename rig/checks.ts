@@ -584,6 +584,19 @@ async function checkIdempotence(s: Scenario): Promise<void> {
     );
 }
 
+/** Every check of a stack that is up; `edgeFailure` is how the scenario takes an edge path away, `isolationHost` where tiers are probed. */
+async function checkRunningStack(s: Scenario, edgeFailure: (s: Scenario) => Promise<void>, isolationHost: number): Promise<void> {
+    await checkSwarm(s);
+    await checkOverlay(s);
+    await checkGwbridge(s);
+    await checkConsul(s);
+    await checkRegistrator(s);
+    await checkEdgeReach(s);
+    await edgeFailure(s);
+    await checkIsolation(s, isolationHost);
+    await checkIdempotence(s);
+}
+
 async function checkDestroy(s: Scenario, reference: HostSnapshot[], label: string): Promise<void> {
     const r = await harness(s.stack, ["destroy"], 600_000);
     const deleted = /destroy \S+: (.*)$/m.exec(r.output)?.[1] ?? "";
@@ -609,15 +622,7 @@ async function scenarioDev(baseline: HostSnapshot[]): Promise<void> {
     const handSwarm = pre[0].swarm[0];
     try {
         if (await checkUp(s)) {
-            await checkSwarm(s);
-            await checkOverlay(s);
-            await checkGwbridge(s);
-            await checkConsul(s);
-            await checkRegistrator(s);
-            await checkEdgeReach(s);
-            await checkEdgeDynamics(s);
-            await checkIsolation(s, 1);
-            await checkIdempotence(s);
+            await checkRunningStack(s, checkEdgeDynamics, 1);
         }
     } finally {
         await checkDestroy(s, pre, "before up (hand-made swarm and gwbridge included)");
@@ -675,15 +680,7 @@ async function scenarioMulti(baseline: HostSnapshot[]): Promise<void> {
                 assert(gw === `${GWBRIDGE_WANT} managed=true`, `rig-h3's docker_gwbridge is "${gw}"`);
                 return `rig-h3's docker_gwbridge rebuilt: ${gw}`;
             });
-            await checkSwarm(s);
-            await checkOverlay(s);
-            await checkGwbridge(s);
-            await checkConsul(s);
-            await checkRegistrator(s);
-            await checkEdgeReach(s);
-            await checkVip(s);
-            await checkIsolation(s, 2);
-            await checkIdempotence(s);
+            await checkRunningStack(s, checkVip, 2);
         }
     } finally {
         await checkDestroy(s, baseline, "in the baseline taken before any stack ran");
