@@ -10,7 +10,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import {
-    HostSnapshot, RIG_STATE, ROOT, diffSnapshots, dockerOn, hostAddress, httpGet, must, sleep, snapshotHosts, sshOn, waitFor,
+    HostSnapshot, RIG_STATE, ROOT, diffSnapshots, run, dockerOn, hostAddress, httpGet, must, sleep, snapshotHosts, sshOn, waitFor,
 } from "./lib";
 
 const ALL_HOSTS = [1, 2, 3];
@@ -70,10 +70,15 @@ for (const sig of ["SIGTERM", "SIGINT"] as const) {
     });
 }
 
-function harness(stack: string, args: string[], timeoutMs: number): Promise<HarnessRun> {
+/** nsenter arguments that put a process into rig-h<i>'s namespaces: its engine is then the local one. */
+const insideHost = (i: number): string[] => ["--target", fs.readFileSync(path.join(RIG_STATE, `h${i}-dockerd.launch`), "utf8").trim(), "--mount", "--uts", "--net", "--"];
+
+function harness(stack: string, args: string[], timeoutMs: number, localTo?: number): Promise<HarnessRun> {
     const t0 = Date.now();
+    const argv = [process.execPath, "-r", require.resolve("ts-node/register/transpile-only"), path.join(__dirname, "harness.ts"), stack, ...args];
+    const [cmd, ...cmdArgs] = localTo === undefined ? argv : ["nsenter", ...insideHost(localTo), "sh", "-c", `cd "$0" && exec "$@"`, ROOT, ...argv];
     return new Promise((resolve) => {
-        const child = spawn(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), path.join(__dirname, "harness.ts"), stack, ...args], {
+        const child = spawn(cmd, cmdArgs, {
             cwd: ROOT,
             stdio: ["ignore", "pipe", "pipe"],
         });
@@ -688,9 +693,47 @@ async function scenarioMulti(baseline: HostSnapshot[]): Promise<void> {
     }
 }
 
+/**
+ * Pulumi.dev.yaml's own shape (local engine over /var/run/docker.sock, local commands, 127.0.0.1), run
+ * inside rig-h1's namespaces so that "local" is a rig host and not this machine.
+ */
+async function scenarioLocal(baseline: HostSnapshot[]): Promise<void> {
+    const stack = "dev-local";
+    info(`=== ${stack}: Pulumi.dev.yaml's shape, local commands and the local engine, inside rig-h1`);
+    try {
+        const up = await check(`up[${stack}]`, async () => {
+            const r = await harness(stack, ["up"], 600_000, 1);
+            assert(r.code === 0, `up failed: ${r.output.split("\n").filter((l) => l.includes("error")).slice(0, 3).join(" / ")}`);
+            timings.push(`up[${stack}] duration ${r.seconds.toFixed(1)}s`);
+            return `converged in ${r.seconds.toFixed(1)}s with command:local:Command and unix:///var/run/docker.sock`;
+        });
+        if (up) {
+            await check(`edge-reach[${stack}]`, async () => {
+                const names = new Set<string>();
+                const probe = `for i in $(seq 1 30); do curl -s -m 2 http://127.0.0.1:8080/ | sed -n 's/^Name: //p'; sleep 0.3; done`;
+                await waitFor(async () => {
+                    const r = await run("nsenter", [...insideHost(1), "sh", "-c", probe], { timeoutMs: 30_000 });
+                    r.stdout.split("\n").filter(Boolean).forEach((n) => names.add(n));
+                    return names.size >= 3 ? true : undefined;
+                }, 90_000, 1000, 6);
+                assert(names.size >= 3, `only ${[...names].join(", ") || "no backend"} answered on http://127.0.0.1:8080/`);
+                return `http://127.0.0.1:8080/ inside rig-h1 served ${[...names].sort().join(", ")}`;
+            });
+        }
+    } finally {
+        await check(`destroy-clean[${stack}]`, async () => {
+            const r = await harness(stack, ["destroy"], 600_000, 1);
+            assert(r.code === 0, "destroy failed");
+            const diff = diffSnapshots(baseline, await snapshotHosts(ALL_HOSTS));
+            assert(diff.length === 0, diff.slice(0, 8).join("; "));
+            return "every host as in the baseline";
+        });
+    }
+}
+
 async function main(): Promise<number> {
     const which = process.argv.slice(2);
-    const scenarios = which.length ? which : ["dev", "multi"];
+    const scenarios = which.length ? which : ["dev", "local", "multi"];
     const t0 = Date.now();
     const baseline = await snapshotHosts(ALL_HOSTS);
     fs.writeFileSync(path.join(RIG_STATE, "baseline.json"), JSON.stringify(baseline, null, 2));
@@ -702,6 +745,7 @@ async function main(): Promise<number> {
     for (const sc of scenarios) {
         if (sc === "dev") await scenarioDev(baseline);
         else if (sc === "multi") await scenarioMulti(baseline);
+        else if (sc === "local") await scenarioLocal(baseline);
         else throw new Error(`unknown scenario ${sc}`);
     }
     report(timings.length > 0, "timings", timings.join("; ") || "none recorded");
