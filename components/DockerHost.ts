@@ -65,6 +65,9 @@ export class DockerHost extends pulumi.ComponentResource {
             if (!keyPath && !args.sshPrivateKey) {
                 throw new pulumi.ResourceError(`host ${args.host.name} has no SSH identity (set ssh.privateKeyPath or sshPrivateKey)`, this);
             }
+            if (keyPath && !fs.existsSync(keyPath)) {
+                throw new pulumi.ResourceError(`host ${args.host.name}: ssh.privateKeyPath ${keyPath} does not exist on this machine; point it at the key that logs in to ${args.host.address}`, this);
+            }
             const privateKey = keyPath ? pulumi.secret(fs.readFileSync(keyPath, "utf8")) : (args.sshPrivateKey as pulumi.Output<string>);
             const identityFile = keyPath ? pulumi.output(keyPath) : keyFile(privateKey);
             this.connection = pulumi.output({ host: args.host.address, port: conn.port, user: conn.user, privateKey, dialErrorLimit: 20 });

@@ -1,3 +1,5 @@
+import * as os from "os";
+import * as path from "path";
 import { Cidr, cidrContains, cidrsOverlap, formatIpv4, isPrivateCidr, parseCidr, parseIpv4 } from "./net";
 import {
     FlowProtocol,
@@ -168,7 +170,12 @@ function parseHost(c: Collector, raw: Obj, i: number, sharedKey: boolean): HostS
         connection = { kind: "local", dockerHost: optStr(c, raw, "dockerHost", `${key}.dockerHost`) ?? DEFAULT_DOCKER_HOST };
     } else {
         const ssh = isObj(raw.ssh) ? raw.ssh : {};
-        const privateKeyPath = optStr(c, ssh, "privateKeyPath", `${key}.ssh.privateKeyPath`);
+        const keyPathText = optStr(c, ssh, "privateKeyPath", `${key}.ssh.privateKeyPath`);
+        // ssh expands ~ itself, Node's fs does not; stack files write keys the way people type them.
+        const privateKeyPath = keyPathText?.replace(/^~(?=$|\/)/, os.homedir());
+        if (privateKeyPath && !path.isAbsolute(privateKeyPath)) {
+            c.error(`${key}.ssh.privateKeyPath`, `"${keyPathText}" is not an absolute path`, "give the key file's absolute path, or one starting with ~/");
+        }
         if (!privateKeyPath && !sharedKey) {
             c.error(`${key}.ssh`, "this remote host has no SSH identity", `set ${key}.ssh.privateKeyPath, or the secret sshPrivateKey (pulumi config set --secret sshPrivateKey < key)`);
         }

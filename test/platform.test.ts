@@ -1,4 +1,3 @@
-import * as pulumi from "@pulumi/pulumi";
 import { Platform } from "../components/Platform";
 import { PlatformModel } from "../lib/model";
 import { MockRun, RecordedResource, runUnderMocks, unwrap } from "./mockEngine";
@@ -218,14 +217,18 @@ test("duplicate engine names stop the swarm before init", async () => {
     expect(duplicateEngineNames({ node1: "a", node2: "b" })).toEqual([]);
 });
 
-test("pulumi is in mock mode for these tests", () => {
-    expect(pulumi.runtime.isDryRun()).toBe(false);
-});
-
 test("registratorInternalAddresses switches registrator to container-internal addresses", async () => {
     const model = stackModel("dev");
     model.registrator.internalAddresses = true;
     const run = await runUnderMocks(() => new Platform("platform", { model }));
     const registrator = run.ofType(CONTAINER).find((c) => c.inputs.name === "registrator") as RecordedResource;
     expect(registrator.inputs.command).toContain("-internal");
+});
+
+test("a key file that does not exist stops the program naming the host and the key", async () => {
+    const model = stackModel("multihost");
+    model.hosts[1].connection = { kind: "ssh", user: "root", port: 22, privateKeyPath: "/nonexistent/id_ed25519" };
+    await expect(runUnderMocks(() => new Platform("platform", { model }))).rejects.toThrow(
+        "host node2: ssh.privateKeyPath /nonexistent/id_ed25519 does not exist on this machine; point it at the key that logs in to 192.0.2.12",
+    );
 });

@@ -1,3 +1,4 @@
+import * as os from "os";
 import { formatProblem, validateConfig, RawConfig } from "../lib/validate";
 import { stackRawConfig } from "./stacks";
 
@@ -117,6 +118,15 @@ describe("validateConfig", () => {
     test("a remote host without an SSH identity", () => {
         expect(problems((raw) => delete (hosts(raw)[1].ssh as Host).privateKeyPath).errors).toContain(
             "hosts[1].ssh: this remote host has no SSH identity. Fix: set hosts[1].ssh.privateKeyPath, or the secret sshPrivateKey (pulumi config set --secret sshPrivateKey < key).",
+        );
+    });
+
+    test("a key path starting with ~ is expanded; a relative one is rejected", () => {
+        const raw = base();
+        const model = validateConfig(raw, "test").model;
+        expect(model?.hosts[0].connection).toMatchObject({ kind: "ssh", privateKeyPath: `${os.homedir()}/.ssh/id_ed25519` });
+        expect(problems((r) => ((hosts(r)[0].ssh as Host).privateKeyPath = "keys/id")).errors).toContain(
+            'hosts[0].ssh.privateKeyPath: "keys/id" is not an absolute path. Fix: give the key file\'s absolute path, or one starting with ~/.',
         );
     });
 
