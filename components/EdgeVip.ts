@@ -11,8 +11,8 @@ export interface EdgeVipArgs {
     /** Exactly two edge hosts: the first is MASTER, the second BACKUP. */
     hosts: DockerHost[];
     spec: EdgeSpec & { vip: string };
-    /** Per host name: the edge image (it carries keepalived) and the edge container the VIP follows. */
-    images: Record<string, docker.RemoteImage>;
+    /** Per host name: the edge image's id (it carries keepalived) and the edge container the VIP follows. */
+    imageIds: Record<string, pulumi.Input<string>>;
     edges: Record<string, docker.Container>;
 }
 
@@ -53,7 +53,7 @@ export class EdgeVip extends pulumi.ComponentResource {
                 host,
                 {
                     containerName: "keepalived",
-                    image: args.images[hostName].imageId,
+                    image: args.imageIds[hostName],
                     command: keepalivedArgs(),
                     uploads: [{ file: KEEPALIVED_CONF_PATH, content: pulumi.secret(conf) }],
                     capabilities: ["NET_ADMIN", "NET_BROADCAST", "NET_RAW"],

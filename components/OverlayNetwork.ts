@@ -3,6 +3,8 @@ import * as docker from "@pulumi/docker";
 import { OverlaySpec } from "../lib/model";
 import { DockerHost } from "./DockerHost";
 
+const VXLAN_ID_OPTION = "com.docker.network.driver.overlay.vxlanid_list";
+
 export interface OverlayNetworkArgs {
     /** The first manager: swarm-scoped networks are created through a manager. */
     manager: DockerHost;
@@ -29,7 +31,14 @@ export class OverlayNetwork extends pulumi.ComponentResource {
                 ipamConfigs: [{ subnet: args.spec.subnet, gateway: args.spec.gateway }],
                 options: args.spec.encrypted ? { encrypted: "true" } : {},
             },
-            { parent: this, provider: args.manager.provider, dependsOn: args.swarmMembers },
+            {
+                parent: this,
+                provider: args.manager.provider,
+                dependsOn: args.swarmMembers,
+                // The engine reports the VXLAN id it allocated as an option the network was not created with;
+                // left in the diff, every later `up` would replace the overlay under running containers.
+                ignoreChanges: [`options["${VXLAN_ID_OPTION}"]`],
+            },
         );
         this.name = network.name;
         this.subnet = args.spec.subnet;

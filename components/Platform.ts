@@ -69,7 +69,7 @@ export class Platform extends pulumi.ComponentResource {
         if (vip) {
             this.vipUrl = new EdgeVip(
                 `${name}-vip`,
-                { hosts: edgeGroup, spec: { ...model.edge, vip }, images: edge.images, edges: edge.containers },
+                { hosts: edgeGroup, spec: { ...model.edge, vip }, imageIds: edge.imageIds, edges: edge.containers },
                 { parent: this },
             ).url;
         }

@@ -1,3 +1,5 @@
+import * as fs from "fs";
+import { EDGE_DOCKERFILE } from "../components/Edge";
 import { Platform } from "../components/Platform";
 import { PlatformModel } from "../lib/model";
 import { MockRun, RecordedResource, runUnderMocks, unwrap } from "./mockEngine";
@@ -118,9 +120,16 @@ describe("multihost stack", () => {
         const edges = run.ofType(CONTAINER).filter((c) => c.inputs.name === "edge");
         expect(edges).toHaveLength(2);
         for (const e of edges) expect(e.inputs).toMatchObject({ networkMode: "host", init: true });
-        const builds = run.ofType("docker:index/remoteImage:RemoteImage").filter((i) => i.inputs.build);
-        expect(builds).toHaveLength(2);
-        for (const b of builds) expect((b.inputs.build as { buildArgs: Record<string, string> }).buildArgs).toEqual({ BASE_IMAGE: model.images.edgeBase, CONSUL_TEMPLATE_IMAGE: model.images.consulTemplate });
+        // Built on each edge host by a command over its own connection: the docker provider's build runs a
+        // local buildx against the local engine, whatever host the provider points at.
+        for (const host of ["node1", "node2"]) {
+            const build = run.byName(`platform-edge-image-${host}`);
+            expect(build.type).toBe(COMMAND);
+            expect(build.inputs.stdin).toBe(fs.readFileSync(EDGE_DOCKERFILE, "utf8"));
+            expect(build.inputs.create).toContain(`--build-arg 'BASE_IMAGE=${model.images.edgeBase}'`);
+            expect(build.inputs.create).toContain(`--build-arg 'CONSUL_TEMPLATE_IMAGE=${model.images.consulTemplate}'`);
+            expect(edges.find((e) => e.provider?.includes(`::platform-host-${host}-docker::`))?.inputs.image).toBe(`stdout-of-platform-edge-image-${host}`);
+        }
         const keepaliveds = run.ofType(CONTAINER).filter((c) => c.inputs.name === "keepalived");
         expect(keepaliveds).toHaveLength(2);
         for (const k of keepaliveds) {

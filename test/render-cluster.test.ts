@@ -1,6 +1,10 @@
 import { execFileSync } from "child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
 import { renderGwBridgeCreate, renderGwBridgeDelete } from "../render/gwbridge";
 import { renderEngineName, renderJoinToken, renderSwarmInit, renderSwarmJoin, renderSwarmLeave } from "../render/swarm";
+import { renderImageBuild, renderImageRemove } from "../render/image";
 import { flowRules, renderFlowRulesApply, renderFlowRulesRemove } from "../render/tiers";
 import { shq } from "../render/shell";
 import { stackModel } from "./stacks";
@@ -20,6 +24,8 @@ const scripts: Record<string, string> = {
     engineName: renderEngineName(),
     flowsApply: renderFlowRulesApply(model.flows, "multihost"),
     flowsRemove: renderFlowRulesRemove(model.flows, "multihost"),
+    imageBuild: renderImageBuild("swarm-platform-edge:abc", { BASE_IMAGE: "nginx:1.27.5-bookworm", CONSUL_TEMPLATE_IMAGE: "hashicorp/consul-template:0.41.1" }),
+    imageRemove: renderImageRemove("swarm-platform-edge:abc"),
 };
 
 describe("rendered host scripts", () => {
@@ -82,5 +88,64 @@ describe("rendered host scripts", () => {
             expect(scripts.flowsApply).toContain(`iptables -C DOCKER-USER ${r} 2>/dev/null || iptables -I DOCKER-USER 1 ${r}`);
             expect(scripts.flowsRemove).toContain(`while iptables -C DOCKER-USER ${r} 2>/dev/null; do iptables -D DOCKER-USER ${r}; done`);
         }
+    });
+});
+
+describe("edge image build on the host", () => {
+    /** Runs a script against a stand-in `docker` that logs its arguments and knows the images listed in `present`. */
+    function withFakeDocker(script: string, opts: { present: string[]; buildx: boolean; stdin?: string }): { calls: string[]; stdout: string; dockerfile?: string } {
+        const dir = mkdtempSync(join(tmpdir(), "fake-docker-"));
+        try {
+            const log = join(dir, "calls");
+            writeFileSync(
+                join(dir, "docker"),
+                [
+                    "#!/bin/sh",
+                    `echo "BUILDKIT=\${DOCKER_BUILDKIT:-unset} $*" >> ${log}`,
+                    `case "$1 $2" in`,
+                    `  "buildx version") ${opts.buildx ? "exit 0" : "exit 1"} ;;`,
+                    `  "image inspect") for a; do last=$a; done; case " ${opts.present.join(" ")} " in *" $last "*) echo sha256:feed ;; *) exit 1 ;; esac ;;`,
+                    `  "build --label") cat > ${join(dir, "dockerfile")} ;;`,
+                    "esac",
+                ].join("\n"),
+                { mode: 0o755 },
+            );
+            let stdout = "";
+            try {
+                stdout = execFileSync("sh", ["-c", script], { input: opts.stdin ?? "", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } }).toString();
+            } catch (e) {
+                stdout = `FAILED ${(e as { status: number }).status}`;
+            }
+            const calls = readFileSync(log, "utf8").trim().split("\n");
+            const dockerfile = existsSync(join(dir, "dockerfile")) ? readFileSync(join(dir, "dockerfile"), "utf8") : undefined;
+            return { calls, stdout, dockerfile };
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
+    }
+
+    test("an image already tagged is not rebuilt; its id is printed", () => {
+        const r = withFakeDocker(scripts.imageBuild, { present: ["swarm-platform-edge:abc"], buildx: true });
+        expect(r.calls.some((c) => c.includes(" build "))).toBe(false);
+        expect(r.stdout.trim()).toBe("sha256:feed");
+    });
+
+    test("a missing image is built from the Dockerfile on stdin with the pinned build args, classic builder without buildx", () => {
+        const r = withFakeDocker(scripts.imageBuild, { present: [], buildx: false, stdin: "FROM scratch\n" });
+        const build = r.calls.find((c) => c.includes(" build "));
+        expect(build).toBe(
+            "BUILDKIT=0 build --label io.swarm-platform.managed=true -t swarm-platform-edge:abc --build-arg BASE_IMAGE=nginx:1.27.5-bookworm --build-arg CONSUL_TEMPLATE_IMAGE=hashicorp/consul-template:0.41.1 -",
+        );
+        expect(r.dockerfile).toBe("FROM scratch\n");
+    });
+
+    test("with buildx the default builder is kept", () => {
+        const r = withFakeDocker(scripts.imageBuild, { present: [], buildx: true });
+        expect(r.calls.find((c) => c.includes(" build "))).toMatch(/^BUILDKIT=unset build /);
+    });
+
+    test("remove deletes only an existing tag", () => {
+        expect(withFakeDocker(scripts.imageRemove, { present: [], buildx: true }).calls.some((c) => c.includes("image rm"))).toBe(false);
+        expect(withFakeDocker(scripts.imageRemove, { present: ["swarm-platform-edge:abc"], buildx: true }).calls).toContain("BUILDKIT=unset image rm swarm-platform-edge:abc");
     });
 });
