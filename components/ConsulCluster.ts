@@ -3,7 +3,7 @@ import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { ConsulSpec } from "../lib/model";
 import { pulledImage, serviceContainer } from "../lib/containers";
-import { CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, consulAgentArgs, renderConsulAgentConfig } from "../render/consul";
+import { CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, consulAgentArgs, gossipKeyOf, renderConsulAgentConfig } from "../render/consul";
 import { DockerHost } from "./DockerHost";
 
 export interface ConsulClusterArgs {
@@ -41,8 +41,11 @@ export class ConsulCluster extends pulumi.ComponentResource {
         const servers = args.hosts.filter((h) => h.spec.roles.includes("consul-server"));
         if (servers.length === 0) throw new pulumi.ResourceError("Consul needs at least one host with the consul-server role", this);
         const serverAddresses = servers.map((h) => h.spec.address);
-        // RandomBytes keeps its value out of the resource id, and its outputs are secrets.
-        const gossipKey = new random.RandomBytes(`${name}-gossip-key`, { length: 32 }, { parent: this });
+        // RandomBytes and RandomId use the value itself as the resource id, which the state keeps in plain
+        // text; RandomPassword's id is a placeholder and its result a secret. 32 characters from 62
+        // (about 190 bits) are the 32 bytes of Consul's AES-256 key.
+        const gossipSecret = new random.RandomPassword(`${name}-gossip-key`, { length: 32, special: false }, { parent: this });
+        const gossipKey = pulumi.secret(gossipSecret.result.apply(gossipKeyOf));
 
         this.agents = {};
         for (const host of args.hosts) {
@@ -52,7 +55,7 @@ export class ConsulCluster extends pulumi.ComponentResource {
             const volume = new docker.Volume(`${name}-data-${hostName}`, { name: "consul-data" }, { parent: this, provider: host.provider });
             const image = pulledImage(`${name}-image-${hostName}`, host, args.image, this);
             const config = pulumi
-                .all([gossipKey.base64, nodeId.result])
+                .all([gossipKey, nodeId.result])
                 .apply(([encryptKey, id]) =>
                     renderConsulAgentConfig({
                         nodeName: hostName,

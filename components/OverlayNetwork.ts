@@ -1,9 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as docker from "@pulumi/docker";
 import { OverlaySpec } from "../lib/model";
+import { renderOverlayCreate, renderOverlayDelete } from "../render/overlay";
 import { DockerHost } from "./DockerHost";
-
-const VXLAN_ID_OPTION = "com.docker.network.driver.overlay.vxlanid_list";
 
 export interface OverlayNetworkArgs {
     /** The first manager: swarm-scoped networks are created through a manager. */
@@ -14,7 +12,9 @@ export interface OverlayNetworkArgs {
 
 /**
  * The attachable overlay network with a fixed subnet and gateway (seed 001), so containers on any node
- * reach each other by name and their addresses never depend on what Docker picks.
+ * reach each other by name and their addresses never depend on what Docker picks. A script rather than
+ * a docker.Network: the engine reports options the network was not created with (its VXLAN id), which
+ * the docker provider turns into a replacement of the overlay under running containers on every `up`.
  */
 export class OverlayNetwork extends pulumi.ComponentResource {
     readonly name: pulumi.Output<string>;
@@ -22,25 +22,14 @@ export class OverlayNetwork extends pulumi.ComponentResource {
 
     constructor(name: string, args: OverlayNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm-platform:cluster:OverlayNetwork", name, {}, opts);
-        const network = new docker.Network(
+        const network = args.manager.run(
             `${name}-network`,
-            {
-                name: args.spec.name,
-                driver: "overlay",
-                attachable: args.spec.attachable,
-                ipamConfigs: [{ subnet: args.spec.subnet, gateway: args.spec.gateway }],
-                options: args.spec.encrypted ? { encrypted: "true" } : {},
-            },
-            {
-                parent: this,
-                provider: args.manager.provider,
-                dependsOn: args.swarmMembers,
-                // The engine reports the VXLAN id it allocated as an option the network was not created with;
-                // left in the diff, every later `up` would replace the overlay under running containers.
-                ignoreChanges: [`options["${VXLAN_ID_OPTION}"]`],
-            },
+            { create: renderOverlayCreate(args.spec), delete: renderOverlayDelete(args.spec) },
+            // Another name is another network: the old one goes once the new one exists. Another subnet under
+            // the same name fails in the script, naming the way out, instead of cutting attached containers.
+            { parent: this, dependsOn: args.swarmMembers, replaceOnChanges: ["create"] },
         );
-        this.name = network.name;
+        this.name = network.stdout.apply(() => args.spec.name);
         this.subnet = args.spec.subnet;
         this.registerOutputs({ name: this.name, subnet: this.subnet });
     }

@@ -59,3 +59,6 @@ export function renderConsulAgentConfig(s: ConsulAgentSettings): string {
 export function consulAgentArgs(): string[] {
     return ["agent", `-config-dir=${CONSUL_CONFIG_DIR}`];
 }
+
+/** Consul's gossip encryption key from 32 secret characters: their 32 bytes, base64-encoded (AES-256). */
+export const gossipKeyOf = (secret32: string): string => Buffer.from(secret32, "utf8").toString("base64");

@@ -23,6 +23,7 @@ export interface RunOptions {
     /** Fed to stdin, which is then closed; without it stdin is /dev/null. */
     input?: string | Buffer;
     env?: NodeJS.ProcessEnv;
+    cwd?: string;
     timeoutMs?: number;
 }
 
@@ -30,7 +31,7 @@ export interface RunOptions {
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     const t0 = Date.now();
     return new Promise((resolve) => {
-        const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+        const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
         const out: Buffer[] = [];
         const err: Buffer[] = [];
         let timedOut = false;

@@ -47,8 +47,6 @@ function providerOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, 
             return { stdout: args.name.includes("engine-name") ? `engine-${args.name}` : `stdout-of-${args.name}`, stderr: "" };
         case "docker:index/remoteImage:RemoteImage":
             return { imageId: `sha256:${args.name}` };
-        case "random:index/randomBytes:RandomBytes":
-            return { base64: "c2VjcmV0LWdvc3NpcC1rZXktMzItYnl0ZXMtbG9uZyEh", hex: "00" };
         case "random:index/randomUuid:RandomUuid":
             return { result: `00000000-0000-4000-8000-${String(args.name.length).padStart(12, "0")}` };
         case "random:index/randomPassword:RandomPassword":

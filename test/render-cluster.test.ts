@@ -5,6 +5,7 @@ import { join } from "path";
 import { renderGwBridgeCreate, renderGwBridgeDelete } from "../render/gwbridge";
 import { renderEngineName, renderJoinToken, renderSwarmInit, renderSwarmJoin, renderSwarmLeave } from "../render/swarm";
 import { renderImageBuild, renderImageRemove } from "../render/image";
+import { renderOverlayCreate, renderOverlayDelete } from "../render/overlay";
 import { flowRules, renderFlowRulesApply, renderFlowRulesRemove } from "../render/tiers";
 import { shq } from "../render/shell";
 import { stackModel } from "./stacks";
@@ -26,6 +27,9 @@ const scripts: Record<string, string> = {
     flowsRemove: renderFlowRulesRemove(model.flows, "multihost"),
     imageBuild: renderImageBuild("swarm-platform-edge:abc", { BASE_IMAGE: "nginx:1.27.5-bookworm", CONSUL_TEMPLATE_IMAGE: "hashicorp/consul-template:0.41.1" }),
     imageRemove: renderImageRemove("swarm-platform-edge:abc"),
+    overlayCreate: renderOverlayCreate(model.overlay),
+    overlayCreateEncrypted: renderOverlayCreate({ ...model.overlay, encrypted: true, attachable: false }),
+    overlayDelete: renderOverlayDelete(model.overlay),
 };
 
 describe("rendered host scripts", () => {
@@ -88,6 +92,21 @@ describe("rendered host scripts", () => {
             expect(scripts.flowsApply).toContain(`iptables -C DOCKER-USER ${r} 2>/dev/null || iptables -I DOCKER-USER 1 ${r}`);
             expect(scripts.flowsRemove).toContain(`while iptables -C DOCKER-USER ${r} 2>/dev/null; do iptables -D DOCKER-USER ${r}; done`);
         }
+    });
+});
+
+describe("overlay network", () => {
+    test("created with the fixed subnet and gateway, labelled; an equal one is kept, another one refused", () => {
+        const s = scripts.overlayCreate;
+        expect(s).toContain("docker network create --driver overlay --subnet '10.10.0.0/16' --gateway '10.10.0.254' --attachable --label io.swarm-platform.managed=true 'my-network-overlay'");
+        expect(s).toContain(`if [ "$current" = 'overlay 10.10.0.0/16 10.10.0.254 attachable=true' ]; then`);
+        expect(s).toMatch(/exists as .*set overlayName to a free name" >&2; exit 1/);
+        expect(scripts.overlayCreateEncrypted).toContain("--opt encrypted --label");
+        expect(scripts.overlayCreateEncrypted).not.toContain("--attachable");
+    });
+
+    test("delete removes only a labelled overlay", () => {
+        expect(scripts.overlayDelete).toMatch(/if \[ "\$managed" != true \]; then .*exit 0; fi\ndocker network rm 'my-network-overlay'/);
     });
 });
 

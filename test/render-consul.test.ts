@@ -1,4 +1,4 @@
-import { CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, ConsulAgentSettings, consulAgentArgs, renderConsulAgentConfig } from "../render/consul";
+import { CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, ConsulAgentSettings, consulAgentArgs, gossipKeyOf, renderConsulAgentConfig } from "../render/consul";
 
 const base: ConsulAgentSettings = {
     nodeName: "node-1",
@@ -99,4 +99,10 @@ describe("renderConsulAgentConfig", () => {
 
 test("consulAgentArgs runs the agent on the uploaded config directory", () => {
     expect(consulAgentArgs()).toEqual(["agent", `-config-dir=${CONSUL_CONFIG_DIR}`]);
+});
+
+test("the gossip key is 32 bytes in standard base64, as consul keygen makes them", () => {
+    const key = gossipKeyOf("aB3dE5gH7jK9mN1pQ3sT5vX7zA9cE1gI");
+    expect(key).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    expect(Buffer.from(key, "base64")).toHaveLength(32);
 });

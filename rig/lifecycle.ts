@@ -1,0 +1,91 @@
+/**
+ * The engine's lifecycle of one stack on the rig, each step a check: `preview` touches no host, `up`
+ * serves traffic, a second preview / up / refresh find nothing to change, the state holds no secret in
+ * plain text, and `destroy` leaves every host as it was found.
+ */
+import { HostSnapshot, diffSnapshots, httpGet, snapshotHosts, waitFor } from "./lib";
+import { PulumiRun, StackCli } from "./pulumi";
+import { assert, check, report, timing } from "./report";
+import { Scenario, edgeUrl, nameOf } from "./system";
+
+const errorLines = (r: PulumiRun, n = 5): string =>
+    r.output.split("\n").filter((l) => /error:|failed|FAIL/i.test(l)).slice(0, n).join(" / ") || r.output.slice(-600);
+
+/** The engine's own summary line(s), e.g. "+ 35 to create" or "35 unchanged". */
+const summary = (r: PulumiRun): string =>
+    r.output
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => /^[+~\-±]?\s*\d+ (to create|to update|to delete|to replace|created|updated|deleted|replaced|unchanged)/.test(l))
+        .join(", ");
+
+export async function checkPreview(stack: StackCli, hosts: number[]): Promise<boolean> {
+    return check(`preview[${stack.label}]`, async () => {
+        const before = await snapshotHosts(hosts);
+        const r = await stack.cli("preview");
+        const diff = diffSnapshots(before, await snapshotHosts(hosts));
+        assert(r.code === 0, `exit ${r.code}: ${errorLines(r)}`);
+        assert(/to create/.test(summary(r)), `no plan in the output: ${r.output.slice(-400)}`);
+        assert(diff.length === 0, `preview changed the hosts: ${diff.slice(0, 8).join("; ")}`);
+        return `plan ${summary(r)} in ${r.seconds.toFixed(1)}s; hosts unchanged`;
+    });
+}
+
+/** Waits for the first request served through the edge after an `up`. */
+async function firstServed(s: Scenario): Promise<number | undefined> {
+    const first = await waitFor(async () => {
+        const x = await httpGet(edgeUrl(s), 2000);
+        return x.status === 200 && nameOf(x.body) ? true : undefined;
+    }, 90_000, 200, 450);
+    return first.value ? first.ms / 1000 : undefined;
+}
+
+export async function checkUp(stack: StackCli, s: Scenario | undefined, args: string[] = [], label = `up[${stack.label}]`): Promise<boolean> {
+    const r = await stack.cli("up", args);
+    if (r.code !== 0) {
+        report(false, label, `exit ${r.code} after ${r.seconds.toFixed(1)}s: ${errorLines(r)}`);
+        return false;
+    }
+    timing(`${label} duration`, r.seconds);
+    const served = s ? await firstServed(s) : undefined;
+    if (s && served !== undefined) timing(`first request served after ${label}`, served);
+    report(
+        !s || served !== undefined,
+        label,
+        `${summary(r)} in ${r.seconds.toFixed(1)}s${s ? (served !== undefined ? `; first request via ${edgeUrl(s)} ${served.toFixed(1)}s later` : `; but ${edgeUrl(s)} served nothing within 90s`) : ""}`,
+    );
+    return !s || served !== undefined;
+}
+
+/** `pulumi preview`, `up` and `refresh`, each with --expect-no-changes, and the hosts untouched by all three. */
+export async function checkNoChanges(stack: StackCli, hosts: number[]): Promise<void> {
+    const before = await snapshotHosts(hosts);
+    for (const verb of ["preview", "up", "refresh"]) {
+        await check(`${verb}-no-changes[${stack.label}]`, async () => {
+            const r = await stack.cli(verb, ["--expect-no-changes"]);
+            assert(r.code === 0, `pulumi ${verb} --expect-no-changes: exit ${r.code}: ${errorLines(r, 8)}`);
+            const diff = diffSnapshots(before, await snapshotHosts(hosts));
+            assert(diff.length === 0, `pulumi ${verb} changed the hosts: ${diff.slice(0, 8).join("; ")}`);
+            return `exit 0 in ${r.seconds.toFixed(1)}s (${summary(r) || "no changes"}); host snapshots unchanged`;
+        });
+    }
+}
+
+/** The exported state (secrets left encrypted) holds none of the given values. */
+export async function checkStateSecrets(stack: StackCli, secrets: Record<string, string[]>): Promise<void> {
+    await check(`state-secrets[${stack.label}]`, async () => {
+        const state = await stack.exportState();
+        const found = Object.entries(secrets).filter(([, values]) => values.some((v) => state.includes(v)));
+        const missing = Object.entries(secrets).filter(([, values]) => values.length === 0).map(([k]) => k);
+        assert(missing.length === 0, `could not read ${missing.join(", ")} from the hosts, so the state was not checked for them`);
+        assert(found.length === 0, `in plain text in the state: ${found.map(([k]) => k).join(", ")}`);
+        return `${(state.length / 1024).toFixed(0)} KiB of state, none of ${Object.keys(secrets).join(", ")} in plain text`;
+    });
+}
+
+export async function checkDestroy(stack: StackCli, hosts: number[], reference: HostSnapshot[], label: string): Promise<void> {
+    const r = await stack.cli("destroy");
+    report(r.code === 0, `destroy[${stack.label}]`, r.code === 0 ? `${summary(r)} in ${r.seconds.toFixed(1)}s` : `exit ${r.code}: ${errorLines(r)}`);
+    const diff = diffSnapshots(reference, await snapshotHosts(hosts));
+    report(diff.length === 0, `destroy-clean[${stack.label}]`, diff.length === 0 ? `every host as ${label}` : `hosts differ from ${label}: ${diff.slice(0, 12).join("; ")}`);
+}

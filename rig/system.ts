@@ -1,0 +1,479 @@
+/**
+ * Checks of a running platform on the rig: swarm, overlay, gwbridge, Consul, registrator, the edge, the
+ * VIP and tier isolation, each against the hosts themselves. Traffic goes to 10.77.0.x and loopback
+ * only, and every loop is bounded in count and time.
+ */
+import * as fs from "fs";
+import { dockerOn, hostAddress, httpGet, must, sleep, sshOn, waitFor } from "./lib";
+import { assert, check, info, timing } from "./report";
+
+export const BASE_IMAGE = "rig/base:bookworm";
+const BACKEND_IMAGE = "rig/whoami:v1.10.3";
+export const GWBRIDGE_WANT = "172.21.0.0/20 172.21.0.1";
+const MANAGED_LABEL = "io.swarm-platform.managed";
+
+export interface Scenario {
+    stack: string;
+    hosts: number[];
+    managers: number[];
+    consulServers: number[];
+    edges: number[];
+    edgePort: number;
+    replicas: number;
+    vip?: string;
+}
+
+export const DEV: Scenario = { stack: "rig-dev", hosts: [1], managers: [1], consulServers: [1], edges: [1], edgePort: 8080, replicas: 3 };
+export const MULTI: Scenario = { stack: "rig-multi", hosts: [1, 2, 3], managers: [1, 2, 3], consulServers: [1, 2, 3], edges: [1, 2], edgePort: 80, replicas: 6, vip: "10.77.0.100" };
+
+const backendName = (k: number) => `web-${k}`;
+/** DemoBackends' round-robin placement: replica k (1-based) on host (k-1) mod n. */
+const backendHost = (s: Scenario, k: number) => s.hosts[(k - 1) % s.hosts.length];
+export const edgeUrl = (s: Scenario, host = s.edges[0]) => `http://${hostAddress(host)}:${s.edgePort}/`;
+const consulUrl = (p: string, host = 1) => `http://${hostAddress(host)}:8500${p}`;
+export const nameOf = (body: string) => /^Name: (.+)$/m.exec(body)?.[1]?.trim();
+
+async function consulJson<T>(p: string, host = 1): Promise<T | undefined> {
+    const r = await httpGet(consulUrl(p, host), 3000);
+    if (r.status !== 200) return undefined;
+    try {
+        return JSON.parse(r.body) as T;
+    } catch {
+        return undefined;
+    }
+}
+
+interface CatalogEntry {
+    ServiceAddress: string;
+    ServicePort: number;
+    ServiceID: string;
+}
+
+const catalogCount = async (s: Scenario) => (await consulJson<CatalogEntry[]>(`/v1/catalog/service/web`, s.consulServers[0]))?.length;
+const passingCount = async (s: Scenario) => (await consulJson<unknown[]>(`/v1/health/service/web?passing`, s.consulServers[0]))?.length;
+
+/** Waits until the catalog and the passing health view both hold `n` web instances. */
+export async function waitBackends(s: Scenario, n: number, timeoutMs = 60_000): Promise<number> {
+    const r = await waitFor(async () => ((await catalogCount(s)) === n && (await passingCount(s)) === n ? true : undefined), timeoutMs, 1000, 120);
+    assert(r.value, `web did not reach ${n} registered and passing instances within ${timeoutMs / 1000}s (catalog ${await catalogCount(s)}, passing ${await passingCount(s)})`);
+    return r.ms;
+}
+
+/** Distinct backend names seen over at most `max` requests (stops early once `want` are all seen). */
+async function namesSeen(url: string, want: string[], max: number, timeoutMs: number): Promise<{ names: Set<string>; statuses: Record<number, number> }> {
+    const names = new Set<string>();
+    const statuses: Record<number, number> = {};
+    const t0 = Date.now();
+    for (let i = 0; i < max && Date.now() - t0 < timeoutMs; i++) {
+        const r = await httpGet(url, 3000);
+        statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+        const n = nameOf(r.body);
+        if (r.status === 200 && n) names.add(n);
+        if (want.every((w) => names.has(w))) break;
+        await sleep(50);
+    }
+    return { names, statuses };
+}
+
+interface LoopSample {
+    t: number;
+    status: number;
+    name?: string;
+    error?: string;
+}
+
+/** A bounded request loop: at most `count` requests, at most `durationMs`, `intervalMs` apart. */
+export async function requestLoop(url: string, count: number, durationMs: number, intervalMs: number, stop?: (last: LoopSample) => boolean): Promise<LoopSample[]> {
+    const out: LoopSample[] = [];
+    const t0 = Date.now();
+    for (let i = 0; i < count && Date.now() - t0 < durationMs; i++) {
+        const r = await httpGet(url, 3000);
+        const sample = { t: Date.now() - t0, status: r.status, name: nameOf(r.body), error: r.error };
+        out.push(sample);
+        if (stop?.(sample)) break;
+        await sleep(intervalMs);
+    }
+    return out;
+}
+
+
+export async function checkSwarm(s: Scenario): Promise<void> {
+    await check(`swarm[${s.stack}]`, async () => {
+        const nodes = (await must(dockerOn(s.managers[0], ["node", "ls", "--format", "{{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}"]), "docker node ls"))
+            .split("\n")
+            .filter(Boolean);
+        const problems: string[] = [];
+        for (const h of s.hosts) {
+            const line = nodes.find((n) => n.startsWith(`rig-h${h} `));
+            if (!line) problems.push(`rig-h${h} not in the swarm`);
+            else if (!/ Ready Active/.test(line)) problems.push(`rig-h${h} not ready: ${line}`);
+            else if (s.managers.includes(h) !== /(Leader|Reachable)$/.test(line)) problems.push(`rig-h${h} has the wrong role: ${line}`);
+        }
+        assert(nodes.length === s.hosts.length, `expected ${s.hosts.length} nodes, got ${nodes.length}: ${nodes.join("; ")}`);
+        const names = await Promise.all(s.hosts.map((h) => must(dockerOn(h, ["info", "--format", "{{.Name}}"]), "docker info")));
+        assert(new Set(names).size === names.length, `engine names not distinct: ${names.join(", ")}`);
+        assert(problems.length === 0, problems.join("; "));
+        return `${nodes.length} node(s) ready with their roles (${nodes.map((n) => n.split(" ").filter((_x, i) => i === 0 || i === 3).join("=")).join(", ")}); distinct hostnames ${names.join(", ")}`;
+    });
+}
+
+export async function checkOverlay(s: Scenario): Promise<void> {
+    await check(`overlay[${s.stack}]`, async () => {
+        const ipam = await must(dockerOn(s.managers[0], ["network", "inspect", "my-network-overlay", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} driver={{.Driver}} attachable={{.Attachable}}"]), "network inspect");
+        assert(ipam === "10.10.0.0/16 10.10.0.254 driver=overlay attachable=true", `my-network-overlay is "${ipam}"`);
+        if (s.hosts.length < 2) return `${ipam} (single host: cross-host traffic checked on rig-multi)`;
+        const [a, b] = [s.hosts[0], s.hosts[s.hosts.length - 1]];
+        const start = (h: number, name: string) =>
+            must(dockerOn(h, ["run", "-d", "--name", name, "--network", "my-network-overlay", BASE_IMAGE, "sleep", "300"]), `run ${name} on rig-h${h}`);
+        try {
+            await Promise.all([start(a, "ovl-a"), start(b, "ovl-b")]);
+            const probe = (h: number, from: string, to: string) =>
+                waitFor(async () => {
+                    const r = await dockerOn(h, ["exec", from, "ping", "-c", "1", "-W", "2", to], { timeoutMs: 10_000 });
+                    return r.code === 0 ? true : undefined;
+                }, 20_000, 1000, 15);
+            const [ab, ba] = await Promise.all([probe(a, "ovl-a", "ovl-b"), probe(b, "ovl-b", "ovl-a")]);
+            assert(ab.value, `ovl-a on rig-h${a} did not reach ovl-b (rig-h${b}) by name`);
+            assert(ba.value, `ovl-b on rig-h${b} did not reach ovl-a (rig-h${a}) by name`);
+            const ipOf = async (h: number, n: string) => must(dockerOn(h, ["inspect", "-f", '{{(index .NetworkSettings.Networks "my-network-overlay").IPAddress}}', n]), "inspect");
+            return `${ipam}; ovl-a@rig-h${a} (${await ipOf(a, "ovl-a")}) <-> ovl-b@rig-h${b} (${await ipOf(b, "ovl-b")}) ping each other by name both ways`;
+        } finally {
+            await Promise.all([dockerOn(a, ["rm", "-f", "ovl-a"]), dockerOn(b, ["rm", "-f", "ovl-b"])]);
+        }
+    });
+}
+
+export const gwbridgeOf = async (h: number) =>
+    (await dockerOn(h, ["network", "inspect", "docker_gwbridge", "--format", `{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} managed={{index .Labels "${MANAGED_LABEL}"}}`])).stdout.trim();
+
+export async function checkGwbridge(s: Scenario): Promise<void> {
+    await check(`gwbridge[${s.stack}]`, async () => {
+        const found = await Promise.all(s.hosts.map(async (h) => `rig-h${h}: ${await gwbridgeOf(h)}`));
+        const bad = found.filter((f) => !f.includes(`: ${GWBRIDGE_WANT} `));
+        assert(bad.length === 0, `wrong docker_gwbridge: ${bad.join("; ")}`);
+        return found.join("; ");
+    });
+}
+
+interface Member {
+    Name: string;
+    Status: number;
+}
+
+async function consulHealthy(s: Scenario, from = s.consulServers[0]): Promise<string | undefined> {
+    const leader = await consulJson<string>("/v1/status/leader", from);
+    const members = await consulJson<Member[]>("/v1/agent/members", from);
+    if (!leader || !members) return undefined;
+    const alive = members.filter((m) => m.Status === 1).map((m) => m.Name).sort();
+    const want = s.hosts.map((h) => `rig-h${h}`);
+    return want.every((w) => alive.includes(w)) && members.length === want.length ? `leader ${leader}, members alive: ${alive.join(", ")}` : undefined;
+}
+
+export async function checkConsul(s: Scenario): Promise<void> {
+    await check(`consul[${s.stack}]`, async () => {
+        const r = await waitFor(() => consulHealthy(s), 60_000, 1000, 60);
+        assert(r.value, `no leader with every member alive within 60s: leader=${await consulJson<string>("/v1/status/leader")} members=${JSON.stringify(await consulJson<Member[]>("/v1/agent/members"))}`);
+        return r.value;
+    });
+    if (s.consulServers.length < 3) return;
+    const victim = s.consulServers[s.consulServers.length - 1];
+    const asker = s.consulServers[0];
+    await check(`consul-failover[${s.stack}]`, async () => {
+        await must(dockerOn(victim, ["stop", "consul"]), `stop consul on rig-h${victim}`);
+        try {
+            const down = await waitFor(async () => {
+                const m = await consulJson<Member[]>("/v1/agent/members", asker);
+                return m?.find((x) => x.Name === `rig-h${victim}`)?.Status !== 1 ? true : undefined;
+            }, 30_000, 1000, 30);
+            assert(down.value, `rig-h${victim} still alive to the others 30s after its agent stopped`);
+            // A leader must exist (re-elected within a few seconds if it was the victim) and answer reads.
+            const leader = await waitFor(async () => {
+                const l = await consulJson<string>("/v1/status/leader", asker);
+                const kv = l ? await httpGet(consulUrl("/v1/catalog/nodes", asker), 3000) : undefined;
+                return l && kv?.status === 200 ? l : undefined;
+            }, 20_000, 1000, 20);
+            assert(leader.value, `no leader within 20s with rig-h${victim}'s server stopped`);
+            return `with rig-h${victim}'s server stopped: leader ${leader.value} after ${(leader.ms / 1000).toFixed(1)}s, catalog answers`;
+        } finally {
+            await dockerOn(victim, ["start", "consul"]);
+            const back = await waitFor(() => consulHealthy(s, asker), 60_000, 1000, 60);
+            info(back.value ? `consul on rig-h${victim} back: ${back.value}` : `consul on rig-h${victim} did not rejoin within 60s`);
+        }
+    });
+}
+
+export async function checkRegistrator(s: Scenario): Promise<void> {
+    await check(`registrator[${s.stack}]`, async () => {
+        const ms = await waitBackends(s, s.replicas);
+        const entries = (await consulJson<CatalogEntry[]>("/v1/catalog/service/web", s.consulServers[0])) ?? [];
+        const where = entries.map((e) => `${e.ServiceAddress}:${e.ServicePort}`).sort();
+        const victim = 2;
+        const vh = backendHost(s, victim);
+        await must(dockerOn(vh, ["stop", backendName(victim)]), `stop ${backendName(victim)}`);
+        let gone;
+        try {
+            gone = await waitFor(async () => ((await catalogCount(s)) === s.replicas - 1 ? true : undefined), 30_000, 500, 60);
+        } finally {
+            await dockerOn(vh, ["start", backendName(victim)]);
+        }
+        assert(gone.value, `${backendName(victim)} stopped on rig-h${vh} but the catalog still has ${await catalogCount(s)} web instances after 30s`);
+        const back = await waitBackends(s, s.replicas);
+        return `${s.replicas} web instances registered and passing after ${(ms / 1000).toFixed(1)}s (${where.join(" ")}); ${backendName(victim)} stopped -> deregistered in ${(gone.ms / 1000).toFixed(1)}s, started -> back in ${(back / 1000).toFixed(1)}s`;
+    });
+}
+
+export async function checkEdgeReach(s: Scenario): Promise<void> {
+    const want = Array.from({ length: s.replicas }, (_, i) => backendName(i + 1));
+    for (const e of s.edges) {
+        await check(`edge-reach[${s.stack}@rig-h${e}]`, async () => {
+            await waitBackends(s, s.replicas);
+            // Converged: consul-template has rendered every instance (it coalesces changes for 2 s).
+            const warm = await namesSeen(edgeUrl(s, e), want, s.replicas * 40, 60_000);
+            const missing = want.filter((w) => !warm.names.has(w));
+            assert(missing.length === 0, `via ${edgeUrl(s, e)} never reached ${missing.join(", ")} within 60s (statuses ${JSON.stringify(warm.statuses)})`);
+            // Then a plain round of requests: every one answered, every backend in rotation.
+            const samples = await requestLoop(edgeUrl(s, e), s.replicas * 4, 30_000, 20);
+            const names = new Set(samples.map((x) => x.name).filter(Boolean));
+            const bad = samples.filter((x) => x.status !== 200);
+            assert(bad.length === 0 && names.size === want.length, `after convergence: ${bad.length} of ${samples.length} requests failed, ${names.size} of ${want.length} backends answered`);
+            return `${edgeUrl(s, e)}: all ${want.length} backends in rotation (${[...names].sort().join(", ")}); ${samples.length} of ${samples.length} requests 200 (convergence round: ${JSON.stringify(warm.statuses)})`;
+        });
+    }
+}
+
+export async function checkEdgeDynamics(s: Scenario): Promise<void> {
+    const url = edgeUrl(s);
+    const h = s.edges[0];
+    await check(`edge-new-backend[${s.stack}]`, async () => {
+        await dockerOn(h, ["rm", "-f", "web-extra"]);
+        const t0 = Date.now();
+        try {
+            await must(
+                dockerOn(h, ["run", "-d", "-P", "--name", "web-extra", "-e", "SERVICE_NAME=web", "-e", "SERVICE_CHECK_HTTP=/health", "-e", "SERVICE_CHECK_INTERVAL=2s", BACKEND_IMAGE, "--name", "web-extra"]),
+                "docker run web-extra",
+            );
+            const started = Date.now();
+            const samples = await requestLoop(url, 600, 60_000, 100, (x) => x.name === "web-extra");
+            const hit = samples.find((x) => x.name === "web-extra");
+            assert(hit, `web-extra never answered through ${url} within 60s (${samples.length} requests)`);
+            const failures = samples.filter((x) => x.status !== 200).length;
+            const convergence = (started - t0 + hit.t) / 1000;
+            timing(`convergence[${s.stack}] (backend started -> first request served via the edge)`, convergence);
+            assert(failures === 0, `${failures} failed request(s) while web-extra joined`);
+            return `web-extra served through the edge ${convergence.toFixed(1)}s after docker run (${samples.length} requests, none failed)`;
+        } finally {
+            await dockerOn(h, ["rm", "-f", "web-extra"]);
+            await waitBackends(s, s.replicas).catch(() => undefined);
+        }
+    });
+
+    await check(`edge-stop-no-failure[${s.stack}]`, async () => {
+        await waitBackends(s, s.replicas);
+        const victim = 2;
+        const vh = backendHost(s, victim);
+        let stoppedAt = 0;
+        const stopper = (async () => {
+            await sleep(2000);
+            stoppedAt = Date.now();
+            await must(dockerOn(vh, ["stop", backendName(victim)]), `stop ${backendName(victim)}`);
+        })();
+        const t0 = Date.now();
+        const samples = await requestLoop(url, 200, 20_000, 50);
+        await stopper;
+        await dockerOn(vh, ["start", backendName(victim)]);
+        const after = samples.filter((x) => t0 + x.t >= stoppedAt);
+        const bad = samples.filter((x) => x.status !== 200);
+        const victimAfter = after.filter((x) => x.name === backendName(victim) && t0 + x.t > stoppedAt + 1000).length;
+        await waitBackends(s, s.replicas);
+        assert(bad.length === 0, `${bad.length} of ${samples.length} requests failed around stopping ${backendName(victim)}: ${bad.slice(0, 3).map((b) => `${b.status} ${b.error ?? ""}`).join(", ")}`);
+        return `${samples.length} requests in ${((samples.at(-1)?.t ?? 0) / 1000).toFixed(1)}s, ${after.length} after stopping ${backendName(victim)}, none failed (${victimAfter} served by it >1s after its stop)`;
+    });
+
+    await check(`edge-502-and-recovery[${s.stack}]`, async () => {
+        const all = Array.from({ length: s.replicas }, (_, i) => i + 1);
+        await Promise.all(all.map((k) => must(dockerOn(backendHost(s, k), ["stop", backendName(k)]), `stop ${backendName(k)}`)));
+        try {
+            const down = await waitFor(async () => {
+                const rs = [await httpGet(url), await httpGet(url), await httpGet(url)];
+                return rs.every((r) => r.status === 502) ? true : undefined;
+            }, 30_000, 500, 60);
+            assert(down.value, `with every backend stopped the edge did not answer 502 (got ${(await httpGet(url)).status})`);
+            const t0 = Date.now();
+            await must(dockerOn(backendHost(s, 1), ["start", backendName(1)]), `start ${backendName(1)}`);
+            const up = await waitFor(async () => {
+                const r = await httpGet(url);
+                return r.status === 200 && nameOf(r.body) === backendName(1) ? true : undefined;
+            }, 60_000, 100, 600);
+            assert(up.value, `the edge did not recover within 60s of ${backendName(1)} starting (got ${(await httpGet(url)).status})`);
+            const recovery = (Date.now() - t0) / 1000;
+            timing(`recovery[${s.stack}] (first backend back -> served via the edge)`, recovery);
+            return `502 with all ${s.replicas} backends stopped (after ${(down.ms / 1000).toFixed(1)}s); ${backendName(1)} started -> 200 again after ${recovery.toFixed(1)}s`;
+        } finally {
+            await Promise.all(all.map((k) => dockerOn(backendHost(s, k), ["start", backendName(k)])));
+            await waitBackends(s, s.replicas).catch(() => undefined);
+        }
+    });
+}
+
+export async function vipHolders(s: Scenario): Promise<number[]> {
+    const has = await Promise.all(
+        s.edges.map(async (h) => {
+            const r = await sshOn(h, "ip -4 -o addr show dev eth0", { timeoutMs: 10_000 });
+            return r.stdout.includes(` ${s.vip}/`) ? h : 0;
+        }),
+    );
+    return has.filter((h) => h > 0);
+}
+
+export async function checkVip(s: Scenario): Promise<void> {
+    if (!s.vip) return;
+    const url = `http://${s.vip}:${s.edgePort}/`;
+    await check(`vip[${s.stack}]`, async () => {
+        const settled = await waitFor(async () => {
+            const holders = await vipHolders(s);
+            const r = await httpGet(url);
+            return holders.length === 1 && r.status === 200 ? holders[0] : undefined;
+        }, 30_000, 1000, 30);
+        assert(settled.value, `VIP ${s.vip} not held by exactly one edge host with service (holders: ${(await vipHolders(s)).join(",") || "none"})`);
+        const { names, statuses } = await namesSeen(url, Array.from({ length: s.replicas }, (_, i) => backendName(i + 1)), s.replicas * 20, 30_000);
+        assert(names.size === s.replicas, `via ${url} saw only ${[...names].join(", ")} (${JSON.stringify(statuses)})`);
+        return `${s.vip} on rig-h${settled.value}; ${url} reached all ${names.size} backends`;
+    });
+
+    await check(`vip-failover[${s.stack}]`, async () => {
+        const [master] = await vipHolders(s);
+        assert(master, "no VIP holder");
+        const backup = s.edges.find((h) => h !== master) as number;
+        let stopAt = 0;
+        let movedAt = 0;
+        let done = false;
+        const t0 = Date.now();
+        const loop = requestLoop(url, 400, 45_000, 100, () => done);
+        await sleep(2000);
+        stopAt = Date.now();
+        await must(dockerOn(master, ["stop", "edge"]), `stop edge on rig-h${master}`);
+        try {
+            const moved = await waitFor(async () => {
+                const holders = await vipHolders(s);
+                return holders.length === 1 && holders[0] === backup ? true : undefined;
+            }, 30_000, 200, 150);
+            movedAt = Date.now();
+            assert(moved.value, `VIP still on rig-h${(await vipHolders(s)).join(",")} 30s after stopping the edge on rig-h${master}`);
+            await sleep(4000);
+            done = true;
+            const samples = await loop;
+            const afterStop = samples.filter((x) => t0 + x.t >= stopAt);
+            const failedReqs = afterStop.filter((x) => x.status !== 200);
+            const lastFail = failedReqs.at(-1);
+            const restoredAt = lastFail ? t0 + lastFail.t : stopAt;
+            const tail = samples.filter((x) => t0 + x.t > movedAt + 1000);
+            assert(tail.length > 0 && tail.every((x) => x.status === 200), `requests via the VIP still failing after it moved: ${tail.filter((x) => x.status !== 200).length} of ${tail.length}`);
+            const failover = (movedAt - stopAt) / 1000;
+            timing(`vip failover[${s.stack}] (edge stopped -> VIP on backup)`, failover);
+            timing(`vip service gap[${s.stack}] (edge stopped -> last failed request)`, (restoredAt - stopAt) / 1000);
+            return `edge on rig-h${master} stopped -> VIP on rig-h${backup} in ${failover.toFixed(1)}s; ${afterStop.length} requests after the stop, ${failedReqs.length} failed (gap ${((restoredAt - stopAt) / 1000).toFixed(1)}s), all OK after the move`;
+        } finally {
+            done = true;
+            await loop;
+        }
+    });
+    await must(dockerOn(s.edges[0], ["start", "edge"]), `start edge on rig-h${s.edges[0]}`).catch((e) => info(String(e)));
+
+    await check(`vip-restore[${s.stack}]`, async () => {
+        const master = s.edges[0];
+        const t0 = Date.now();
+        let done = false;
+        const loop = requestLoop(url, 400, 40_000, 100, () => done);
+        try {
+            const back = await waitFor(async () => {
+                const holders = await vipHolders(s);
+                assert(holders.length <= 1, `VIP on several hosts at once: ${holders.join(", ")}`);
+                return holders[0] === master ? true : undefined;
+            }, 30_000, 200, 150);
+            assert(back.value, `VIP still on rig-h${(await vipHolders(s)).join(",") || "none"} 30s after the edge on rig-h${master} came back`);
+            const failback = (Date.now() - t0) / 1000;
+            // Stable: the MASTER keeps it, and requests are served, for a few more seconds.
+            for (let i = 0; i < 5; i++) {
+                await sleep(1000);
+                const holders = await vipHolders(s);
+                assert(holders.length === 1 && holders[0] === master, `VIP moved again after failback: holders ${holders.join(",") || "none"}`);
+            }
+            done = true;
+            const samples = await loop;
+            const bad = samples.filter((x) => x.status !== 200);
+            const tail = samples.slice(-10);
+            assert(tail.every((x) => x.status === 200), `requests via the VIP failing after failback: ${tail.map((x) => x.status).join(",")}`);
+            timing(`vip failback[${s.stack}] (edge restarted -> VIP back on the MASTER)`, failback);
+            return `edge restarted on rig-h${master}: VIP back on rig-h${master} (MASTER, preempt) in ${failback.toFixed(1)}s and stable for 5s; ${samples.length} requests across the failback, ${bad.length} failed`;
+        } finally {
+            done = true;
+            await loop;
+        }
+    });
+}
+
+const LISTENER = [
+    "printf '%s\\n' 'pid /tmp/n.pid;' 'error_log stderr;' 'events {}'",
+    "'http { access_log off; server { listen 27017; listen 2181; listen 8081; location / { return 200 \"ok\\n\"; } } }' >/tmp/n.conf",
+    "&& exec nginx -c /tmp/n.conf -g 'daemon off;'",
+].join(" ");
+
+export async function checkIsolation(s: Scenario, h: number): Promise<void> {
+    await check(`isolation[${s.stack}@rig-h${h}]`, async () => {
+        const tiers = ["app", "mongo", "zookeeper"];
+        try {
+            await Promise.all(tiers.map((t) => must(dockerOn(h, ["run", "-d", "--name", `iso-${t}`, "--network", `net_${t}`, BASE_IMAGE, "sh", "-c", LISTENER]), `run iso-${t}`)));
+            const ip: Record<string, string> = {};
+            for (const t of tiers) ip[t] = await must(dockerOn(h, ["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", `iso-${t}`]), "inspect");
+            // Each listener answers locally first, so a closed path below is the network's doing.
+            for (const t of tiers) {
+                const ok = await waitFor(async () => ((await dockerOn(h, ["exec", `iso-${t}`, "curl", "-s", "-m", "2", "http://127.0.0.1:8081/"])).stdout.includes("ok") ? true : undefined), 15_000, 500, 30);
+                assert(ok.value, `iso-${t} listener did not come up`);
+            }
+            const probe = async (from: string, to: string, port: number) => {
+                const r = await dockerOn(h, ["exec", `iso-${from}`, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "3", `http://${ip[to]}:${port}/`], { timeoutMs: 15_000 });
+                return r.stdout.trim() === "200";
+            };
+            const cases: [string, string, number, boolean][] = [
+                ["app", "mongo", 27017, true],
+                ["app", "zookeeper", 2181, true],
+                ["app", "mongo", 8081, false],
+                ["app", "zookeeper", 27017, false],
+                ["mongo", "app", 8081, false],
+                ["mongo", "zookeeper", 2181, false],
+                ["zookeeper", "mongo", 27017, false],
+            ];
+            const results = await Promise.all(cases.map(async ([f, t, p, want]) => ({ f, t, p, want, got: await probe(f, t, p) })));
+            const wrong = results.filter((r) => r.got !== r.want);
+            const fmt = (r: (typeof results)[number]) => `${r.f}->${r.t}:${r.p} ${r.got ? "open" : "closed"}`;
+            assert(wrong.length === 0, `unexpected: ${wrong.map(fmt).join(", ")}`);
+            return results.map(fmt).join(", ");
+        } finally {
+            await Promise.all(tiers.map((t) => dockerOn(h, ["rm", "-f", `iso-${t}`])));
+        }
+    });
+}
+
+/**
+ * The secrets the platform put on the hosts, read back from the hosts themselves: the swarm's join
+ * tokens, the Consul gossip key, the VRRP password and the SSH key the program logged in with.
+ */
+export async function secretsOnHosts(s: Scenario, sshKeyFile?: string): Promise<Record<string, string[]>> {
+    const manager = s.managers[0];
+    const token = async (role: string) => (await dockerOn(manager, ["swarm", "join-token", "-q", role])).stdout.trim();
+    const fileIn = async (h: number, container: string, file: string) => (await dockerOn(h, ["exec", container, "cat", file])).stdout;
+    const gossip = /"encrypt"\s*:\s*"([^"]+)"/.exec(await fileIn(manager, "consul", "/consul/config/agent.json"))?.[1];
+    const secrets: Record<string, string[]> = {
+        "swarm join tokens": (await Promise.all(["manager", "worker"].map(token))).filter(Boolean),
+        "Consul gossip key": gossip ? [gossip] : [],
+    };
+    if (s.vip) {
+        const pass = /auth_pass\s+(\S+)/.exec(await fileIn(s.edges[0], "keepalived", "/etc/keepalived/keepalived.conf"))?.[1];
+        secrets["VRRP password"] = pass ? [pass] : [];
+    }
+    if (sshKeyFile) {
+        // The key's base64 body lines: any of them in the state would be the key in plain text.
+        secrets["SSH private key"] = fs.readFileSync(sshKeyFile, "utf8").split("\n").filter((l) => /^[A-Za-z0-9+/=]{40,}$/.test(l));
+    }
+    return secrets;
+}
