@@ -56,7 +56,8 @@ export class EdgeVip extends pulumi.ComponentResource {
                     image: args.imageIds[hostName],
                     command: keepalivedArgs(),
                     uploads: [{ file: KEEPALIVED_CONF_PATH, content: pulumi.secret(conf) }],
-                    capabilities: ["NET_ADMIN", "NET_BROADCAST", "NET_RAW"],
+                    // Spelled as the engine stores them (20.10+ adds CAP_), so a refresh reads back what was asked.
+                    capabilities: ["CAP_NET_ADMIN", "CAP_NET_BROADCAST", "CAP_NET_RAW"],
                     hostNetwork: true,
                     init: true,
                 },

@@ -137,7 +137,7 @@ describe("multihost stack", () => {
         expect(keepaliveds).toHaveLength(2);
         for (const k of keepaliveds) {
             expect(k.inputs.privileged).toBeUndefined();
-            expect(k.inputs.capabilities).toEqual({ adds: ["NET_ADMIN", "NET_BROADCAST", "NET_RAW"], drops: [] });
+            expect(k.inputs.capabilities).toEqual({ adds: ["CAP_NET_ADMIN", "CAP_NET_BROADCAST", "CAP_NET_RAW"], drops: [] });
         }
     });
 
