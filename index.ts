@@ -10,5 +10,6 @@ export const overlayNetwork = platform.overlay;
 export const gwbridgeSubnet = model.gwbridge.subnet;
 export const tierNetworks = platform.tierNetworks;
 export const edgeUrls = platform.edgeUrls;
-export const vipUrl = platform.vipUrl;
+// null, not undefined: the engine warns on every run about an undefined stack output.
+export const vipUrl = platform.vipUrl ?? null;
 export const consulUiUrl = platform.consulUiUrl;

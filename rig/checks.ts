@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { devLocalStack, insideHost, readmeUpCommand, tagDefaultImages, untagDefaultImages } from "./devlocal";
-import { checkDestroy, checkNoChanges, checkPreview, checkStateSecrets, checkUp } from "./lifecycle";
+import { checkDestroy, checkNoChanges, checkPreview, checkStateSecrets, checkUp, engineWarnings } from "./lifecycle";
 import { HostSnapshot, RIG_STATE, diffSnapshots, dockerOn, hostAddress, must, run, snapshotHosts, waitFor } from "./lib";
 import { CliStack, installPlugins, killCurrent, rigStack } from "./pulumi";
 import { assert, check, info, report, tally, timing } from "./report";
@@ -153,7 +153,8 @@ async function scenarioLocal(): Promise<void> {
         report(installed.code === 0, "npm-ci[dev-local]", `exit ${installed.code} in ${installed.seconds.toFixed(1)}s`);
         await checkPreview(dev, ALL_HOSTS);
         const up = await dev.shell(command);
-        report(up.code === 0, "readme-up[dev-local]", `\`${command}\`: exit ${up.code} in ${up.seconds.toFixed(1)}s`);
+        const warnings = engineWarnings(up);
+        report(up.code === 0 && warnings.length === 0, "readme-up[dev-local]", `\`${command}\`: exit ${up.code} in ${up.seconds.toFixed(1)}s${warnings.length ? `, engine warnings: ${warnings.join(" / ")}` : ", no engine warning"}`);
         if (up.code === 0) {
             timing("up[dev-local] duration", up.seconds);
             await check("edge-reach[dev-local]", async () => {

@@ -31,6 +31,9 @@ export async function checkPreview(stack: StackCli, hosts: number[]): Promise<bo
     });
 }
 
+/** Plugin version mismatches and undefined outputs show up as engine warnings on every run. */
+export const engineWarnings = (r: PulumiRun): string[] => [...new Set(r.output.split("\n").filter((l) => /^\s*warning:/.test(l)).map((l) => l.trim()))];
+
 /** Waits for the first request served through the edge after an `up`. */
 async function firstServed(s: Scenario): Promise<number | undefined> {
     const first = await waitFor(async () => {
@@ -44,6 +47,11 @@ export async function checkUp(stack: StackCli, s: Scenario | undefined, args: st
     const r = await stack.cli("up", args);
     if (r.code !== 0) {
         report(false, label, `exit ${r.code} after ${r.seconds.toFixed(1)}s: ${errorLines(r)}`);
+        return false;
+    }
+    const warnings = engineWarnings(r);
+    if (warnings.length > 0) {
+        report(false, label, `succeeded in ${r.seconds.toFixed(1)}s with engine warnings: ${warnings.join(" / ")}`);
         return false;
     }
     timing(`${label} duration`, r.seconds);
