@@ -34,7 +34,15 @@ export interface ValidationResult {
 export type RawConfig = Record<string, unknown>;
 
 const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+// Values that land in nginx, keepalived, Consul or a shell on a host take no characters those could read as syntax.
+const URL_PATH_PATTERN = /^\/(?:[A-Za-z0-9._~-]+\/?)*$/;
+const INTERFACE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+const SSH_USER_PATTERN = /^[a-z_][a-z0-9_.-]{0,31}$/;
+const SOCKET_PATH_PATTERN = /^\/[A-Za-z0-9._/-]+$/;
+const DOCKER_HOST_PATTERN = /^(unix:\/\/\/[A-Za-z0-9._/-]+|(tcp|ssh):\/\/[A-Za-z0-9@._:-]+)$/;
+const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
 const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
+const LOOPBACK = parseCidr("127.0.0.0/8") as Cidr;
 
 class Collector {
     readonly errors: Problem[] = [];
@@ -103,6 +111,14 @@ function name(c: Collector, raw: Obj, key: string, label: string): string {
     return v;
 }
 
+function urlPath(c: Collector, raw: Obj, key: string, label: string): string {
+    const v = str(c, raw, key, label);
+    if (v && !URL_PATH_PATTERN.test(v)) {
+        c.error(label, `"${v}" is not a plain URL path`, "write it as /segment/segment/ with letters, digits and . _ ~ - only");
+    }
+    return v;
+}
+
 /** A labelled subnet, collected so every pair can be checked for overlap. */
 interface NamedRange {
     key: string;
@@ -131,7 +147,14 @@ function subnetWithGateway(c: Collector, subnetKey: string, subnet: string, gate
 
 function validateImage(c: Collector, raw: Obj, key: string): string {
     const image = str(c, raw, key);
-    const tag = image.includes("@") ? "digest" : image.split("/").pop()?.split(":")[1];
+    const [reference, digest] = image.split("@", 2);
+    if (digest !== undefined) {
+        if (!DIGEST_PATTERN.test(digest) || image.split("@").length > 2) {
+            c.error(key, `"${image}" has a malformed digest`, "write it as name@sha256: followed by 64 lowercase hex digits, as `docker image inspect --format '{{index .RepoDigests 0}}'` prints it");
+        }
+        return image;
+    }
+    const tag = reference.split("/").pop()?.split(":")[1];
     if (image && (!tag || tag === "latest")) {
         c.error(key, `"${image}" is not pinned`, "name an exact version tag or digest, never latest");
     }
@@ -167,7 +190,11 @@ function parseHost(c: Collector, raw: Obj, i: number, sharedKey: boolean): HostS
     }
     let connection: HostConnection;
     if (raw.local === true) {
-        connection = { kind: "local", dockerHost: optStr(c, raw, "dockerHost", `${key}.dockerHost`) ?? DEFAULT_DOCKER_HOST };
+        const dockerHost = optStr(c, raw, "dockerHost", `${key}.dockerHost`) ?? DEFAULT_DOCKER_HOST;
+        if (!DOCKER_HOST_PATTERN.test(dockerHost)) {
+            c.error(`${key}.dockerHost`, `"${dockerHost}" is not a Docker endpoint`, "write it as unix:///path/to/docker.sock, tcp://host:port or ssh://user@host");
+        }
+        connection = { kind: "local", dockerHost };
     } else {
         const ssh = isObj(raw.ssh) ? raw.ssh : {};
         const keyPathText = optStr(c, ssh, "privateKeyPath", `${key}.ssh.privateKeyPath`);
@@ -179,17 +206,30 @@ function parseHost(c: Collector, raw: Obj, i: number, sharedKey: boolean): HostS
         if (!privateKeyPath && !sharedKey) {
             c.error(`${key}.ssh`, "this remote host has no SSH identity", `set ${key}.ssh.privateKeyPath, or the secret sshPrivateKey (pulumi config set --secret sshPrivateKey < key)`);
         }
+        const user = optStr(c, ssh, "user", `${key}.ssh.user`) ?? "root";
+        if (!SSH_USER_PATTERN.test(user)) {
+            c.error(`${key}.ssh.user`, `"${user}" is not a valid user name`, "use the login name: lowercase letters, digits, _ . - and no spaces");
+        }
+        const loopback = parseLoopback(address);
+        if (loopback) {
+            c.error(`${key}.address`, `${address} is a loopback address, which no other host and no SSH connection from elsewhere can reach`, "set the host's LAN address; only a `local: true` host of a single-host stack may use 127.0.0.1");
+        }
         connection = {
             kind: "ssh",
-            user: optStr(c, ssh, "user", `${key}.ssh.user`) ?? "root",
+            user,
             port: ssh.port === undefined ? 22 : port(c, ssh, "port", `${key}.ssh.port`),
             privateKeyPath,
         };
     }
     const dockerSocket = optStr(c, raw, "dockerSocket", `${key}.dockerSocket`) ?? "/var/run/docker.sock";
-    if (!dockerSocket.startsWith("/")) c.error(`${key}.dockerSocket`, `"${dockerSocket}" is not an absolute path`, "give the socket's absolute path on the host, e.g. /var/run/docker.sock");
+    if (!SOCKET_PATH_PATTERN.test(dockerSocket)) c.error(`${key}.dockerSocket`, `"${dockerSocket}" is not an absolute path`, "give the socket's absolute path on the host, e.g. /var/run/docker.sock");
     return { name: hostName, address, dataPathAddress, dockerSocket, roles, connection };
 }
+
+const parseLoopback = (address: string): boolean => {
+    const value = parseIpv4(address);
+    return value !== undefined && cidrContains(LOOPBACK, value);
+};
 
 function checkDistinct(c: Collector, values: string[], what: string, keyOf: (i: number) => string, owner = "host"): void {
     const seen = new Map<string, number>();
@@ -204,11 +244,14 @@ function checkDistinct(c: Collector, values: string[], what: string, keyOf: (i: 
 function validateRoles(c: Collector, hosts: HostSpec[], vip: string | undefined): void {
     const managerCount = managers({ hosts }).length;
     if (managerCount === 0) c.error("hosts", "no host has the manager role", "give at least one host the manager role");
-    else if (managerCount % 2 === 0) {
+    else if (managerCount === 2) {
+        c.error("hosts", "2 managers: Raft needs both for a quorum, so losing either stops the swarm, which is less available than 1", "use 1 or 3 managers");
+    } else if (managerCount % 2 === 0) {
         c.warn("hosts", `${managerCount} managers tolerate no more failures than ${managerCount - 1}; Raft quorum wants an odd count`, "use 1, 3 or 5 managers");
     }
     const servers = consulServers({ hosts }).length;
     if (servers === 0) c.error("hosts", "no host has the consul-server role", "give one or three hosts the consul-server role");
+    else if (servers === 2) c.error("hosts", "2 Consul servers: Raft needs both for a quorum, so losing either stops Consul, which is less available than 1", "use 1 or 3 consul-server hosts");
     else if (servers % 2 === 0) c.warn("hosts", `${servers} Consul servers: Raft quorum wants an odd count`, "use 1, 3 or 5 consul-server hosts");
     const edges = edgeHosts({ hosts }).length;
     if (edges === 0) c.error("hosts", "no host has the edge role", "give one host (two with edgeVip) the edge role");
@@ -270,6 +313,41 @@ function checkOverlaps(c: Collector, ranges: NamedRange[], hosts: HostSpec[]): v
     });
 }
 
+/** Ports the platform itself holds on every host's network: Consul's RPC and gossip, the swarm's management and gossip. */
+const FIXED_HOST_PORTS: [string, number][] = [
+    ["Consul server RPC", 8300],
+    ["Consul LAN gossip", 8301],
+    ["Consul WAN gossip", 8302],
+    ["swarm management", 2377],
+    ["swarm gossip", 7946],
+];
+
+/** Every listener on the host network gets its own port: the edge, Consul and the swarm share it. */
+function checkHostPorts(c: Collector, configured: [string, number][]): void {
+    const taken: [string, number][] = [...FIXED_HOST_PORTS];
+    for (const [key, value] of configured) {
+        const clash = taken.find(([, p]) => p === value);
+        if (clash) c.error(key, `port ${value} is already used on the host network by ${clash[0]}`, "pick a port nothing else on the hosts listens on");
+        taken.push([key, value]);
+    }
+}
+
+/**
+ * Consul's client addresses, as the agents bind them and as registrator and consul-template dial the local
+ * one: literal IPv4 addresses or `{{host}}`. 0.0.0.0 on several hosts opens the HTTP API to the whole LAN.
+ */
+function consulClientAddress(c: Collector, raw: RawConfig, hostCount: number): string {
+    const text = str(c, raw, "consulClientAddress");
+    const fix = "list IPv4 addresses or {{host}} (the host's own address), separated by spaces, e.g. \"127.0.0.1 {{host}}\"";
+    for (const item of text.split(/\s+/).filter(Boolean)) {
+        if (item !== "{{host}}" && parseIpv4(item) === undefined) c.error("consulClientAddress", `"${item}" is neither an IPv4 address nor {{host}}`, fix);
+        if (item === "0.0.0.0" && hostCount > 1) {
+            c.error("consulClientAddress", "0.0.0.0 exposes Consul's HTTP API on every address of every host", `bind what needs it: ${fix}`);
+        }
+    }
+    return text;
+}
+
 /**
  * Turns raw stack config into the typed model, or into the full list of problems: every problem is
  * reported at once so a person fixes the config in one pass, before any host is touched.
@@ -324,36 +402,53 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
     };
     const consul = {
         datacenter: name(c, raw, "consulDatacenter", "consulDatacenter"),
-        clientAddress: str(c, raw, "consulClientAddress"),
+        clientAddress: consulClientAddress(c, raw, hosts.length),
         httpPort: port(c, raw, "consulHttpPort"),
         dnsPort: port(c, raw, "consulDnsPort"),
     };
     const vip = optStr(c, raw, "edgeVip");
-    if (vip && parseIpv4(vip) === undefined) c.error("edgeVip", `"${vip}" is not an IPv4 address`, "set a free address on the edge hosts' LAN, or leave it empty");
+    const vipAddress = vip === undefined ? undefined : parseIpv4(vip);
+    if (vip && vipAddress === undefined) c.error("edgeVip", `"${vip}" is not an IPv4 address`, "set a free address on the edge hosts' LAN, or leave it empty");
     if (vip && hosts.some((h) => h.address === vip)) c.error("edgeVip", `${vip} is a host's own address`, "pick a free address for the VIP");
+    for (const r of vipAddress === undefined ? [] : ranges.filter((r) => cidrContains(r.cidr, vipAddress))) {
+        c.error("edgeVip", `${vip} lies inside ${r.key} (${r.cidr.text}), where Docker hands out container addresses`, "pick a free address on the edge hosts' LAN");
+    }
     const edge = {
         port: port(c, raw, "edgePort"),
         services: list(c, raw, "edgeServices").map((s, i) => ({
             service: name(c, s, "service", `edgeServices[${i}].service`),
-            path: str(c, s, "path", `edgeServices[${i}].path`),
+            path: urlPath(c, s, "path", `edgeServices[${i}].path`),
         })),
         vip,
         vipInterface: str(c, raw, "edgeVipInterface"),
         vipPrefixLength: int(c, raw, "edgeVipPrefixLength", 1, 32),
         virtualRouterId: int(c, raw, "edgeVirtualRouterId", 1, 255),
     };
-    edge.services.forEach((s, i) => {
-        if (s.path && !s.path.startsWith("/")) c.error(`edgeServices[${i}].path`, `"${s.path}" does not start with /`, "write the path as /prefix");
-    });
+    if (edge.vipInterface && !INTERFACE_PATTERN.test(edge.vipInterface)) {
+        c.error("edgeVipInterface", `"${edge.vipInterface}" is not a network interface name`, "give the interface the VIP lives on as `ip -br link` lists it, e.g. eth0 (at most 15 characters)");
+    }
     checkDistinct(c, edge.services.map((s) => s.path), "path", (i) => `edgeServices[${i}].path`, "edge service");
     if (edge.services.length === 0) c.error("edgeServices", "is empty", "route at least one service, e.g. [{service: web, path: /}]");
     const backends = {
         service: name(c, raw, "backendService", "backendService"),
         replicas: int(c, raw, "backendReplicas", 0, 100),
         containerPort: port(c, raw, "backendPort"),
-        healthPath: str(c, raw, "backendHealthPath"),
+        healthPath: urlPath(c, raw, "backendHealthPath", "backendHealthPath"),
     };
     validateRoles(c, hosts, vip);
+    checkHostPorts(c, [
+        ["edgePort", edge.port],
+        ["consulHttpPort", consul.httpPort],
+        ["consulDnsPort", consul.dnsPort],
+        ["swarmDataPathPort", swarm.dataPathPort],
+    ]);
+    if (hosts.length > 1) {
+        hosts.forEach((h, i) => {
+            if (h.connection.kind === "local" && parseLoopback(h.address)) {
+                c.error(`hosts[${i}].address`, `${h.address} is a loopback address in a stack of ${hosts.length} hosts, which the others cannot reach`, "set the host's LAN address");
+            }
+        });
+    }
 
     const registrator = { internalAddresses: bool(c, raw, "registratorInternalAddresses") };
     const model: PlatformModel = { stack, hosts, overlay, gwbridge, swarm, tiers, flows, images, consul, registrator, edge, backends };

@@ -76,10 +76,16 @@ describe("validateConfig", () => {
         expect(errors).toContain("hosts: no host has the manager role. Fix: give at least one host the manager role.");
     });
 
-    test("an even number of managers is a quorum warning, not an error", () => {
-        const { errors, warnings } = problems((raw) => (hosts(raw)[2].roles = ["worker", "consul-server"]));
+    test("two managers or two Consul servers are refused: less available than one", () => {
+        const { errors } = problems((raw) => (hosts(raw)[2].roles = ["worker", "consul-client"]));
+        expect(errors).toContain("hosts: 2 managers: Raft needs both for a quorum, so losing either stops the swarm, which is less available than 1. Fix: use 1 or 3 managers.");
+        expect(errors).toContain("hosts: 2 Consul servers: Raft needs both for a quorum, so losing either stops Consul, which is less available than 1. Fix: use 1 or 3 consul-server hosts.");
+    });
+
+    test("four managers are a quorum warning, not an error", () => {
+        const { errors, warnings } = problems((raw) => hosts(raw).push({ ...hosts(raw)[2], name: "node4", address: "192.0.2.14", roles: ["manager", "consul-client"] }));
         expect(errors).toEqual([]);
-        expect(warnings).toContain("hosts: 2 managers tolerate no more failures than 1; Raft quorum wants an odd count. Fix: use 1, 3 or 5 managers.");
+        expect(warnings).toContain("hosts: 4 managers tolerate no more failures than 3; Raft quorum wants an odd count. Fix: use 1, 3 or 5 managers.");
     });
 
     test("an unknown role", () => {
@@ -173,5 +179,78 @@ describe("validateConfig", () => {
             (raw.flows as Host[])[0].port = 70000;
         });
         expect(errors.length).toBeGreaterThanOrEqual(3);
+    });
+
+    describe("values that reach files and command lines on the hosts", () => {
+        test.each([
+            ["edgeServices[0].path", (raw: RawConfig) => ((raw.edgeServices as Host[])[0].path = "/a; return 200"), '"/a; return 200" is not a plain URL path'],
+            ["edgeServices[0].path", (raw: RawConfig) => ((raw.edgeServices as Host[])[0].path = "api/"), '"api/" is not a plain URL path'],
+            ["backendHealthPath", (raw: RawConfig) => (raw.backendHealthPath = "/health?x=$(id)"), '"/health?x=$(id)" is not a plain URL path'],
+            ["edgeVipInterface", (raw: RawConfig) => (raw.edgeVipInterface = "eth0 virtual_ipaddress"), '"eth0 virtual_ipaddress" is not a network interface name'],
+            ["edgeVipInterface", (raw: RawConfig) => (raw.edgeVipInterface = "a-very-long-interface0"), "is not a network interface name"],
+            ["hosts[0].ssh.user", (raw: RawConfig) => ((hosts(raw)[0].ssh as Host).user = "root -oProxyCommand=x"), '"root -oProxyCommand=x" is not a valid user name'],
+            ["hosts[0].dockerSocket", (raw: RawConfig) => (hosts(raw)[0].dockerSocket = "/run/docker.sock:/etc"), "is not an absolute path"],
+            ["consulImage", (raw: RawConfig) => (raw.consulImage = "hashicorp/consul@sha256:abc"), "has a malformed digest"],
+            ["consulClientAddress", (raw: RawConfig) => (raw.consulClientAddress = "{{ GetPrivateIP }}"), "is neither an IPv4 address nor {{host}}"],
+            ["consulClientAddress", (raw: RawConfig) => (raw.consulClientAddress = "0.0.0.0"), "0.0.0.0 exposes Consul's HTTP API on every address of every host"],
+        ])("%s: refused with the key, the reason and the fix", (key, mutate, message) => {
+            const { errors } = problems(mutate);
+            const line = errors.find((e) => e.startsWith(`${key}: `));
+            expect(line).toContain(message);
+            expect(line).toMatch(/\. Fix: .+\.$/);
+        });
+
+        test("accepted: nested paths, a digest, literal client addresses", () => {
+            const { errors } = problems((raw) => {
+                raw.edgeServices = [
+                    { service: "web", path: "/" },
+                    { service: "api", path: "/api/v2/" },
+                ];
+                raw.consulImage = `hashicorp/consul@sha256:${"a".repeat(64)}`;
+                raw.consulClientAddress = "127.0.0.1 {{host}} 10.0.0.5";
+                raw.edgeVipInterface = "br0.100";
+            });
+            expect(errors).toEqual([]);
+        });
+
+        test("0.0.0.0 is allowed on a single-host stack", () => {
+            const raw = stackRawConfig("dev");
+            raw.consulClientAddress = "0.0.0.0";
+            expect(validateConfig(raw, "dev").errors).toEqual([]);
+        });
+    });
+
+    describe("addresses and ports that collide on the hosts", () => {
+        test.each([
+            ["edgePort", 8500, "consulHttpPort: port 8500 is already used on the host network by edgePort"],
+            ["edgePort", 2377, "port 2377 is already used on the host network by swarm management"],
+            ["consulHttpPort", 7946, "port 7946 is already used on the host network by swarm gossip"],
+            ["consulDnsPort", 8301, "port 8301 is already used on the host network by Consul LAN gossip"],
+        ])("%s = %s", (key, value, message) => {
+            const { errors } = problems((raw) => (raw[key] = value));
+            expect(errors.find((e) => e.includes(message))).toBeDefined();
+        });
+
+        test("the data-path port against Consul's DNS port", () => {
+            const { errors } = problems((raw) => {
+                raw.consulDnsPort = 4789;
+            });
+            expect(errors).toContain("swarmDataPathPort: port 4789 is already used on the host network by consulDnsPort. Fix: pick a port nothing else on the hosts listens on.");
+        });
+
+        test("a VIP inside the overlay, where Docker hands out container addresses", () => {
+            expect(problems((raw) => (raw.edgeVip = "10.10.3.7")).errors).toContain(
+                "edgeVip: 10.10.3.7 lies inside overlaySubnet (10.10.0.0/16), where Docker hands out container addresses. Fix: pick a free address on the edge hosts' LAN.",
+            );
+        });
+
+        test("a remote host at a loopback address", () => {
+            expect(problems((raw) => (hosts(raw)[1].address = "127.0.0.2")).errors.find((e) => e.startsWith("hosts[1].address: 127.0.0.2 is a loopback address"))).toBeDefined();
+        });
+
+        test("a local host at 127.0.0.1 in a stack of several hosts", () => {
+            const { errors } = problems((raw) => (hosts(raw)[0] = { name: "node1", address: "127.0.0.1", local: true, roles: ["manager", "consul-server", "edge"] }));
+            expect(errors).toContain("hosts[0].address: 127.0.0.1 is a loopback address in a stack of 3 hosts, which the others cannot reach. Fix: set the host's LAN address.");
+        });
     });
 });
