@@ -4,6 +4,7 @@ import * as random from "@pulumi/random";
 import { ConsulSpec } from "../lib/model";
 import { pulledImage, serviceContainer } from "../lib/containers";
 import { CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, consulAgentArgs, gossipKeyOf, renderConsulAgentConfig } from "../render/consul";
+import { MANAGED_LABEL } from "../render/shell";
 import { DockerHost } from "./DockerHost";
 
 export interface ConsulClusterArgs {
@@ -12,6 +13,8 @@ export interface ConsulClusterArgs {
     image: string;
     /** What must exist before agents start (the swarm and its networks). */
     dependsOn: pulumi.Input<pulumi.Resource>[];
+    /** Refuse to delete the data volumes (Pulumi's `protect`). */
+    protect: boolean;
 }
 
 /** The client addresses for one host: `{{host}}` resolved, duplicates dropped (Consul cannot bind twice). */
@@ -47,12 +50,20 @@ export class ConsulCluster extends pulumi.ComponentResource {
         const gossipSecret = new random.RandomPassword(`${name}-gossip-key`, { length: 32, special: false }, { parent: this });
         const gossipKey = pulumi.secret(gossipSecret.result.apply(gossipKeyOf));
 
+        // Docker's volume create returns an existing volume of the same name, so a fixed name would adopt
+        // (and destroy would delete) a volume the stack never made; a generated suffix cannot collide.
+        const dataSuffix = new random.RandomString(`${name}-data-suffix`, { length: 8, special: false, upper: false }, { parent: this });
+
         this.agents = {};
         for (const host of args.hosts) {
             const hostName = host.spec.name;
             const server = host.spec.roles.includes("consul-server");
             const nodeId = new random.RandomUuid(`${name}-node-id-${hostName}`, {}, { parent: this });
-            const volume = new docker.Volume(`${name}-data-${hostName}`, { name: "consul-data" }, { parent: this, provider: host.provider });
+            const volume = new docker.Volume(
+                `${name}-data-${hostName}`,
+                { name: pulumi.interpolate`consul-data-${dataSuffix.result}`, labels: [{ label: MANAGED_LABEL, value: "true" }] },
+                { parent: this, provider: host.provider, protect: args.protect },
+            );
             const image = pulledImage(`${name}-image-${hostName}`, host, args.image, this);
             const config = pulumi
                 .all([gossipKey, nodeId.result])

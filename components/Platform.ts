@@ -39,7 +39,7 @@ export class Platform extends pulumi.ComponentResource {
         const gwbridges = Object.fromEntries(
             hosts.map((host) => [host.spec.name, new GwBridge(`${name}-gwbridge-${host.spec.name}`, { host, spec: model.gwbridge }, { parent: this }).ready]),
         );
-        const swarm = new SwarmCluster(`${name}-swarm`, { hosts, swarm: model.swarm, readyBefore: gwbridges }, { parent: this });
+        const swarm = new SwarmCluster(`${name}-swarm`, { hosts, swarm: model.swarm, readyBefore: gwbridges, protect: model.protectData }, { parent: this });
         const overlay = new OverlayNetwork(
             `${name}-overlay`,
             { manager: hosts.find((h) => h.spec.address === swarm.managerAddress) as DockerHost, spec: model.overlay, swarmMembers: swarm.members },
@@ -51,7 +51,7 @@ export class Platform extends pulumi.ComponentResource {
 
         const consul = new ConsulCluster(
             `${name}-consul`,
-            { hosts, spec: model.consul, image: model.images.consul, dependsOn: [overlay, ...tiers, ...swarm.members] },
+            { hosts, spec: model.consul, image: model.images.consul, dependsOn: [overlay, ...tiers, ...swarm.members], protect: model.protectData },
             { parent: this },
         );
         const registrator = new Registrator(

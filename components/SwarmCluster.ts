@@ -9,6 +9,8 @@ export interface SwarmClusterArgs {
     swarm: SwarmSpec;
     /** Per host name: what must exist on it before it inits or joins (its docker_gwbridge). */
     readyBefore: Record<string, pulumi.Resource>;
+    /** Refuse to delete the init, whose delete takes the swarm down (Pulumi's `protect`). */
+    protect: boolean;
 }
 
 /** Fails with every clashing name: swarm and Consul confuse nodes that share one (seed 002). */
@@ -48,7 +50,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         this.init = first.run(
             `${name}-init`,
             { create: after(renderSwarmInit(first.spec, args.swarm)), delete: renderSwarmLeave() },
-            { parent: this, dependsOn: [args.readyBefore[first.spec.name]] },
+            { parent: this, dependsOn: [args.readyBefore[first.spec.name]], protect: args.protect },
         );
         const token = (role: "manager" | "worker") =>
             // Secret here as well as by additionalSecretOutputs, so no path to a join can see it in the clear.

@@ -113,6 +113,8 @@ export interface RegistratorSpec {
 
 export interface PlatformModel {
     stack: string;
+    /** Pulumi's `protect` on what holds data or the swarm: the Consul data volumes and the swarm's init. */
+    protectData: boolean;
     hosts: HostSpec[];
     overlay: OverlaySpec;
     gwbridge: GwBridgeSpec;

@@ -451,6 +451,7 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
     }
 
     const registrator = { internalAddresses: bool(c, raw, "registratorInternalAddresses") };
-    const model: PlatformModel = { stack, hosts, overlay, gwbridge, swarm, tiers, flows, images, consul, registrator, edge, backends };
+    const protectData = bool(c, raw, "protectData");
+    const model: PlatformModel = { stack, protectData, hosts, overlay, gwbridge, swarm, tiers, flows, images, consul, registrator, edge, backends };
     return c.errors.length === 0 ? { model, errors: [], warnings: c.warnings } : { errors: c.errors, warnings: c.warnings };
 }

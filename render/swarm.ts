@@ -11,6 +11,8 @@ export const SWARM_PORT = 2377;
 
 const nodeState = `state=$(docker info --format '{{.Swarm.LocalNodeState}}')`;
 const markMembership = `docker volume create --label ${MANAGED_LABEL}=true ${SWARM_MARKER_VOLUME} >/dev/null`;
+// A change that failed outright leaves nothing to mark.
+const orUnmark = `|| { docker volume rm ${SWARM_MARKER_VOLUME} >/dev/null; exit 1; }`;
 const dataPathFlag = (host: HostSpec): string => (host.dataPathAddress ? ` --data-path-addr ${shq(host.dataPathAddress)}` : "");
 
 /** `docker swarm init` on the first manager, unless the engine already manages a swarm. */
@@ -21,12 +23,14 @@ export function renderSwarmInit(host: HostSpec, swarm: SwarmSpec): string {
         `  if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" != true ]; then echo "${host.name} is a worker of another swarm; it cannot be the first manager" >&2; exit 1; fi`,
         `  echo "swarm: ${host.name} already manages a swarm, kept as it is"; exit 0`,
         `fi`,
+        // Marked before the change it marks: an `up` interrupted after init still leaves a swarm that
+        // destroy knows as the stack's.
+        markMembership,
         [
             `docker swarm init --advertise-addr ${shq(host.address)}${dataPathFlag(host)}`,
             `--default-addr-pool ${shq(swarm.defaultAddressPool)} --default-addr-pool-mask-length ${swarm.defaultAddressPoolMaskLength}`,
-            `--data-path-port ${swarm.dataPathPort} >/dev/null`,
+            `--data-path-port ${swarm.dataPathPort} >/dev/null ${orUnmark}`,
         ].join(" "),
-        markMembership,
         `echo "swarm: initialised on ${host.name}"`,
     );
 }
@@ -49,8 +53,8 @@ export function renderSwarmJoin(host: HostSpec, managerAddress: string): string 
         `  esac`,
         `  echo "${host.name} is in another swarm; make it leave (docker swarm leave) or remove it from the stack" >&2; exit 1`,
         `fi`,
-        `docker swarm join --token "$token" --advertise-addr ${shq(host.address)}${dataPathFlag(host)} ${shq(manager)} >/dev/null`,
         markMembership,
+        `docker swarm join --token "$token" --advertise-addr ${shq(host.address)}${dataPathFlag(host)} ${shq(manager)} >/dev/null ${orUnmark}`,
         `echo "swarm: ${host.name} joined ${manager}"`,
     );
 }

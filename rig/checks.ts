@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { devLocalStack, insideHost, readmeUpCommand, tagDefaultImages, untagDefaultImages } from "./devlocal";
-import { checkDestroy, checkNoChanges, checkPreview, checkStateSecrets, checkUp, engineWarnings } from "./lifecycle";
+import { checkDestroy, checkNoChanges, checkPreview, checkProtect, checkStateSecrets, checkUp, engineWarnings } from "./lifecycle";
 import { HostSnapshot, RIG_STATE, diffSnapshots, dockerOn, hostAddress, must, run, snapshotHosts, waitFor } from "./lib";
 import { CliStack, installPlugins, killCurrent, rigStack } from "./pulumi";
 import { assert, check, info, report, tally, timing } from "./report";
@@ -44,6 +44,7 @@ async function checkDayOne(stack: CliStack, s: Scenario, edgeFailure: (s: Scenar
     await checkRunningStack(s, edgeFailure, isolationHost);
     await checkNoChanges(stack, s.hosts);
     await checkStateSecrets(stack, await secretsOnHosts(s, RIG_KEY));
+    await checkProtect(stack, s.hosts);
 }
 
 async function scenarioDev(baseline: HostSnapshot[]): Promise<void> {

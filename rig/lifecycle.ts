@@ -97,3 +97,24 @@ export async function checkDestroy(stack: StackCli, hosts: number[], reference: 
     const diff = diffSnapshots(reference, await snapshotHosts(hosts));
     report(diff.length === 0, `destroy-clean[${stack.label}]`, diff.length === 0 ? `every host as ${label}` : `hosts differ from ${label}: ${diff.slice(0, 12).join("; ")}`);
 }
+
+/**
+ * `protectData=true` makes `pulumi destroy` refuse and leave the hosts alone; back to false, the stack
+ * can go again. Each switch is applied by an `up`, which must change nothing on the hosts.
+ */
+export async function checkProtect(stack: StackCli, hosts: number[]): Promise<void> {
+    await check(`protect[${stack.label}]`, async () => {
+        const before = await snapshotHosts(hosts);
+        const on = await stack.cli("up", ["--config", "swarm-platform:protectData=true"]);
+        assert(on.code === 0, `up with protectData=true: exit ${on.code}: ${errorLines(on)}`);
+        const refused = await stack.cli("destroy");
+        const diff = diffSnapshots(before, await snapshotHosts(hosts));
+        const off = await stack.cli("up", ["--config", "swarm-platform:protectData=false"]);
+        assert(off.code === 0, `up with protectData=false: exit ${off.code}: ${errorLines(off)}`);
+        assert(refused.code !== 0, "destroy ran although protectData=true");
+        const protectedLines = refused.output.split("\n").filter((l) => /protected/.test(l));
+        assert(protectedLines.length > 0, `destroy failed, but not for protection: ${errorLines(refused)}`);
+        assert(diff.length === 0, `a refused destroy changed the hosts: ${diff.slice(0, 6).join("; ")}`);
+        return `destroy refused with protectData=true (${protectedLines[0].trim().slice(0, 160)}), hosts unchanged; ups switching it: ${summary(on) || "no changes"} / ${summary(off) || "no changes"}`;
+    });
+}

@@ -76,6 +76,15 @@ describe("rendered host scripts", () => {
         expect(scripts.swarmJoin).not.toMatch(/SWMTKN/);
     });
 
+    test.each(["swarmInit", "swarmJoin"])("%s marks membership before the change and unmarks it if the change fails", (key) => {
+        const lines = scripts[key].split("\n");
+        const mark = lines.findIndex((l) => l.startsWith("docker volume create") && l.includes("swarm-platform-swarm-member"));
+        const change = lines.findIndex((l) => /^docker swarm (init|join) /.test(l));
+        expect(mark).toBeGreaterThan(-1);
+        expect(mark).toBeLessThan(change);
+        expect(lines[change]).toMatch(/\|\| \{ docker volume rm swarm-platform-swarm-member >\/dev\/null; exit 1; \}$/);
+    });
+
     test("leave acts only where the stack's marker volume exists", () => {
         expect(scripts.swarmLeave.split("\n")[1]).toContain("if ! docker volume inspect swarm-platform-swarm-member");
     });
