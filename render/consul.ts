@@ -1,6 +1,6 @@
 /**
- * Consul agent configuration. The rendered file must load on Consul 1.8.x (the test rig) and 1.20.x
- * (production); Consul rejects unknown keys, so only keys known to both versions appear here.
+ * Consul agent configuration for the Consul the stack defaults to (1.20, also what the live rig runs),
+ * without deprecated keys: Consul rejects unknown keys and logs a warning for each deprecated one.
  */
 
 export interface ConsulAgentSettings {
@@ -40,9 +40,7 @@ export function renderConsulAgentConfig(s: ConsulAgentSettings): string {
         server: s.server,
         ...(s.server ? { bootstrap_expect: s.bootstrapExpect } : {}),
         retry_join: s.retryJoin,
-        // 1.8 has no ui_config block and fails on it; 1.20 still maps "ui" onto ui_config.enabled,
-        // only logging a deprecation warning.
-        ui: true,
+        ui_config: { enabled: true },
         ports: { http: s.httpPort, dns: s.dnsPort },
         encrypt: s.encryptKey,
         // A server that leaves on stop shrinks the Raft peer set, so restarting one costs quorum

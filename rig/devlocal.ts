@@ -21,7 +21,7 @@ export function readmeUpCommand(readme = fs.readFileSync(path.join(ROOT, "README
  * defaults pin; the rig's images are stand-ins for those (rig/README.md says which and why).
  */
 const RIG_IMAGE_FOR: Record<string, string> = {
-    consulImage: "rig/consul:1.8.7",
+    consulImage: "rig/consul:1.20.1",
     registratorImage: "rig/registrator:v9.0.2",
     backendImage: "rig/whoami:v1.10.3",
     edgeBaseImage: "rig/base:bookworm",

@@ -25,14 +25,18 @@ ENGINE_DATA=$RIG_CACHE/engine
 ENGINE_PID=
 
 # Image names are a contract with the project's live tests: keep them exact.
-IMAGES=(rig/base:bookworm rig/consul:1.8.7 rig/consul-template:0.41.1 rig/registrator:v9.0.2 rig/whoami:v1.10.3)
+IMAGES=(rig/base:bookworm rig/consul:1.20.1 rig/consul-template:0.41.1 rig/registrator:v9.0.2 rig/whoami:v1.10.3)
 
 BASE_SUITE=bookworm
 # iputils-ping is beyond the brief's list: the rig's own checks ping between
 # containers, and it costs ~100 kB.
 BASE_PACKAGES=nginx-light,keepalived,curl,iproute2,procps,ca-certificates,iputils-ping
-CONSUL_SUITE=bullseye
-CONSUL_VERSION=1.8.7
+# Consul from its Go module at the stack's default version: rig/recipes/consul/go.mod requires it with
+# the sub-module versions its own go.mod requires (its replaces to ./api etc. do not apply to a
+# dependency). GitCommit and BuildDate are what the release build sets: tag v1.20.1's commit and date.
+CONSUL_VERSION=1.20.1
+CONSUL_RECIPE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/recipes/consul
+CONSUL_LDFLAGS="-s -w -X github.com/hashicorp/consul/version.GitCommit=920cc7c6 -X github.com/hashicorp/consul/version.BuildDate=2024-10-29T19:04:05Z"
 CONSUL_TEMPLATE_MODULE=github.com/hashicorp/consul-template@v0.41.1
 # Tried in this order; the first that the Go module proxy serves wins. On this
 # workplace (2026-11-23) the proxy refused every one with 403 "This module
@@ -130,8 +134,9 @@ recipe_of() {
       printf '%s\n' "$BASE_SUITE" "$BASE_PACKAGES"
       declare -f build_base ;;
     rig/consul:*)
-      printf '%s\n' "$CONSUL_SUITE" "$CONSUL_VERSION"
-      declare -f build_consul fetch_consul docker_build_copy ;;
+      printf '%s\n' "$CONSUL_VERSION" "$CONSUL_LDFLAGS" "$(go_version)"
+      cat "$CONSUL_RECIPE/go.mod" "$CONSUL_RECIPE/go.sum"
+      declare -f build_go_image go_build_consul docker_build_copy ;;
     rig/consul-template:*)
       printf '%s\n' "$CONSUL_TEMPLATE_MODULE" "$(go_version)"
       declare -f build_go_image go_install docker_build_copy ;;
@@ -246,26 +251,6 @@ build_base() {
     sed 's/^/[images] base: /'
 }
 
-# Debian dropped consul after bullseye; its 1.8.7 package is one static binary.
-# A private apt state (lists, cache, sources) leaves the host's apt untouched.
-fetch_consul() {
-  local d=$WORK/apt-$CONSUL_SUITE out=$1 ver
-  rm -rf "$d"
-  mkdir -p "$d/lists/partial" "$d/archives/partial" "$d/parts" "$d/pkg"
-  printf 'deb %s %s main\n' "$RIG_DEBIAN_MIRROR" "$CONSUL_SUITE" >"$d/sources.list"
-  local -a opts=(-o "Dir::Etc::SourceList=$d/sources.list" -o "Dir::Etc::SourceParts=$d/parts"
-    -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d" -o "Dir::Cache::archives=$d/archives"
-    -o APT::Sandbox::User=root)
-  timeout 600 apt-get "${opts[@]}" -qq update
-  ver=$(apt-cache "${opts[@]}" madison consul | awk -F'|' '{ gsub(/ /, "", $2); print $2 }' |
-    grep -m1 "^$CONSUL_VERSION") || die "consul $CONSUL_VERSION not found in $CONSUL_SUITE"
-  (cd "$d/pkg" && timeout 600 apt-get "${opts[@]}" -qq download "consul=$ver")
-  dpkg -x "$d"/pkg/consul_*.deb "$d/x"
-  cp "$d/x/usr/bin/consul" "$out"
-  log "consul: Debian $CONSUL_SUITE package consul=$ver"
-  rm -rf "$d"
-}
-
 # FROM rig/base + one binary: no RUN step, so the build needs no network.
 docker_build_copy() {
   local tag=$1 bin=$2 target=$3 entrypoint=$4 source=$5 extra=${6:-} ctx
@@ -280,17 +265,6 @@ docker_build_copy() {
   fi
   rm -f "$ctx.err"
   rm -rf "$ctx"
-}
-
-build_consul() {
-  fetch_consul "$WORK/consul"
-  docker_build_copy rig/consul:1.8.7 "$WORK/consul" /bin/consul '["/bin/consul"]' \
-    "debian:$CONSUL_SUITE:consul"
-  rm -f "$WORK/consul"
-  local v
-  v=$(de run --rm --network none rig/consul:1.8.7 version | head -n 1)
-  log "consul: check: $v"
-  [[ $v == "Consul v$CONSUL_VERSION"* ]] || die "rig/consul:1.8.7 says '$v'"
 }
 
 go_env() {
@@ -312,6 +286,14 @@ go_build_standin() { # name srcfunc out
   rm -rf "$src"
 }
 
+go_build_consul() { # out
+  local src=$WORK/src-consul
+  rm -rf "$src"
+  cp -r "$CONSUL_RECIPE" "$src"
+  (cd "$src" && go_env timeout 1500 "$(find_go)" build -mod=mod -trimpath -ldflags "$CONSUL_LDFLAGS" -o "$1" github.com/hashicorp/consul)
+  rm -rf "$src"
+}
+
 # Compiles one Go image's binary into $WORK/bin/<name> and writes the source
 # that won into $WORK/bin/<name>.source. Runs in the background, beside
 # debootstrap: one is CPU-bound, the other mostly waits on the network.
@@ -321,6 +303,9 @@ build_go_binary() {
   mkdir -p "$bindir"
   rm -f "$bindir/$name" "$bindir/$name.source"
   case $name in
+    consul)
+      go_build_consul "$bindir/consul"
+      echo "github.com/hashicorp/consul@v$CONSUL_VERSION" >"$bindir/$name.source" ;;
     consul-template)
       go_install "$CONSUL_TEMPLATE_MODULE" "$bindir"
       echo "$CONSUL_TEMPLATE_MODULE" >"$bindir/$name.source" ;;
@@ -350,6 +335,12 @@ build_go_image() {
   [[ -x $WORK/bin/$name ]] || die "go binary for $img missing (see $WORK/go.log)"
   src=$(<"$WORK/bin/$name.source")
   case $name in
+    consul)
+      docker_build_copy "$img" "$WORK/bin/$name" /bin/consul '["/bin/consul"]' "$src"
+      local v
+      v=$(de run --rm --network none "$img" version | head -n 1)
+      log "consul: check: $v"
+      [[ $v == "Consul v$CONSUL_VERSION" ]] || die "$img says '$v'" ;;
     consul-template)
       docker_build_copy "$img" "$WORK/bin/$name" /bin/consul-template '["/bin/consul-template"]' "$src"
       log "consul-template: check: $(de run --rm --network none "$img" -v 2>&1 | head -n 1)" ;;
@@ -1069,7 +1060,7 @@ cmd_build() {
       status+=("$img cached $(basename "$tar")")
     else
       todo+=("$img")
-      case $img in rig/consul-template:* | rig/registrator:* | rig/whoami:*)
+      case $img in rig/consul:* | rig/consul-template:* | rig/registrator:* | rig/whoami:*)
         go_todo+=("$(sed 's|^rig/||; s|:.*||' <<<"$img")") ;;
       esac
     fi
@@ -1096,7 +1087,6 @@ cmd_build() {
     if [[ -n $parent ]]; then engine_has "$parent"; fi
     case $img in
       rig/base:*) build_base ;;
-      rig/consul:*) build_consul ;;
       *)
         if [[ -n $gopid ]]; then
           local w0 rc=0
