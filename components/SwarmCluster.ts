@@ -4,7 +4,7 @@ import { renderJoinToken, renderSwarmInit, renderSwarmJoin, renderSwarmLeave } f
 import { DockerHost } from "./DockerHost";
 
 export interface SwarmClusterArgs {
-    /** Every node; the first manager initialises the swarm. */
+    /** Every node, ordered by name; the first manager initialises the swarm. */
     hosts: DockerHost[];
     swarm: SwarmSpec;
     /** Per host name: what must exist on it before it inits or joins (its docker_gwbridge). */

@@ -452,6 +452,9 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
 
     const registrator = { internalAddresses: bool(c, raw, "registratorInternalAddresses") };
     const protectData = bool(c, raw, "protectData");
-    const model: PlatformModel = { stack, protectData, hosts, overlay, gwbridge, swarm, tiers, flows, images, consul, registrator, edge, backends };
+    // Ordered by name, not by their place in the list: which manager initialises the swarm, which edge is
+    // MASTER and where backends go then follow the hosts themselves, so reordering the list changes nothing.
+    const byName = [...hosts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const model: PlatformModel = { stack, protectData, hosts: byName, overlay, gwbridge, swarm, tiers, flows, images, consul, registrator, edge, backends };
     return c.errors.length === 0 ? { model, errors: [], warnings: c.warnings } : { errors: c.errors, warnings: c.warnings };
 }

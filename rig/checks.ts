@@ -6,6 +6,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as yaml from "js-yaml";
 import { devLocalStack, insideHost, readmeUpCommand, tagDefaultImages, untagDefaultImages } from "./devlocal";
 import { checkDestroy, checkNoChanges, checkPreview, checkProtect, checkStateSecrets, checkUp, engineWarnings } from "./lifecycle";
 import { HostSnapshot, RIG_STATE, diffSnapshots, dockerOn, hostAddress, must, run, snapshotHosts, waitFor } from "./lib";
@@ -37,6 +38,25 @@ async function checkRunningStack(s: Scenario, edgeFailure: (s: Scenario) => Prom
     await checkEdgeReach(s);
     await edgeFailure(s);
     await checkIsolation(s, isolationHost);
+}
+
+/** The same hosts listed in reverse: the engine must find nothing to change. */
+async function checkReorder(stack: CliStack): Promise<void> {
+    await check(`reorder-no-changes[${stack.label}]`, async () => {
+        const file = path.join(stack.projectDir, `Pulumi.${stack.stackName}.yaml`);
+        const original = fs.readFileSync(file, "utf8");
+        const doc = yaml.load(original) as { config: Record<string, unknown[]> };
+        const names = (doc.config["swarm-platform:hosts"] as { name: string }[]).map((h) => h.name);
+        doc.config["swarm-platform:hosts"].reverse();
+        fs.writeFileSync(file, yaml.dump(doc));
+        try {
+            const r = await stack.cli("preview", ["--expect-no-changes"]);
+            assert(r.code === 0, `hosts listed as ${[...names].reverse().join(", ")}: exit ${r.code}: ${r.output.split("\n").filter((l) => /^\s*[-+~]{1,2}\s/.test(l)).slice(0, 6).join(" / ")}`);
+            return `hosts listed as ${[...names].reverse().join(", ")} instead of ${names.join(", ")}: preview --expect-no-changes exit 0`;
+        } finally {
+            fs.writeFileSync(file, original);
+        }
+    });
 }
 
 /** After a first `up`: the system checks, then nothing to change for the engine, then no secret in the state. */
@@ -113,6 +133,7 @@ async function scenarioMulti(baseline: HostSnapshot[]): Promise<void> {
                 return `rig-h3's docker_gwbridge rebuilt: ${gw}`;
             });
             await checkDayOne(stack, s, checkVip, 2);
+            await checkReorder(stack);
         }
     } finally {
         await checkDestroy(stack, ALL_HOSTS, baseline, "in the baseline taken before any stack ran");

@@ -76,6 +76,13 @@ describe("validateConfig", () => {
         expect(errors).toContain("hosts: no host has the manager role. Fix: give at least one host the manager role.");
     });
 
+    test("the model orders hosts by name: a reordered list gives the same model", () => {
+        const reordered = base();
+        hosts(reordered).reverse();
+        expect(validateConfig(reordered, "test").model).toEqual(validateConfig(base(), "test").model);
+        expect(validateConfig(reordered, "test").model?.hosts.map((h) => h.name)).toEqual(["node1", "node2", "node3"]);
+    });
+
     test("two managers or two Consul servers are refused: less available than one", () => {
         const { errors } = problems((raw) => (hosts(raw)[2].roles = ["worker", "consul-client"]));
         expect(errors).toContain("hosts: 2 managers: Raft needs both for a quorum, so losing either stops the swarm, which is less available than 1. Fix: use 1 or 3 managers.");
