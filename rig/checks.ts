@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import { projectConfigDefaults } from "../lib/defaults";
 import { devLocalStack, insideHost, readmeUpCommand, tagDefaultImages, untagDefaultImages } from "./devlocal";
 import { checkDestroy, checkNoChanges, checkPreview, checkProtect, checkStateSecrets, checkUp, engineWarnings } from "./lifecycle";
 import { HostSnapshot, RIG_STATE, diffSnapshots, dockerOn, hostAddress, must, run, snapshotHosts, waitFor } from "./lib";
@@ -14,7 +15,7 @@ import { CliStack, installPlugins, killCurrent, rigStack } from "./pulumi";
 import { assert, check, info, report, tally, timing } from "./report";
 import {
     DEV, GWBRIDGE_WANT, MULTI, Scenario, checkConsul, checkEdgeDynamics, checkEdgeReach, checkGwbridge, checkIsolation, checkOverlay,
-    checkRegistrator, checkSwarm, checkVip, gwbridgeOf, secretsOnHosts,
+    checkRegistrator, checkSwarm, checkVersions, checkVip, gwbridgeOf, secretsOnHosts,
 } from "./system";
 
 const ALL_HOSTS = [1, 2, 3];
@@ -30,6 +31,7 @@ for (const sig of ["SIGTERM", "SIGINT"] as const) {
 
 /** Every check of a stack that is up; `edgeFailure` is how the scenario takes an edge path away, `isolationHost` where tiers are probed. */
 async function checkRunningStack(s: Scenario, edgeFailure: (s: Scenario) => Promise<void>, isolationHost: number): Promise<void> {
+    await checkVersions(s, String(projectConfigDefaults().consulImage));
     await checkSwarm(s);
     await checkOverlay(s);
     await checkGwbridge(s);

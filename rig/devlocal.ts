@@ -24,7 +24,7 @@ const RIG_IMAGE_FOR: Record<string, string> = {
     consulImage: "rig/consul:1.20.1",
     registratorImage: "rig/registrator:v9.0.2",
     backendImage: "rig/whoami:v1.10.3",
-    edgeBaseImage: "rig/base:bookworm",
+    edgeBaseImage: "rig/base:sid",
     consulTemplateImage: "rig/consul-template:0.41.1",
 };
 

@@ -25,12 +25,20 @@ ENGINE_DATA=$RIG_CACHE/engine
 ENGINE_PID=
 
 # Image names are a contract with the project's live tests: keep them exact.
-IMAGES=(rig/base:bookworm rig/consul:1.20.1 rig/consul-template:0.41.1 rig/registrator:v9.0.2 rig/whoami:v1.10.3)
+IMAGES=(rig/base:bookworm rig/base:sid rig/consul:1.20.1 rig/consul-template:0.41.1 rig/registrator:v9.0.2 rig/whoami:v1.10.3)
 
-BASE_SUITE=bookworm
+# rig/base:<suite> is debootstrap's minbase of that Debian suite plus these packages. bookworm is the
+# parent of the single-binary images; sid (nginx 1.30, keepalived 2.3) is the rig's edge base, newer
+# than the production default nginx:1.27.5-bookworm, which no registry here serves.
 # iputils-ping is beyond the brief's list: the rig's own checks ping between
 # containers, and it costs ~100 kB.
-BASE_PACKAGES=nginx-light,keepalived,curl,iproute2,procps,ca-certificates,iputils-ping
+base_packages() {
+  case $1 in
+    bookworm) echo nginx-light,keepalived,curl,iproute2,procps,ca-certificates,iputils-ping ;;
+    sid) echo nginx,keepalived,curl,iproute2,procps,ca-certificates,iputils-ping ;;
+    *) die "no package list for rig/base:$1" ;;
+  esac
+}
 # Consul from its Go module at the stack's default version: rig/recipes/consul/go.mod requires it with
 # the sub-module versions its own go.mod requires (its replaces to ./api etc. do not apply to a
 # dependency). GitCommit and BuildDate are what the release build sets: tag v1.20.1's commit and date.
@@ -131,7 +139,7 @@ recipe_of() {
   declare -f save_image
   case $img in
     rig/base:*)
-      printf '%s\n' "$BASE_SUITE" "$BASE_PACKAGES"
+      printf '%s\n' "${img#rig/base:}" "$(base_packages "${img#rig/base:}")"
       declare -f build_base ;;
     rig/consul:*)
       printf '%s\n' "$CONSUL_VERSION" "$CONSUL_LDFLAGS" "$(go_version)"
@@ -231,24 +239,25 @@ engine_stop() {
 
 # --- recipes ----------------------------------------------------------------------
 
-build_base() {
-  local root=$WORK/rootfs
+build_base() { # rig/base:<suite>
+  local img=$1 suite=${1#rig/base:} root=$WORK/rootfs packages
+  packages=$(base_packages "$suite")
   rm -rf "$root"
   mkdir -p "$RIG_CACHE/debs"
-  log "base: debootstrap $BASE_SUITE (minbase + $BASE_PACKAGES)"
-  if ! timeout 1200 debootstrap --variant=minbase --include="$BASE_PACKAGES" \
-      --cache-dir="$RIG_CACHE/debs" "$BASE_SUITE" "$root" "$RIG_DEBIAN_MIRROR" \
+  log "base: debootstrap $suite (minbase + $packages)"
+  if ! timeout 1200 debootstrap --variant=minbase --include="$packages" \
+      --cache-dir="$RIG_CACHE/debs" "$suite" "$root" "$RIG_DEBIAN_MIRROR" \
       >"$WORK/debootstrap.log" 2>&1; then
     tail -n 30 "$WORK/debootstrap.log" >&2
     die "debootstrap failed (log: $WORK/debootstrap.log)"
   fi
   # Package caches only make the image (and every tarball built on it) bigger.
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/var/log/*.log
-  tar -C "$root" --numeric-owner -c . | de import - rig/base:bookworm >/dev/null
+  tar -C "$root" --numeric-owner -c . | de import - "$img" >/dev/null
   rm -rf "$root"
-  de run --rm --network none rig/base:bookworm \
+  de run --rm --network none "$img" \
     sh -c 'nginx -v && keepalived --version 2>&1 | head -n 1 && curl --version | head -n 1 && ip -V' 2>&1 |
-    sed 's/^/[images] base: /'
+    sed "s/^/[images] $suite: /"
 }
 
 # FROM rig/base + one binary: no RUN step, so the build needs no network.
@@ -1086,7 +1095,7 @@ cmd_build() {
     parent=$(parent_of "$img")
     if [[ -n $parent ]]; then engine_has "$parent"; fi
     case $img in
-      rig/base:*) build_base ;;
+      rig/base:*) build_base "$img" ;;
       *)
         if [[ -n $gopid ]]; then
           local w0 rc=0
