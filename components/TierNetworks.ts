@@ -36,7 +36,7 @@ export class TierNetworks extends pulumi.ComponentResource {
         if (args.flows.length > 0) {
             args.host.run(
                 `${name}-flows`,
-                { create: renderFlowRulesApply(args.flows, args.stack), delete: renderFlowRulesRemove(args.flows, args.stack) },
+                { create: renderFlowRulesApply(args.flows, args.tiers, args.stack), delete: renderFlowRulesRemove(args.flows, args.tiers, args.stack) },
                 // Old rules go before new ones land: with create-before-delete, removing the old set would
                 // also strip rules the new set shares with it.
                 { parent: this, dependsOn: networks, replaceOnChanges: ["create"], deleteBeforeReplace: true },

@@ -1,38 +1,55 @@
-import { FlowSpec } from "../lib/model";
+import { FlowSpec, TierSpec } from "../lib/model";
 import { posixScript } from "./shell";
 
 /** Bridge names are fixed so DOCKER-USER rules can name them before Docker picks br-<id>. */
 export const tierBridgeName = (tier: string): string => `br-${tier}`;
 
-/** The iptables rule pair for one flow: new connections from→to on the port, and their replies. */
-export function flowRules(flow: FlowSpec, stack: string): string[] {
-    const comment = `-m comment --comment "swarm-platform:${stack}:${flow.from}->${flow.to}:${flow.port}/${flow.protocol}"`;
-    const from = tierBridgeName(flow.from);
-    const to = tierBridgeName(flow.to);
-    return [
-        `-i ${from} -o ${to} -p ${flow.protocol} --dport ${flow.port} ${comment} -j ACCEPT`,
-        `-i ${to} -o ${from} -p ${flow.protocol} --sport ${flow.port} -m conntrack --ctstate ESTABLISHED,RELATED ${comment} -j ACCEPT`,
-    ];
+/** One iptables rule: `iptables -t <table> -I <chain> 1 <spec>`. */
+export interface IptablesRule {
+    table: "filter" | "raw";
+    chain: string;
+    spec: string;
 }
 
 /**
- * Inserts each flow's rules at the top of DOCKER-USER, which Docker evaluates before its own isolation
- * chains; `-C` first keeps re-runs from stacking duplicates.
+ * The rules for one flow: new connections from→to on the port and their replies, in two places.
+ * - filter/DOCKER-USER, which Docker evaluates before its isolation chains: the stateful decision,
+ *   replies only for connections already established.
+ * - raw/PREROUTING: Docker 28 drops there any packet for a container's address that does not arrive on
+ *   the container's own bridge, before the filter table sees it. These two let the flow's packets
+ *   through that check, and no others; on older engines they change nothing.
  */
-export function renderFlowRulesApply(flows: FlowSpec[], stack: string): string {
-    const rules = flows.flatMap((f) => flowRules(f, stack));
+export function flowRules(flow: FlowSpec, subnets: Record<string, string>, stack: string): IptablesRule[] {
+    const comment = `-m comment --comment "swarm-platform:${stack}:${flow.from}->${flow.to}:${flow.port}/${flow.protocol}"`;
+    const from = tierBridgeName(flow.from);
+    const to = tierBridgeName(flow.to);
+    const p = flow.protocol;
+    return [
+        { table: "filter", chain: "DOCKER-USER", spec: `-i ${from} -o ${to} -p ${p} --dport ${flow.port} ${comment} -j ACCEPT` },
+        { table: "filter", chain: "DOCKER-USER", spec: `-i ${to} -o ${from} -p ${p} --sport ${flow.port} -m conntrack --ctstate ESTABLISHED,RELATED ${comment} -j ACCEPT` },
+        { table: "raw", chain: "PREROUTING", spec: `-i ${from} -d ${subnets[flow.to]} -p ${p} --dport ${flow.port} ${comment} -j ACCEPT` },
+        { table: "raw", chain: "PREROUTING", spec: `-i ${to} -s ${subnets[flow.to]} -d ${subnets[flow.from]} -p ${p} --sport ${flow.port} ${comment} -j ACCEPT` },
+    ];
+}
+
+const subnetsOf = (tiers: TierSpec[]): Record<string, string> => Object.fromEntries(tiers.map((t) => [t.name, t.subnet]));
+const iptables = (r: IptablesRule, action: "-C" | "-D" | "-I"): string => `iptables -t ${r.table} ${action} ${r.chain}${action === "-I" ? " 1" : ""} ${r.spec}`;
+
+/** Inserts each flow's rules at the top of their chains; `-C` first keeps re-runs from stacking duplicates. */
+export function renderFlowRulesApply(flows: FlowSpec[], tiers: TierSpec[], stack: string): string {
+    const rules = flows.flatMap((f) => flowRules(f, subnetsOf(tiers), stack));
     return posixScript(
         `iptables -L DOCKER-USER -n >/dev/null 2>&1 || iptables -N DOCKER-USER`,
-        ...rules.map((r) => `iptables -C DOCKER-USER ${r} 2>/dev/null || iptables -I DOCKER-USER 1 ${r}`),
-        `echo "DOCKER-USER: ${rules.length} rule(s) in place"`,
+        ...rules.map((r) => `${iptables(r, "-C")} 2>/dev/null || ${iptables(r, "-I")}`),
+        `echo "flows: ${rules.length} rule(s) in place"`,
     );
 }
 
 /** Deletes exactly the rules apply inserted, every copy of them, and nothing else. */
-export function renderFlowRulesRemove(flows: FlowSpec[], stack: string): string {
-    const rules = flows.flatMap((f) => flowRules(f, stack));
+export function renderFlowRulesRemove(flows: FlowSpec[], tiers: TierSpec[], stack: string): string {
+    const rules = flows.flatMap((f) => flowRules(f, subnetsOf(tiers), stack));
     return posixScript(
-        ...rules.map((r) => `while iptables -C DOCKER-USER ${r} 2>/dev/null; do iptables -D DOCKER-USER ${r}; done`),
-        `echo "DOCKER-USER: ${rules.length} rule(s) removed"`,
+        ...rules.map((r) => `while ${iptables(r, "-C")} 2>/dev/null; do ${iptables(r, "-D")}; done`),
+        `echo "flows: ${rules.length} rule(s) removed"`,
     );
 }

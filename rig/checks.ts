@@ -218,7 +218,7 @@ async function main(): Promise<number> {
     await check("baseline", async () => {
         const busy = baseline.filter((b) => b.containers.length > 0 || !b.swarm[0].startsWith("inactive") || b.volumes.length > 0);
         assert(busy.length === 0, `hosts not fresh: ${busy.map((b) => b.host).join(", ")}`);
-        return baseline.map((b) => `${b.host}: ${b.networks.length} networks, ${b.images.length} images, DOCKER-USER ${b.dockerUser.length} rule(s), swarm ${b.swarm[0].split(" ")[0]}`).join("; ");
+        return baseline.map((b) => `${b.host}: ${b.networks.length} networks, ${b.images.length} images, ${b.firewall.length} DOCKER-USER/raw PREROUTING rule(s), swarm ${b.swarm[0].split(" ")[0]}`).join("; ");
     });
     for (const sc of scenarios) {
         if (sc === "dev") await scenarioDev(baseline);

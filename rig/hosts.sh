@@ -261,7 +261,9 @@ start_dockerd() {
         *) mount -t tmpfs -o mode=0755 tmpfs /run ;;
       esac
       mkdir -p /run/docker /run/sshd /run/lock
-      exec dockerd "$@"' sh "rig-h$i" "$RIG_STATE" \
+      exec "$@"' sh "rig-h$i" "$RIG_STATE" \
+    env PATH="$ENGINE_BIN/nft:$ENGINE_BIN:/usr/sbin:/usr/bin:/sbin:/bin" XTABLES_LIBDIR="$(<"$ENGINE_BIN/xtables-libdir")" \
+    "$ENGINE_BIN/dockerd" --init-path "$ENGINE_BIN/docker-init" --userland-proxy-path "$ENGINE_BIN/docker-proxy" \
     --config-file "$RIG_STATE/h$i-daemon.json" \
     --data-root "$DATA_ROOT/h$i" --exec-root "$RIG_STATE/h$i-exec" \
     -H "unix://$(sock "$i")" -H unix:///var/run/docker.sock \
@@ -334,6 +336,8 @@ cmd_up() {
   bash "$RIG_DIR/images.sh"
   setup_files "$n"
   echo "$n" >"$RIG_STATE/hosts"
+  ENGINE_BIN=$(bash "$RIG_DIR/engine.sh")
+  echo "$ENGINE_BIN" >"$RIG_STATE/engine-bin"
   setup_bridge
   for ((i = 1; i <= n; i++)); do setup_netns "$i"; done
   for ((i = 1; i <= n; i++)); do start_dockerd "$i"; done
@@ -356,10 +360,13 @@ reap_leftovers() {
   local -a specs=()
   exec_root=$RIG_STATE/h$i-exec
   runc_root=$exec_root/runtime-runc/moby
+  # The engine's own runc: the machine's may not read what a newer one wrote.
+  local runc=runc
+  if [[ -s $RIG_STATE/engine-bin ]]; then runc=$(<"$RIG_STATE/engine-bin")/runc; fi
   if [[ -d $runc_root ]]; then
-    for id in $(runc --root "$runc_root" list -q 2>/dev/null); do
+    for id in $("$runc" --root "$runc_root" list -q 2>/dev/null); do
       log "rig-h$i: remove leftover container $id"
-      runc --root "$runc_root" delete --force "$id" 2>/dev/null || true
+      "$runc" --root "$runc_root" delete --force "$id" 2>/dev/null || true
     done
   fi
   # containerd and its shims name this host's exec-root on their command line.

@@ -129,7 +129,8 @@ export interface HostSnapshot {
     networks: string[];
     volumes: string[];
     images: string[];
-    dockerUser: string[];
+    /** filter/DOCKER-USER and raw/PREROUTING, where the flow rules go. */
+    firewall: string[];
     swarm: string[];
 }
 
@@ -142,14 +143,17 @@ export async function snapshotHost(i: number): Promise<HostSnapshot> {
     const networks = lines(await must(dockerOn(i, ["network", "ls", "--no-trunc", "--format", "{{.Name}} {{.ID}} {{.Driver}}"]), "docker network ls"));
     const volumes = lines(await must(dockerOn(i, ["volume", "ls", "-q"]), "docker volume ls"));
     const images = lines(await must(dockerOn(i, ["image", "ls", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]), "docker image ls"));
-    const iptables = await run("ip", ["netns", "exec", `rig-h${i}`, "iptables", "-S", "DOCKER-USER"], { timeoutMs: 10_000 });
-    const dockerUser = iptables.code === 0 ? lines(iptables.stdout) : [`(no DOCKER-USER chain: ${iptables.stderr.trim()})`];
+    const chain = async (table: string, name: string) => {
+        const r = await run("ip", ["netns", "exec", `rig-h${i}`, "iptables", "-t", table, "-S", name], { timeoutMs: 10_000 });
+        return (r.code === 0 ? lines(r.stdout) : [`(no chain: ${r.stderr.trim()})`]).map((l) => `${table} ${l}`);
+    };
+    const firewall = [...(await chain("filter", "DOCKER-USER")), ...(await chain("raw", "PREROUTING"))];
     const info = await must(dockerOn(i, ["info", "--format", "{{.Swarm.LocalNodeState}} node={{.Swarm.NodeID}} cluster={{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}} manager={{.Swarm.ControlAvailable}}"]), "docker info");
     const swarm = [info];
     if (info.includes("manager=true")) {
         swarm.push(...lines(await must(dockerOn(i, ["node", "ls", "--format", "node {{.ID}} {{.Hostname}} {{.ManagerStatus}}"]), "docker node ls")));
     }
-    return { host: `rig-h${i}`, containers, networks, volumes, images, dockerUser, swarm };
+    return { host: `rig-h${i}`, containers, networks, volumes, images, firewall, swarm };
 }
 
 export async function snapshotHosts(hosts: number[]): Promise<HostSnapshot[]> {
@@ -165,7 +169,7 @@ export function diffSnapshots(before: HostSnapshot[], after: HostSnapshot[], ign
             out.push(`${b.host}: missing from the second snapshot`);
             continue;
         }
-        for (const field of ["containers", "networks", "volumes", "images", "dockerUser", "swarm"] as const) {
+        for (const field of ["containers", "networks", "volumes", "images", "firewall", "swarm"] as const) {
             if (ignore.includes(field)) continue;
             const was = new Set(b[field]);
             const now = new Set(a[field]);

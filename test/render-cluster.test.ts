@@ -23,8 +23,8 @@ const scripts: Record<string, string> = {
     swarmLeave: renderSwarmLeave(),
     joinToken: renderJoinToken("manager"),
     engineName: renderEngineName(),
-    flowsApply: renderFlowRulesApply(model.flows, "multihost"),
-    flowsRemove: renderFlowRulesRemove(model.flows, "multihost"),
+    flowsApply: renderFlowRulesApply(model.flows, model.tiers, "multihost"),
+    flowsRemove: renderFlowRulesRemove(model.flows, model.tiers, "multihost"),
     imageBuild: renderImageBuild("swarm-platform-edge:abc", { BASE_IMAGE: "nginx:1.27.5-bookworm", CONSUL_TEMPLATE_IMAGE: "hashicorp/consul-template:0.41.1" }),
     imageRemove: renderImageRemove("swarm-platform-edge:abc"),
     overlayCreate: renderOverlayCreate(model.overlay),
@@ -90,16 +90,24 @@ describe("rendered host scripts", () => {
     });
 
     test("each flow opens its port one way and lets only replies back", () => {
-        const [forward, back] = flowRules({ from: "app", to: "mongo", port: 27017, protocol: "tcp" }, "s");
-        expect(forward).toMatch(/^-i br-app -o br-mongo -p tcp --dport 27017 .* -j ACCEPT$/);
-        expect(back).toMatch(/^-i br-mongo -o br-app -p tcp --sport 27017 -m conntrack --ctstate ESTABLISHED,RELATED .* -j ACCEPT$/);
+        const [forward, back, rawForward, rawBack] = flowRules({ from: "app", to: "mongo", port: 27017, protocol: "tcp" }, { app: "172.30.12.0/24", mongo: "172.30.10.0/24" }, "s");
+        expect(forward).toMatchObject({ table: "filter", chain: "DOCKER-USER" });
+        expect(forward.spec).toMatch(/^-i br-app -o br-mongo -p tcp --dport 27017 .* -j ACCEPT$/);
+        expect(back.spec).toMatch(/^-i br-mongo -o br-app -p tcp --sport 27017 -m conntrack --ctstate ESTABLISHED,RELATED .* -j ACCEPT$/);
+        // Docker 28 drops packets for a container's address arriving from another bridge in raw/PREROUTING.
+        expect(rawForward).toMatchObject({ table: "raw", chain: "PREROUTING" });
+        expect(rawForward.spec).toMatch(/^-i br-app -d 172\.30\.10\.0\/24 -p tcp --dport 27017 .* -j ACCEPT$/);
+        expect(rawBack.spec).toMatch(/^-i br-mongo -s 172\.30\.10\.0\/24 -d 172\.30\.12\.0\/24 -p tcp --sport 27017 .* -j ACCEPT$/);
     });
 
     test("flow rules are checked before insert and deleted while present", () => {
-        const rules = model.flows.flatMap((f) => flowRules(f, "multihost"));
+        const subnets = Object.fromEntries(model.tiers.map((t) => [t.name, t.subnet]));
+        const rules = model.flows.flatMap((f) => flowRules(f, subnets, "multihost"));
+        expect(rules).toHaveLength(model.flows.length * 4);
         for (const r of rules) {
-            expect(scripts.flowsApply).toContain(`iptables -C DOCKER-USER ${r} 2>/dev/null || iptables -I DOCKER-USER 1 ${r}`);
-            expect(scripts.flowsRemove).toContain(`while iptables -C DOCKER-USER ${r} 2>/dev/null; do iptables -D DOCKER-USER ${r}; done`);
+            const t = `iptables -t ${r.table}`;
+            expect(scripts.flowsApply).toContain(`${t} -C ${r.chain} ${r.spec} 2>/dev/null || ${t} -I ${r.chain} 1 ${r.spec}`);
+            expect(scripts.flowsRemove).toContain(`while ${t} -C ${r.chain} ${r.spec} 2>/dev/null; do ${t} -D ${r.chain} ${r.spec}; done`);
         }
     });
 });
