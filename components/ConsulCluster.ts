@@ -15,6 +15,8 @@ export interface ConsulClusterArgs {
     dependsOn: pulumi.Input<pulumi.Resource>[];
     /** Refuse to delete the data volumes (Pulumi's `protect`). */
     protect: boolean;
+    /** docker_gwbridge's gateway, where containers on every node find Consul's DNS. */
+    dnsAddress: string;
 }
 
 /** The client addresses for one host: `{{host}}` resolved, duplicates dropped (Consul cannot bind twice). */
@@ -66,8 +68,8 @@ export class ConsulCluster extends pulumi.ComponentResource {
             );
             const image = pulledImage(`${name}-image-${hostName}`, host, args.image, this);
             const config = pulumi
-                .all([gossipKey, nodeId.result])
-                .apply(([encryptKey, id]) =>
+                .all([gossipKey, nodeId.result, host.nameservers])
+                .apply(([encryptKey, id, recursors]) =>
                     renderConsulAgentConfig({
                         nodeName: hostName,
                         nodeId: id,
@@ -79,6 +81,8 @@ export class ConsulCluster extends pulumi.ComponentResource {
                         clientAddress: resolveClientAddress(args.spec.clientAddress, host.spec.address),
                         httpPort: args.spec.httpPort,
                         dnsPort: args.spec.dnsPort,
+                        dnsAddress: args.dnsAddress,
+                        recursors,
                         encryptKey,
                     }),
                 );

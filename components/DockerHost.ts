@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { local, remote, types } from "@pulumi/command";
 import { HostSpec } from "../lib/model";
+import { parseNameservers, renderNameservers } from "../render/consul";
 import { renderEngineName } from "../render/swarm";
 
 export interface DockerHostArgs {
@@ -50,6 +51,8 @@ export class DockerHost extends pulumi.ComponentResource {
     readonly provider: docker.Provider;
     /** The engine's name (`docker info .Name`): swarm and Consul identify nodes by it. */
     readonly engineName: pulumi.Output<string>;
+    /** The host's nameservers (its /etc/resolv.conf), where Consul's DNS sends names it does not own. */
+    readonly nameservers: pulumi.Output<string[]>;
     private readonly connection?: pulumi.Output<types.input.remote.ConnectionArgs>;
     private readonly dockerHost?: string;
 
@@ -81,7 +84,8 @@ export class DockerHost extends pulumi.ComponentResource {
             );
         }
         this.engineName = this.run(`${name}-engine-name`, { create: renderEngineName() }, { parent: this }).stdout.apply((s) => s.trim());
-        this.registerOutputs({ engineName: this.engineName });
+        this.nameservers = this.run(`${name}-nameservers`, { create: renderNameservers() }, { parent: this }).stdout.apply(parseNameservers);
+        this.registerOutputs({ engineName: this.engineName, nameservers: this.nameservers });
     }
 
     /** Runs a script on this host; the command resource belongs to `opts.parent`. */

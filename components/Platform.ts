@@ -51,7 +51,7 @@ export class Platform extends pulumi.ComponentResource {
 
         const consul = new ConsulCluster(
             `${name}-consul`,
-            { hosts, spec: model.consul, image: model.images.consul, dependsOn: [overlay, ...tiers, ...swarm.members], protect: model.protectData },
+            { hosts, spec: model.consul, image: model.images.consul, dependsOn: [overlay, ...tiers, ...swarm.members], protect: model.protectData, dnsAddress: model.gwbridge.gateway },
             { parent: this },
         );
         const registrator = new Registrator(

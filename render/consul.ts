@@ -1,3 +1,5 @@
+import { posixScript } from "./shell";
+
 /**
  * Consul agent configuration for the Consul the stack defaults to (1.20, also what the live rig runs),
  * without deprecated keys: Consul rejects unknown keys and logs a warning for each deprecated one.
@@ -18,6 +20,13 @@ export interface ConsulAgentSettings {
     clientAddress: string;
     httpPort: number;
     dnsPort: number;
+    /**
+     * The one address the DNS interface binds: docker_gwbridge's gateway, the same on every node and
+     * reachable from the host's containers and the host itself, but not from the LAN.
+     */
+    dnsAddress: string;
+    /** Where names outside .consul go: the host's own nameservers. */
+    recursors: string[];
     /** Base64 gossip encryption key. */
     encryptKey: string;
 }
@@ -41,7 +50,11 @@ export function renderConsulAgentConfig(s: ConsulAgentSettings): string {
         ...(s.server ? { bootstrap_expect: s.bootstrapExpect } : {}),
         retry_join: s.retryJoin,
         ui_config: { enabled: true },
+        addresses: { dns: s.dnsAddress },
         ports: { http: s.httpPort, dns: s.dnsPort },
+        recursors: s.recursors,
+        // Answers only what passes its checks, as the edge does; Consul's default also returns "warning".
+        dns_config: { only_passing: true },
         encrypt: s.encryptKey,
         // A server that leaves on stop shrinks the Raft peer set, so restarting one costs quorum
         // headroom; a client leaving on stop deregisters its node cleanly instead of lingering as failed.
@@ -60,3 +73,9 @@ export function consulAgentArgs(): string[] {
 
 /** Consul's gossip encryption key from 32 secret characters: their 32 bytes, base64-encoded (AES-256). */
 export const gossipKeyOf = (secret32: string): string => Buffer.from(secret32, "utf8").toString("base64");
+
+/** The host's nameservers, one per line, as /etc/resolv.conf lists them. */
+export const renderNameservers = (): string => posixScript(`awk '$1 == "nameserver" { print $2 }' /etc/resolv.conf`);
+
+/** Nameserver addresses from renderNameservers' output; a loopback resolver is still the host's own. */
+export const parseNameservers = (stdout: string): string[] => stdout.split("\n").map((l) => l.trim()).filter((l) => /^[0-9a-fA-F.:]+$/.test(l));

@@ -15,7 +15,7 @@ import { CliStack, installPlugins, killCurrent, rigStack } from "./pulumi";
 import { assert, check, info, report, tally, timing } from "./report";
 import {
     DEV, GWBRIDGE_WANT, MULTI, Scenario, checkConsul, checkEdgeDynamics, checkEdgeReach, checkGwbridge, checkIsolation, checkOverlay,
-    checkRegistrator, checkSwarm, checkVersions, checkVip, gwbridgeOf, secretsOnHosts,
+    checkRegistrator, checkServiceDns, checkSwarm, checkVersions, checkVip, gwbridgeOf, secretsOnHosts,
 } from "./system";
 
 const ALL_HOSTS = [1, 2, 3];
@@ -37,6 +37,7 @@ async function checkRunningStack(s: Scenario, edgeFailure: (s: Scenario) => Prom
     await checkGwbridge(s);
     await checkConsul(s);
     await checkRegistrator(s);
+    await checkServiceDns(s);
     await checkEdgeReach(s);
     await edgeFailure(s);
     await checkIsolation(s, isolationHost);

@@ -17,6 +17,8 @@ RIG_STATE=${RIG_STATE:-/run/swarm-platform-rig}
 DATA_ROOT=/var/lib/swarm-platform-rig
 BRIDGE=rigbr0
 BRIDGE_ADDR=10.77.0.1
+# A name only the rig's own DNS (start_dns) answers.
+UPSTREAM_NAME=upstream.rig
 MAX_HOSTS=9
 SSH_CONFIG=$RIG_STATE/ssh_config
 INCLUDE_MARK='# swarm-platform-rig'
@@ -339,6 +341,7 @@ cmd_up() {
   ENGINE_BIN=$(bash "$RIG_DIR/engine.sh")
   echo "$ENGINE_BIN" >"$RIG_STATE/engine-bin"
   setup_bridge
+  start_dns
   for ((i = 1; i <= n; i++)); do setup_netns "$i"; done
   for ((i = 1; i <= n; i++)); do start_dockerd "$i"; done
   for ((i = 1; i <= n; i++)); do wait_dockerd "$i"; done
@@ -387,10 +390,24 @@ reap_leftovers() {
   if [[ ${#specs[@]} -gt 0 ]]; then stop_pids 5 "${specs[@]}"; fi
 }
 
+# The rig's upstream DNS on the bridge address, the nameserver in every host's resolv.conf: it answers
+# upstream.rig (10.77.0.1) and refuses everything else at once, so no query leaves the machine and a
+# name outside Consul can still be shown to resolve through Consul's recursors.
+start_dns() {
+  local launch=$RIG_STATE/dnsmasq.launch
+  if [[ -s $launch ]] && alive "$(<"$launch")"; then return 0; fi
+  dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll --bind-interfaces --listen-address="$BRIDGE_ADDR" \
+    --except-interface=lo --address="/$UPSTREAM_NAME/$BRIDGE_ADDR" --pid-file="$RIG_STATE/dnsmasq.pid" --log-facility=- \
+    >"$RIG_STATE/dnsmasq.log" 2>&1 &
+  echo $! >"$launch"
+  log "dns: dnsmasq (pid $!) on $BRIDGE_ADDR:53 answers $UPSTREAM_NAME"
+}
+
 cmd_down() {
   local i t0 rule ns
   local -a hosts=() specs=()
   t0=$(now)
+  if [[ -s $RIG_STATE/dnsmasq.launch ]]; then stop_pids 5 "dnsmasq|$(pid_in "$RIG_STATE/dnsmasq.launch")|--listen-address=$BRIDGE_ADDR"; fi
   for ((i = 1; i <= MAX_HOSTS; i++)); do
     ns=$(netns "$i")
     if [[ -e $RIG_STATE/h$i-dockerd.launch || -e $RIG_STATE/h$i-sshd.launch || -d $DATA_ROOT/h$i ]] ||

@@ -98,6 +98,7 @@ sshd openssh-server
 ssh openssh-client
 ssh-keygen openssh-client
 iptables iptables
+dnsmasq dnsmasq-base
 ip iproute2
 jq jq
 curl curl

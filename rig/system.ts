@@ -519,3 +519,49 @@ export async function checkVersions(s: Scenario, defaultConsulImage: string): Pr
         return line;
     });
 }
+
+const DNS_GATEWAY = GWBRIDGE_WANT.split(" ")[1];
+
+/** The IPv4 addresses a container started with `--dns <gwbridge gateway>` on host h gets for a name. */
+async function resolveInContainer(h: number, name: string, network = "bridge"): Promise<string[]> {
+    const r = await dockerOn(h, ["run", "--rm", "--network", network, "--dns", DNS_GATEWAY, BASE_IMAGE, "getent", "ahostsv4", name], { timeoutMs: 30_000 });
+    return [...new Set(r.stdout.split("\n").map((l) => l.split(/\s+/)[0]).filter(Boolean))].sort();
+}
+
+/**
+ * Seed 000's "smart DNS": a container on any host, given `--dns` = docker_gwbridge's gateway as the
+ * README says, resolves web.service.consul to the hosts of its passing instances through Consul, and
+ * ordinary names through Consul's recursors (the host's own nameserver: the rig's upstream.rig).
+ */
+export async function checkServiceDns(s: Scenario): Promise<void> {
+    await check(`service-dns[${s.stack}]`, async () => {
+        await waitBackends(s, s.replicas);
+        const want = [...new Set(Array.from({ length: s.replicas }, (_, k) => hostAddress(backendHost(s, k + 1))))].sort();
+        const seen: string[] = [];
+        for (const h of s.hosts) {
+            const got = await resolveInContainer(h, "web.service.consul");
+            assert(got.join(" ") === want.join(" "), `from a container on rig-h${h}: web.service.consul -> ${got.join(" ") || "nothing"}, want ${want.join(" ")}`);
+            const upstream = await resolveInContainer(h, "upstream.rig");
+            assert(upstream.join(" ") === "10.77.0.1", `from a container on rig-h${h}: upstream.rig -> ${upstream.join(" ") || "nothing"} (not through the recursors)`);
+            seen.push(`rig-h${h}`);
+        }
+        const overlay = await resolveInContainer(s.hosts[0], "web.service.consul", "my-network-overlay");
+        assert(overlay.join(" ") === want.join(" "), `from the overlay on rig-h${s.hosts[0]}: web.service.consul -> ${overlay.join(" ") || "nothing"}`);
+        // Every backend of one host stops: its address leaves the answer, and comes back with them.
+        const gone = s.hosts[s.hosts.length - 1];
+        const theirs = Array.from({ length: s.replicas }, (_, k) => k + 1).filter((k) => backendHost(s, k) === gone);
+        await Promise.all(theirs.map((k) => must(dockerOn(gone, ["stop", backendName(k)]), `stop ${backendName(k)}`)));
+        let after: string[] = [];
+        try {
+            const r = await waitFor(async () => {
+                after = await resolveInContainer(s.hosts[0], "web.service.consul");
+                return after.includes(hostAddress(gone)) ? undefined : true;
+            }, 30_000, 1000, 20);
+            assert(r.value, `with rig-h${gone}'s backends stopped, web.service.consul still -> ${after.join(" ")}`);
+        } finally {
+            await Promise.all(theirs.map((k) => dockerOn(gone, ["start", backendName(k)])));
+            await waitBackends(s, s.replicas);
+        }
+        return `containers on ${seen.join(", ")} (default bridge) and on the overlay resolve web.service.consul -> ${want.join(" ")} and upstream.rig -> 10.77.0.1 with --dns ${DNS_GATEWAY}; rig-h${gone}'s backends stopped -> ${after.join(" ") || "no address (NXDOMAIN)"}`;
+    });
+}

@@ -1,4 +1,5 @@
-import { CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, ConsulAgentSettings, consulAgentArgs, gossipKeyOf, renderConsulAgentConfig } from "../render/consul";
+import { execFileSync } from "child_process";
+import { CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, ConsulAgentSettings, consulAgentArgs, gossipKeyOf, parseNameservers, renderConsulAgentConfig, renderNameservers } from "../render/consul";
 
 const base: ConsulAgentSettings = {
     nodeName: "node-1",
@@ -10,7 +11,9 @@ const base: ConsulAgentSettings = {
     datacenter: "dc1",
     clientAddress: "127.0.0.1 10.77.0.11",
     httpPort: 8500,
-    dnsPort: 8600,
+    dnsPort: 53,
+    dnsAddress: "172.21.0.1",
+    recursors: ["10.77.0.1"],
     encryptKey: "pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=",
 };
 
@@ -31,7 +34,10 @@ describe("renderConsulAgentConfig", () => {
             bootstrap_expect: 3,
             retry_join: ["10.77.0.12", "10.77.0.13"],
             ui_config: { enabled: true },
-            ports: { http: 8500, dns: 8600 },
+            ports: { http: 8500, dns: 53 },
+            addresses: { dns: "172.21.0.1" },
+            recursors: ["10.77.0.1"],
+            dns_config: { only_passing: true },
             encrypt: base.encryptKey,
             leave_on_terminate: false,
             skip_leave_on_interrupt: true,
@@ -81,4 +87,10 @@ test("the gossip key is 32 bytes in standard base64, as consul keygen makes them
     const key = gossipKeyOf("aB3dE5gH7jK9mN1pQ3sT5vX7zA9cE1gI");
     expect(key).toMatch(/^[A-Za-z0-9+/]{43}=$/);
     expect(Buffer.from(key, "base64")).toHaveLength(32);
+});
+
+test("the host's nameservers are read from resolv.conf, comments and options skipped", () => {
+    const resolvConf = "# generated\nnameserver 127.0.0.53\noptions edns0\nsearch lan\nnameserver 192.168.1.1\nnameserver fd00::1\n";
+    const out = execFileSync("sh", ["-c", renderNameservers().replace("/etc/resolv.conf", "/dev/stdin")], { input: resolvConf }).toString();
+    expect(parseNameservers(out)).toEqual(["127.0.0.53", "192.168.1.1", "fd00::1"]);
 });
