@@ -27,44 +27,18 @@ ENGINE_PID=
 # Image names are a contract with the project's live tests: keep them exact.
 IMAGES=(rig/base:bookworm rig/base:sid rig/consul:1.20.1 rig/consul-template:0.41.1 rig/registrator:v9.0.2 rig/whoami:v1.10.3)
 
-# rig/base:<suite> is debootstrap's minbase of that Debian suite plus these packages. bookworm is the
-# parent of the single-binary images; sid (nginx 1.30, keepalived 2.3) is the rig's edge base, newer
-# than the production default nginx:1.27.5-bookworm, which no registry here serves.
-# iputils-ping is beyond the brief's list: the rig's own checks ping between
-# containers, and it costs ~100 kB.
-base_packages() {
-  case $1 in
-    bookworm) echo nginx-light,keepalived,curl,iproute2,procps,ca-certificates,iputils-ping ;;
-    sid) echo nginx,keepalived,curl,iproute2,procps,ca-certificates,iputils-ping ;;
-    *) die "no package list for rig/base:$1" ;;
-  esac
-}
-# Consul from its Go module at the stack's default version: rig/recipes/consul/go.mod requires it with
-# the sub-module versions its own go.mod requires (its replaces to ./api etc. do not apply to a
-# dependency). GitCommit and BuildDate are what the release build sets: tag v1.20.1's commit and date.
-CONSUL_VERSION=1.20.1
+# Each image's recipe is the folder rig/recipes/<name> (rig/base:<suite>: base-<suite>):
+# - base-<suite>/packages: debootstrap's minbase of that Debian suite plus these packages. bookworm is
+#   the parent of the single-binary images; sid (nginx 1.30, keepalived 2.3) is the rig's edge base,
+#   newer than the production default nginx:1.27.5-bookworm, which no registry here serves.
+# - <name>/Dockerfile: rig/base:bookworm plus one Go binary, made from
+#   - go.mod (+ go.sum, package, ldflags): a main module built as is (Consul, whose own go.mod replaces
+#     its sub-modules with local paths, so it cannot be installed directly);
+#   - module: `go install` of that module@version;
+#   - candidates: modules tried in order, the first that the Go module proxy serves wins; when it
+#     refuses them all (on this workplace it refused every registrator and whoami version with 403),
+#     main.go beside it, the rig's own stand-in. The winner is kept in the image label rig.source.
 RECIPES=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/recipes
-CONSUL_RECIPE=$RECIPES/consul
-CONSUL_LDFLAGS="-s -w -X github.com/hashicorp/consul/version.GitCommit=920cc7c6 -X github.com/hashicorp/consul/version.BuildDate=2024-10-29T19:04:05Z"
-CONSUL_TEMPLATE_MODULE=github.com/hashicorp/consul-template@v0.41.1
-# Tried in this order; the first that the Go module proxy serves wins. On this
-# workplace (2026-11-23) the proxy refused every one with 403 "This module
-# version is not available" (so did v8.0.0+incompatible, the 12-digit short
-# hashes, @latest and @v/list), and the image is built from the rig's own
-# stand-in (src_registrator below). The winner is printed and kept in the image
-# label rig.source.
-REGISTRATOR_CANDIDATES=(
-  github.com/fayrus/registrator@v9.0.2
-  github.com/fayrus/registrator@v9.0.2+incompatible
-  github.com/fayrus/registrator@861de741405b43e67ddb2d002459ceed232fa94f
-  github.com/fayrus/registrator@24dd2f64a925b07ba872dd14ce2ba1642790a54c
-)
-# Same story for whoami: v1.10.0 to v1.10.4 and v1.11.0 were all refused (403),
-# so the fallback is a stand-in with whoami's port, flags and output format.
-WHOAMI_CANDIDATES=(
-  github.com/traefik/whoami@v1.10.3
-  github.com/traefik/whoami@v1.11.0
-)
 
 log() { printf '[images] %s\n' "$*"; }
 die() { printf '[images] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -126,6 +100,7 @@ find_go() {
   die "no Go toolchain (go >= 1.23 on PATH or in /usr/local/go) to build the Go images"
 }
 
+
 # --- recipes and cache keys ---------------------------------------------------
 
 parent_of() { [[ $1 == rig/base:* ]] || echo rig/base:bookworm; }
@@ -134,32 +109,28 @@ parent_of() { [[ $1 == rig/base:* ]] || echo rig/base:bookworm; }
 # versions they use and the parent's key, so editing a recipe rebuilds that
 # image and its children only.
 recipe_of() {
-  local img=$1 parent
+  local img=$1 parent dir
   parent=$(parent_of "$img")
+  dir=$(recipe_dir "$img")
   printf 'image %s\n' "$img"
   if [[ -n $parent ]]; then printf 'parent %s\n' "$(key_of "$parent")"; fi
+  (cd "$dir" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
   declare -f save_image
   case $img in
-    rig/base:*)
-      printf '%s\n' "${img#rig/base:}" "$(base_packages "${img#rig/base:}")"
-      declare -f build_base ;;
-    rig/consul:*)
-      printf '%s\n' "$CONSUL_VERSION" "$CONSUL_LDFLAGS" "$(go_version)"
-      cat "$CONSUL_RECIPE/go.mod" "$CONSUL_RECIPE/go.sum"
-      declare -f build_go_image go_build_consul docker_build_copy ;;
-    rig/consul-template:*)
-      printf '%s\n' "$CONSUL_TEMPLATE_MODULE" "$(go_version)"
-      declare -f build_go_image go_install docker_build_copy ;;
-    rig/registrator:*)
-      printf '%s\n' "${REGISTRATOR_CANDIDATES[@]}" "$(go_version)"
-      cat "$RECIPES/registrator/main.go"
-      declare -f build_go_image go_install go_build_standin docker_build_copy ;;
-    rig/whoami:*)
-      printf '%s\n' "${WHOAMI_CANDIDATES[@]}" "$(go_version)"
-      cat "$RECIPES/whoami/main.go"
-      declare -f build_go_image go_install go_build_standin docker_build_copy ;;
-    *) die "unknown image $img" ;;
+    rig/base:*) declare -f build_base ;;
+    *)
+      go_version
+      declare -f build_go_binary build_go_image go_install go_build_standin go_build_main docker_build_copy ;;
   esac
+}
+
+recipe_dir() {
+  local name=${1#rig/} dir
+  name=${name%%:*}
+  if [[ $1 == rig/base:* ]]; then name=base-${1#rig/base:}; fi
+  dir=$RECIPES/$name
+  [[ -d $dir ]] || die "no recipe folder $dir for $1"
+  echo "$dir"
 }
 
 go_version() { "$(find_go)" env GOVERSION; }
@@ -245,7 +216,7 @@ engine_stop() {
 
 build_base() { # rig/base:<suite>
   local img=$1 suite=${1#rig/base:} root=$WORK/rootfs packages
-  packages=$(base_packages "$suite")
+  packages=$(<"$(recipe_dir "$img")/packages")
   rm -rf "$root"
   mkdir -p "$RIG_CACHE/debs"
   log "base: debootstrap $suite (minbase + $packages)"
@@ -264,12 +235,12 @@ build_base() { # rig/base:<suite>
     sed "s/^/[images] $suite: /"
 }
 
-# FROM rig/base + one binary: no RUN step, so the build needs no network.
+# The recipe's Dockerfile with the binary as `bin` beside it: COPY only, so the build needs no network.
 docker_build_copy() {
-  local tag=$1 bin=$2 target=$3 entrypoint=$4 source=$5 extra=${6:-} ctx
+  local tag=$1 bin=$2 dir=$3 source=$4 ctx
   ctx=$(mktemp -d "$WORK/ctx.XXXXXX")
   cp "$bin" "$ctx/bin"
-  printf 'FROM rig/base:bookworm\nCOPY bin %s\n%sENTRYPOINT %s\n' "$target" "$extra" "$entrypoint" >"$ctx/Dockerfile"
+  cp "$dir/Dockerfile" "$ctx/Dockerfile"
   # The CLI's "legacy builder is deprecated" banner goes to stderr: keep it
   # out of the log unless the build fails.
   if ! de build -q --label "rig.source=$source" -t "$tag" "$ctx" >/dev/null 2>"$ctx.err"; then
@@ -289,24 +260,21 @@ go_install() { # module@version bindir
   GOBIN=$2 go_env timeout 900 "$(find_go)" install -trimpath -ldflags='-s -w' "$1"
 }
 
-# The stand-ins (rig/recipes/<name>/main.go) are used only when the Go module proxy refuses every
-# candidate above. They are the rig's own code (standard library only), written against the documented
-# behaviour of gliderlabs/fayrus registrator (consul:// backend) and traefik/whoami, not copies of them.
-go_build_standin() { # name out
-  local src=$WORK/src-$1
+go_build_standin() { # recipe-dir out
+  local src=$WORK/src-standin
   rm -rf "$src"
   mkdir -p "$src"
-  printf 'module rig.local/%s\n\ngo 1.21\n' "$1" >"$src/go.mod"
-  cp "$RECIPES/$1/main.go" "$src/main.go"
+  printf 'module rig.local/standin\n\ngo 1.21\n' >"$src/go.mod"
+  cp "$1/main.go" "$src/main.go"
   (cd "$src" && go_env timeout 900 "$(find_go)" build -trimpath -ldflags='-s -w' -o "$2" .)
   rm -rf "$src"
 }
 
-go_build_consul() { # out
-  local src=$WORK/src-consul
+go_build_main() { # recipe-dir out
+  local src=$WORK/src-main
   rm -rf "$src"
-  cp -r "$CONSUL_RECIPE" "$src"
-  (cd "$src" && go_env timeout 1500 "$(find_go)" build -mod=mod -trimpath -ldflags "$CONSUL_LDFLAGS" -o "$1" github.com/hashicorp/consul)
+  cp -r "$1" "$src"
+  (cd "$src" && go_env timeout 1500 "$(find_go)" build -mod=mod -trimpath -ldflags "$(<"$1/ldflags")" -o "$2" "$(<"$1/package")")
   rm -rf "$src"
 }
 
@@ -314,61 +282,56 @@ go_build_consul() { # out
 # that won into $WORK/bin/<name>.source. Runs in the background, beside
 # debootstrap: one is CPU-bound, the other mostly waits on the network.
 build_go_binary() {
-  local name=$1 t0 m bindir=$WORK/bin
+  local name=$1 t0 m dir bindir=$WORK/bin
   t0=$(now)
+  dir=$RECIPES/$name
   mkdir -p "$bindir"
   rm -f "$bindir/$name" "$bindir/$name.source"
-  case $name in
-    consul)
-      go_build_consul "$bindir/consul"
-      echo "github.com/hashicorp/consul@v$CONSUL_VERSION" >"$bindir/$name.source" ;;
-    consul-template)
-      go_install "$CONSUL_TEMPLATE_MODULE" "$bindir"
-      echo "$CONSUL_TEMPLATE_MODULE" >"$bindir/$name.source" ;;
-    registrator|whoami)
-      local -a cands
-      if [[ $name == registrator ]]; then cands=("${REGISTRATOR_CANDIDATES[@]}"); else cands=("${WHOAMI_CANDIDATES[@]}"); fi
-      for m in "${cands[@]}"; do
-        if go_install "$m" "$bindir" 2>"$bindir/$name.err"; then
-          echo "$m" >"$bindir/$name.source"
-          break
-        fi
-        log "go: $m refused: $(grep -m1 -E 'Forbidden|not available|error|invalid' "$bindir/$name.err" || tail -n 1 "$bindir/$name.err")"
-      done
-      if [[ ! -s $bindir/$name.source ]]; then
-        go_build_standin "$name" "$bindir/$name"
-        echo "rig-standin:$name" >"$bindir/$name.source"
+  if [[ -f $dir/go.mod ]]; then
+    go_build_main "$dir" "$bindir/$name"
+    grep -m1 -oE "$(<"$dir/package") v[^ ]+" "$dir/go.mod" | tr ' ' '@' >"$bindir/$name.source"
+  elif [[ -f $dir/module ]]; then
+    go_install "$(<"$dir/module")" "$bindir"
+    echo "$(<"$dir/module")" >"$bindir/$name.source"
+  else
+    while read -r m; do
+      if go_install "$m" "$bindir" 2>"$bindir/$name.err"; then
+        echo "$m" >"$bindir/$name.source"
+        break
       fi
-      rm -f "$bindir/$name.err" ;;
-  esac
+      log "go: $m refused: $(grep -m1 -E 'Forbidden|not available|error|invalid' "$bindir/$name.err" || tail -n 1 "$bindir/$name.err")"
+    done <"$dir/candidates"
+    if [[ ! -s $bindir/$name.source ]]; then
+      go_build_standin "$dir" "$bindir/$name"
+      echo "rig-standin:$name" >"$bindir/$name.source"
+    fi
+    rm -f "$bindir/$name.err"
+  fi
   log "go: $name from $(<"$bindir/$name.source") compiled in $(since "$t0")s"
 }
 
+# The image from its recipe's Dockerfile, then a check that the binary in it runs and is what it claims.
 build_go_image() {
   local img=$1 name src
   name=${img#rig/}
   name=${name%%:*}
   [[ -x $WORK/bin/$name ]] || die "go binary for $img missing (see $WORK/go.log)"
   src=$(<"$WORK/bin/$name.source")
+  docker_build_copy "$img" "$WORK/bin/$name" "$RECIPES/$name" "$src"
   case $name in
     consul)
-      docker_build_copy "$img" "$WORK/bin/$name" /bin/consul '["/bin/consul"]' "$src"
       local v
       v=$(de run --rm --network none "$img" version | head -n 1)
       log "consul: check: $v"
-      [[ $v == "Consul v$CONSUL_VERSION" ]] || die "$img says '$v'" ;;
+      [[ $v == "Consul v${img##*:}" ]] || die "$img says '$v'" ;;
     consul-template)
-      docker_build_copy "$img" "$WORK/bin/$name" /bin/consul-template '["/bin/consul-template"]' "$src"
       log "consul-template: check: $(de run --rm --network none "$img" -v 2>&1 | head -n 1)" ;;
     registrator)
-      docker_build_copy "$img" "$WORK/bin/$name" /bin/registrator '["/bin/registrator"]' "$src"
       local usage
       usage=$(de run --rm --network none "$img" -h 2>&1 || true)
       grep -q '^Usage of' <<<"$usage" || die "$img -h printed no usage: $usage"
       log "registrator: check: $(head -n 1 <<<"$usage")" ;;
     whoami)
-      # whoami listens on :80; EXPOSE lets `registrator -internal` see the port.
-      docker_build_copy "$img" "$WORK/bin/$name" /whoami '["/whoami"]' "$src" $'EXPOSE 80\n'
       de run --rm --network none "$img" -h 2>&1 | grep -q -- '-port' || die "$img -h printed no usage"
       log "whoami: check: -h lists -port" ;;
   esac
