@@ -210,8 +210,7 @@ function parseHost(c: Collector, raw: Obj, i: number, sharedKey: boolean): HostS
         if (!SSH_USER_PATTERN.test(user)) {
             c.error(`${key}.ssh.user`, `"${user}" is not a valid user name`, "use the login name: lowercase letters, digits, _ . - and no spaces");
         }
-        const loopback = parseLoopback(address);
-        if (loopback) {
+        if (isLoopback(address)) {
             c.error(`${key}.address`, `${address} is a loopback address, which no other host and no SSH connection from elsewhere can reach`, "set the host's LAN address; only a `local: true` host of a single-host stack may use 127.0.0.1");
         }
         connection = {
@@ -226,7 +225,7 @@ function parseHost(c: Collector, raw: Obj, i: number, sharedKey: boolean): HostS
     return { name: hostName, address, dataPathAddress, dockerSocket, roles, connection };
 }
 
-const parseLoopback = (address: string): boolean => {
+const isLoopback = (address: string): boolean => {
     const value = parseIpv4(address);
     return value !== undefined && cidrContains(LOOPBACK, value);
 };
@@ -444,7 +443,7 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
     ]);
     if (hosts.length > 1) {
         hosts.forEach((h, i) => {
-            if (h.connection.kind === "local" && parseLoopback(h.address)) {
+            if (h.connection.kind === "local" && isLoopback(h.address)) {
                 c.error(`hosts[${i}].address`, `${h.address} is a loopback address in a stack of ${hosts.length} hosts, which the others cannot reach`, "set the host's LAN address");
             }
         });

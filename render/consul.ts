@@ -77,5 +77,5 @@ export const gossipKeyOf = (secret32: string): string => Buffer.from(secret32, "
 /** The host's nameservers, one per line, as /etc/resolv.conf lists them. */
 export const renderNameservers = (): string => posixScript(`awk '$1 == "nameserver" { print $2 }' /etc/resolv.conf`);
 
-/** Nameserver addresses from renderNameservers' output; a loopback resolver is still the host's own. */
+/** The address lines of renderNameservers' output (IPv4 or IPv6); anything else is dropped. */
 export const parseNameservers = (stdout: string): string[] => stdout.split("\n").map((l) => l.trim()).filter((l) => /^[0-9a-fA-F.:]+$/.test(l));

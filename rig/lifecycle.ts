@@ -43,7 +43,7 @@ async function firstServed(s: Scenario): Promise<number | undefined> {
     return first.value ? first.ms / 1000 : undefined;
 }
 
-export async function checkUp(stack: StackCli, s: Scenario | undefined, args: string[] = [], label = `up[${stack.label}]`): Promise<boolean> {
+export async function checkUp(stack: StackCli, s: Scenario, args: string[] = [], label = `up[${stack.label}]`): Promise<boolean> {
     const r = await stack.cli("up", args);
     if (r.code !== 0) {
         report(false, label, `exit ${r.code} after ${r.seconds.toFixed(1)}s: ${errorLines(r)}`);
@@ -55,14 +55,14 @@ export async function checkUp(stack: StackCli, s: Scenario | undefined, args: st
         return false;
     }
     timing(`${label} duration`, r.seconds);
-    const served = s ? await firstServed(s) : undefined;
-    if (s && served !== undefined) timing(`first request served after ${label}`, served);
+    const served = await firstServed(s);
+    if (served !== undefined) timing(`first request served after ${label}`, served);
     report(
-        !s || served !== undefined,
+        served !== undefined,
         label,
-        `${summary(r)} in ${r.seconds.toFixed(1)}s${s ? (served !== undefined ? `; first request via ${edgeUrl(s)} ${served.toFixed(1)}s later` : `; but ${edgeUrl(s)} served nothing within 90s`) : ""}`,
+        `${summary(r)} in ${r.seconds.toFixed(1)}s; ${served !== undefined ? `first request via ${edgeUrl(s)} ${served.toFixed(1)}s later` : `but ${edgeUrl(s)} served nothing within 90s`}`,
     );
-    return !s || served !== undefined;
+    return served !== undefined;
 }
 
 /** `pulumi preview`, `up` and `refresh`, each with --expect-no-changes, and the hosts untouched by all three. */
