@@ -50,7 +50,7 @@ interface CatalogEntry {
 }
 
 const catalogCount = async (s: Scenario) => (await consulJson<CatalogEntry[]>(`/v1/catalog/service/web`, s.consulServers[0]))?.length;
-const passingCount = async (s: Scenario) => (await consulJson<unknown[]>(`/v1/health/service/web?passing`, s.consulServers[0]))?.length;
+const passingCount = async (s: Scenario, from = s.consulServers[0], query = "passing") => (await consulJson<unknown[]>(`/v1/health/service/web?${query}`, from))?.length;
 
 /** Waits until the catalog and the passing health view both hold `n` web instances. */
 export async function waitBackends(s: Scenario, n: number, timeoutMs = 60_000): Promise<number> {
@@ -539,6 +539,10 @@ export async function checkServiceDns(s: Scenario): Promise<void> {
         const want = [...new Set(Array.from({ length: s.replicas }, (_, k) => hostAddress(backendHost(s, k + 1))))].sort();
         const seen: string[] = [];
         for (const h of s.hosts) {
+            // Consul's DNS answers from the local agent's possibly stale view (allow_stale); an agent just
+            // restarted by an earlier check may still be catching up, which is not what this check is about.
+            const caughtUp = await waitFor(async () => ((await passingCount(s, h, "passing&stale")) === s.replicas ? true : undefined), 60_000, 1000, 60);
+            assert(caughtUp.value, `rig-h${h}'s Consul agent (stale view) did not list ${s.replicas} passing web instances within 60s`);
             const got = await resolveInContainer(h, "web.service.consul");
             assert(got.join(" ") === want.join(" "), `from a container on rig-h${h}: web.service.consul -> ${got.join(" ") || "nothing"}, want ${want.join(" ")}`);
             const upstream = await resolveInContainer(h, "upstream.rig");
