@@ -1,13 +1,12 @@
-import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { local, remote, types } from "@pulumi/command";
 import { HostSpec } from "../lib/model";
 import { parseNameservers, renderNameservers } from "../render/consul";
+import { renderDockerSshOptions } from "../render/ssh";
 import { renderEngineName } from "../render/swarm";
+import { localPath } from "../lib/validate";
 
 export interface DockerHostArgs {
     host: HostSpec;
@@ -27,24 +26,12 @@ export interface HostScript {
 
 export type HostCommand = local.Command | remote.Command;
 
-const SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", "-o", "ConnectTimeout=10"];
-
-/**
- * The docker CLI's ssh helper (which @pulumi/docker uses) takes key files only, so a key given as a
- * secret value is written once to a private file named by its hash.
- */
-function keyFile(key: pulumi.Output<string>): pulumi.Output<string> {
-    return key.apply((text) => {
-        const file = path.join(os.tmpdir(), `swarm-platform-${crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)}.key`);
-        if (!fs.existsSync(file)) fs.writeFileSync(file, text.endsWith("\n") ? text : `${text}\n`, { mode: 0o600 });
-        return file;
-    });
-}
-
 /**
  * One Docker host: the explicit docker provider every docker resource on it uses, the SSH (or local)
- * connection its scripts run through, and the engine's node name. Both paths use the same identity,
- * so there are no prompts and no Docker TCP socket is ever opened.
+ * connection its scripts run through, and the engine's node name. Both SSH paths pin the same host
+ * key when one is configured; scripts authenticate with the key held in memory, the Docker CLI's ssh
+ * with the key file or the ssh-agent (see render/ssh.ts), so no key is ever written to disk and no
+ * Docker TCP socket is opened.
  */
 export class DockerHost extends pulumi.ComponentResource {
     readonly spec: HostSpec;
@@ -68,18 +55,14 @@ export class DockerHost extends pulumi.ComponentResource {
             if (!keyPath && !args.sshPrivateKey) {
                 throw new pulumi.ResourceError(`host ${args.host.name} has no SSH identity (set ssh.privateKeyPath or sshPrivateKey)`, this);
             }
-            if (keyPath && !fs.existsSync(keyPath)) {
+            if (keyPath && !fs.existsSync(localPath(keyPath))) {
                 throw new pulumi.ResourceError(`host ${args.host.name}: ssh.privateKeyPath ${keyPath} does not exist on this machine; point it at the key that logs in to ${args.host.address}`, this);
             }
-            const privateKey = keyPath ? pulumi.secret(fs.readFileSync(keyPath, "utf8")) : (args.sshPrivateKey as pulumi.Output<string>);
-            const identityFile = keyPath ? pulumi.output(keyPath) : keyFile(privateKey);
-            this.connection = pulumi.output({ host: args.host.address, port: conn.port, user: conn.user, privateKey, dialErrorLimit: 20 });
+            const privateKey = keyPath ? pulumi.secret(fs.readFileSync(localPath(keyPath), "utf8")) : (args.sshPrivateKey as pulumi.Output<string>);
+            this.connection = pulumi.output({ host: args.host.address, port: conn.port, user: conn.user, privateKey, hostKey: conn.hostKey, dialErrorLimit: 20 });
             this.provider = new docker.Provider(
                 `${name}-docker`,
-                {
-                    host: `ssh://${conn.user}@${args.host.address}:${conn.port}`,
-                    sshOpts: identityFile.apply((file) => ["-i", file, ...SSH_OPTIONS]),
-                },
+                { host: `ssh://${conn.user}@${args.host.address}:${conn.port}`, sshOpts: renderDockerSshOptions(conn) },
                 { parent: this },
             );
         }

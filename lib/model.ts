@@ -13,8 +13,14 @@ export type HostConnection =
           kind: "ssh";
           user: string;
           port: number;
-          /** Key file on the machine running Pulumi; without it the secret `sshPrivateKey` is used. */
+          /**
+           * Key file on the machine running Pulumi, as written in the stack (`~/` kept: ssh expands it, and
+           * a home directory in provider inputs would make every other machine show a diff). Without it the
+           * secret `sshPrivateKey` is used.
+           */
           privateKeyPath?: string;
+          /** The host's public key (`TYPE BASE64`), pinned on every SSH connection; unset: trust on first use. */
+          hostKey?: string;
       };
 
 export interface HostSpec {

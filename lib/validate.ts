@@ -40,6 +40,7 @@ const INTERFACE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 const SSH_USER_PATTERN = /^[a-z_][a-z0-9_.-]{0,31}$/;
 const SOCKET_PATH_PATTERN = /^\/[A-Za-z0-9._/-]+$/;
 const DOCKER_HOST_PATTERN = /^(unix:\/\/\/[A-Za-z0-9._/-]+|(tcp|ssh):\/\/[A-Za-z0-9@._:-]+)$/;
+const HOST_KEY_PATTERN = /^(ssh-ed25519|ecdsa-sha2-nistp(?:256|384|521)|rsa-sha2-(?:256|512)|ssh-rsa) ([A-Za-z0-9+/]+={0,2})(?: \S+)?$/;
 const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
 const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
 const LOOPBACK = parseCidr("127.0.0.0/8") as Cidr;
@@ -198,12 +199,19 @@ function parseHost(c: Collector, raw: Obj, i: number, sharedKey: boolean): HostS
     } else {
         const ssh = isObj(raw.ssh) ? raw.ssh : {};
         const keyPathText = optStr(c, ssh, "privateKeyPath", `${key}.ssh.privateKeyPath`);
-        // ssh expands ~ itself, Node's fs does not; stack files write keys the way people type them.
-        const privateKeyPath = keyPathText?.replace(/^~(?=$|\/)/, os.homedir());
-        if (privateKeyPath && !path.isAbsolute(privateKeyPath)) {
+        if (keyPathText !== undefined && !path.isAbsolute(localPath(keyPathText))) {
             c.error(`${key}.ssh.privateKeyPath`, `"${keyPathText}" is not an absolute path`, "give the key file's absolute path, or one starting with ~/");
         }
-        if (!privateKeyPath && !sharedKey) {
+        const hostKeyText = optStr(c, ssh, "hostKey", `${key}.ssh.hostKey`);
+        const hostKey = hostKeyText === undefined ? undefined : parseHostKey(hostKeyText.trim());
+        if (hostKeyText !== undefined && !hostKey) {
+            c.error(
+                `${key}.ssh.hostKey`,
+                `"${hostKeyText.slice(0, 40)}${hostKeyText.length > 40 ? "..." : ""}" is not an SSH public host key`,
+                `paste one line of \`ssh-keyscan -t ed25519 ${address}\` without the leading address (e.g. "ssh-ed25519 AAAAC3Nz..."), checked against the host's /etc/ssh/ssh_host_ed25519_key.pub`,
+            );
+        }
+        if (keyPathText === undefined && !sharedKey) {
             c.error(`${key}.ssh`, "this remote host has no SSH identity", `set ${key}.ssh.privateKeyPath, or the secret sshPrivateKey (pulumi config set --secret sshPrivateKey < key)`);
         }
         const user = optStr(c, ssh, "user", `${key}.ssh.user`) ?? "root";
@@ -217,12 +225,31 @@ function parseHost(c: Collector, raw: Obj, i: number, sharedKey: boolean): HostS
             kind: "ssh",
             user,
             port: ssh.port === undefined ? 22 : port(c, ssh, "port", `${key}.ssh.port`),
-            privateKeyPath,
+            privateKeyPath: keyPathText,
+            hostKey,
         };
     }
     const dockerSocket = optStr(c, raw, "dockerSocket", `${key}.dockerSocket`) ?? "/var/run/docker.sock";
     if (!SOCKET_PATH_PATTERN.test(dockerSocket)) c.error(`${key}.dockerSocket`, `"${dockerSocket}" is not an absolute path`, "give the socket's absolute path on the host, e.g. /var/run/docker.sock");
     return { name: hostName, address, dataPathAddress, dockerSocket, roles, connection };
+}
+
+/** A key path as the stack writes it, made a path on this machine: ssh expands `~/` itself, Node's fs does not. */
+export const localPath = (keyPath: string): string => keyPath.replace(/^~(?=$|\/)/, os.homedir());
+
+/**
+ * `TYPE BASE64 [comment]` as in a .pub file or ssh-keyscan's output, normalised to `TYPE BASE64`; undefined
+ * unless the base64 decodes to an SSH key blob of that same type (its first field names the type).
+ */
+export function parseHostKey(text: string): string | undefined {
+    const m = HOST_KEY_PATTERN.exec(text);
+    if (!m) return undefined;
+    const blob = Buffer.from(m[2], "base64");
+    if (blob.length < 4) return undefined;
+    const typeLength = blob.readUInt32BE(0);
+    const blobType = blob.subarray(4, 4 + typeLength).toString("latin1");
+    const keyType = m[1].startsWith("rsa-sha2-") ? "ssh-rsa" : m[1];
+    return blobType === keyType && blob.length > 4 + typeLength ? `${keyType} ${m[2]}` : undefined;
 }
 
 const isLoopback = (address: string): boolean => {

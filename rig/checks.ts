@@ -9,9 +9,9 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { projectConfigDefaults } from "../lib/defaults";
 import { devLocalStack, insideHost, readmeUpCommand, tagDefaultImages, untagDefaultImages } from "./devlocal";
-import { checkDestroy, checkNoChanges, checkPreview, checkProtect, checkStateSecrets, checkUp, engineWarnings } from "./lifecycle";
+import { checkDestroy, checkHostKeyPinned, checkNoChanges, checkPreview, checkProtect, checkStateSecrets, checkUp, engineWarnings } from "./lifecycle";
 import { HostSnapshot, RIG_STATE, diffSnapshots, dockerOn, hostAddress, must, run, snapshotHosts, waitFor } from "./lib";
-import { CliStack, installPlugins, killCurrent, rigStack } from "./pulumi";
+import { CliStack, installPlugins, killCurrent, rigHostKey, rigStack } from "./pulumi";
 import { assert, check, info, report, tally, timing } from "./report";
 import {
     DEV, GWBRIDGE_WANT, MULTI, Scenario, checkConsul, checkEdgeDynamics, checkEdgeReach, checkGwbridge, checkIsolation, checkOverlay,
@@ -62,9 +62,28 @@ async function checkReorder(stack: CliStack): Promise<void> {
     });
 }
 
-/** After a first `up`: the system checks, then nothing to change for the engine, then no secret in the state. */
+/** Regular files directly in `dir` whose content includes `text`. */
+const filesHolding = (dir: string, text: string): string[] =>
+    fs
+        .readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isFile() && fs.readFileSync(path.join(dir, e.name), "latin1").includes(text))
+        .map((e) => path.join(dir, e.name));
+
+/** The secret sshPrivateKey reached the hosts (rig-multi's rig-h3 has no key file) without being written to a file. */
+async function checkNoKeyOnDisk(stack: CliStack): Promise<void> {
+    await check(`no-key-on-disk[${stack.label}]`, async () => {
+        // The second line of every unencrypted OpenSSH ed25519 key is the same header; the third is this key's own.
+        const keyLine = fs.readFileSync(RIG_KEY, "utf8").split("\n")[2];
+        const found = [os.tmpdir(), stack.projectDir, path.join(os.homedir(), ".ssh")].flatMap((d) => (fs.existsSync(d) ? filesHolding(d, keyLine) : []));
+        assert(found.length === 0, `the private key is in ${found.join(", ")}`);
+        return `no file in ${os.tmpdir()}, the project or ~/.ssh holds the private key`;
+    });
+}
+
+/** After a first `up`: the system checks, then nothing to change for the engine, then no secret in the state or on disk. */
 async function checkDayOne(stack: CliStack, s: Scenario, edgeFailure: (s: Scenario) => Promise<void>, isolationHost: number): Promise<void> {
     await checkRunningStack(s, edgeFailure, isolationHost);
+    await checkNoKeyOnDisk(stack);
     await checkNoChanges(stack, s.hosts);
     await checkStateSecrets(stack, await secretsOnHosts(s, RIG_KEY));
     await checkProtect(stack, s.hosts);
@@ -82,6 +101,7 @@ async function scenarioDev(baseline: HostSnapshot[]): Promise<void> {
     const pre = await snapshotHosts(ALL_HOSTS);
     const handSwarm = pre[0].swarm[0];
     const stack = await rigStack(s.stack);
+    await checkHostKeyPinned(stack, s.hosts.length, ALL_HOSTS, rigHostKey);
     try {
         if ((await checkPreview(stack, ALL_HOSTS)) && (await checkUp(stack, s))) await checkDayOne(stack, s, checkEdgeDynamics, 1);
     } finally {

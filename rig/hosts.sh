@@ -342,6 +342,7 @@ cmd_up() {
   echo "$ENGINE_BIN" >"$RIG_STATE/engine-bin"
   setup_bridge
   start_dns
+  start_agent
   for ((i = 1; i <= n; i++)); do setup_netns "$i"; done
   for ((i = 1; i <= n; i++)); do start_dockerd "$i"; done
   for ((i = 1; i <= n; i++)); do wait_dockerd "$i"; done
@@ -403,11 +404,29 @@ start_dns() {
   log "dns: dnsmasq (pid $!) on $BRIDGE_ADDR:53 answers $UPSTREAM_NAME"
 }
 
+# An ssh-agent holding the rig's key: the Docker CLI's ssh authenticates through it for hosts whose
+# stack config names no key file (those get the key as the secret sshPrivateKey, which the program
+# never writes to disk).
+start_agent() {
+  local launch=$RIG_STATE/agent.launch sock=$RIG_STATE/agent.sock i
+  if [[ -s $launch ]] && alive "$(<"$launch")"; then return 0; fi
+  rm -f "$sock"
+  ssh-agent -D -a "$sock" >/dev/null 2>&1 &
+  echo $! >"$launch"
+  for ((i = 0; i < 50; i++)); do
+    [[ -S $sock ]] && break
+    sleep 0.1
+  done
+  SSH_AUTH_SOCK=$sock ssh-add -q "$RIG_STATE/id_ed25519" || die "ssh-add to the rig's agent failed"
+  log "ssh: agent (pid $!) at $sock holds the rig's key"
+}
+
 cmd_down() {
   local i t0 rule ns
   local -a hosts=() specs=()
   t0=$(now)
   if [[ -s $RIG_STATE/dnsmasq.launch ]]; then stop_pids 5 "dnsmasq|$(pid_in "$RIG_STATE/dnsmasq.launch")|--listen-address=$BRIDGE_ADDR"; fi
+  if [[ -s $RIG_STATE/agent.launch ]]; then stop_pids 5 "ssh-agent|$(pid_in "$RIG_STATE/agent.launch")|$RIG_STATE/agent.sock"; fi
   for ((i = 1; i <= MAX_HOSTS; i++)); do
     ns=$(netns "$i")
     if [[ -e $RIG_STATE/h$i-dockerd.launch || -e $RIG_STATE/h$i-sshd.launch || -d $DATA_ROOT/h$i ]] ||

@@ -3,8 +3,11 @@
  * serves traffic, a second preview / up / refresh find nothing to change, the state holds no secret in
  * plain text, and `destroy` leaves every host as it was found.
  */
-import { HostSnapshot, diffSnapshots, httpGet, snapshotHosts, waitFor } from "./lib";
-import { PulumiRun, StackCli } from "./pulumi";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { HostSnapshot, diffSnapshots, httpGet, must, run, snapshotHosts, waitFor } from "./lib";
+import { PulumiRun, StackCli, pinHostKeys } from "./pulumi";
 import { assert, check, report, timing } from "./report";
 import { Scenario, edgeUrl, nameOf } from "./system";
 
@@ -28,6 +31,35 @@ export async function checkPreview(stack: StackCli, hosts: number[]): Promise<bo
         assert(/to create/.test(summary(r)), `no plan in the output: ${r.output.slice(-400)}`);
         assert(diff.length === 0, `preview changed the hosts: ${diff.slice(0, 8).join("; ")}`);
         return `plan ${summary(r)} in ${r.seconds.toFixed(1)}s; hosts unchanged`;
+    });
+}
+
+/**
+ * With another key pinned as every host's `hostKey`, `up` is refused on both SSH paths (the scripts'
+ * connection and the Docker CLI's ssh) and no host changes; then the right key goes back and what the
+ * refused `up` created off-host (random values) is destroyed.
+ */
+export async function checkHostKeyPinned(stack: StackCli, hostCount: number, hosts: number[], rightKey: () => string): Promise<void> {
+    await check(`host-key-pinned[${stack.label}]`, async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rig-hostkey-"));
+        try {
+            await must(run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "not-the-host", "-f", path.join(dir, "key")]), "ssh-keygen");
+            const wrong = fs.readFileSync(path.join(dir, "key.pub"), "utf8").split(" ").slice(0, 2).join(" ");
+            await pinHostKeys(stack, hostCount, () => wrong);
+            const before = await snapshotHosts(hosts);
+            const r = await stack.cli("up");
+            const diff = diffSnapshots(before, await snapshotHosts(hosts));
+            assert(r.code !== 0, `up succeeded with a wrong host key pinned`);
+            assert(diff.length === 0, `the refused up changed the hosts: ${diff.slice(0, 6).join("; ")}`);
+            const scripts = r.output.includes("host key mismatch");
+            const dockerCli = r.output.includes("Host key verification failed");
+            assert(scripts && dockerCli, `up failed, but not on both SSH paths (scripts refused: ${scripts}, Docker CLI refused: ${dockerCli}): ${errorLines(r, 4)}`);
+            return `up exit ${r.code} in ${r.seconds.toFixed(1)}s; scripts: "ssh: host key mismatch", Docker CLI's ssh: "Host key verification failed"; hosts unchanged`;
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+            await pinHostKeys(stack, hostCount, rightKey);
+            await stack.cli("destroy");
+        }
     });
 }
 

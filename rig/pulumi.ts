@@ -7,6 +7,7 @@ import { execFileSync, spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import * as yaml from "js-yaml";
 import { RIG_STATE, ROOT, must, run } from "./lib";
 
 /** The plugins the SDK packages ask for, at the versions package.json pins. */
@@ -43,6 +44,8 @@ export function pulumiEnv(): NodeJS.ProcessEnv {
         PULUMI_SKIP_UPDATE_CHECK: "1",
         PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
         PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
+        // The rig's own agent (hosts.sh), never the caller's: hosts without a key file authenticate through it.
+        SSH_AUTH_SOCK: path.join(RIG_STATE, "agent.sock"),
     };
 }
 
@@ -161,7 +164,22 @@ export class CliStack implements StackCli {
     }
 }
 
-/** A rig stack: a project copy holding rig/stacks/<name>.yaml as its stack file, run from this machine. */
+/** The public key every rig host's sshd presents (hosts.sh makes one per rig), as `TYPE BASE64`. */
+export const rigHostKey = (): string => fs.readFileSync(path.join(RIG_STATE, "ssh_host_ed25519_key.pub"), "utf8").split(" ").slice(0, 2).join(" ");
+
+/** Sets `hosts[i].ssh.hostKey` for every host of the stack, through the CLI as a user would. */
+export async function pinHostKeys(stack: StackCli, hostCount: number, key: (i: number) => string): Promise<void> {
+    for (let i = 0; i < hostCount; i++) {
+        const r = await stack.cli("config", ["set", "--path", `hosts[${i}].ssh.hostKey`, key(i)]);
+        if (r.code !== 0) throw new Error(`pulumi config set --path hosts[${i}].ssh.hostKey: exit ${r.code}`);
+    }
+}
+
+/**
+ * A rig stack: a project copy holding rig/stacks/<name>.yaml as its stack file, run from this machine,
+ * with every host's SSH host key pinned and the rig's key as the secret sshPrivateKey (for hosts that
+ * name no key file).
+ */
 export async function rigStack(name: string): Promise<CliStack> {
     const dir = path.join(PULUMI_DIR, "projects", name);
     copyProject(dir, true);
@@ -170,5 +188,9 @@ export async function rigStack(name: string): Promise<CliStack> {
     // A stack left by an earlier, interrupted run of the rig starts over: the rig's hosts are new each run.
     const init = await stack.shell(`pulumi stack rm ${name} --force --yes --preserve-config --non-interactive >/dev/null 2>&1; exec pulumi stack init ${name} --non-interactive`);
     if (init.code !== 0) throw new Error(`pulumi stack init ${name}: exit ${init.code}`);
+    const hosts = (yaml.load(fs.readFileSync(path.join(dir, `Pulumi.${name}.yaml`), "utf8")) as { config: Record<string, unknown[]> }).config["swarm-platform:hosts"];
+    await pinHostKeys(stack, hosts.length, rigHostKey);
+    const key = await stack.shell(`pulumi config set --stack ${name} --secret sshPrivateKey < ${path.join(RIG_STATE, "id_ed25519")}`);
+    if (key.code !== 0) throw new Error(`pulumi config set --secret sshPrivateKey: exit ${key.code}`);
     return stack;
 }

@@ -1,4 +1,6 @@
 import * as fs from "fs";
+import * as os from "os";
+import * as pulumi from "@pulumi/pulumi";
 import { EDGE_DOCKERFILE } from "../components/Edge";
 import { Platform } from "../components/Platform";
 import { PlatformModel } from "../lib/model";
@@ -32,7 +34,7 @@ describe("multihost stack", () => {
     test("one docker provider per host, reaching it over ssh with the configured key", () => {
         const providers = run.ofType("pulumi:providers:docker");
         expect(providers.map((p) => p.inputs.host).sort()).toEqual(["ssh://root@192.0.2.11:22", "ssh://root@192.0.2.12:22", "ssh://root@192.0.2.13:22"]);
-        for (const p of providers) expect(JSON.parse(p.inputs.sshOpts as string)).toEqual(expect.arrayContaining(["-i", "BatchMode=yes"]));
+        for (const p of providers) expect(JSON.parse(p.inputs.sshOpts as string)).toEqual(expect.arrayContaining(["-i", "BatchMode=yes", "StrictHostKeyChecking=accept-new"]));
     });
 
     test("every host gets a docker_gwbridge before it inits or joins", () => {
@@ -235,6 +237,45 @@ test("registratorInternalAddresses switches registrator to container-internal ad
     const run = await runUnderMocks(() => new Platform("platform", { model }));
     const registrator = run.ofType(CONTAINER).find((c) => c.inputs.name === "registrator") as RecordedResource;
     expect(registrator.inputs.command).toContain("-internal");
+});
+
+describe("SSH identity and host keys", () => {
+    const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ8tV4WvWhK1loc52/8avMj+FyLJgNwu+FMSVypfXKJ6";
+    const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-material-for-this-test\n-----END OPENSSH PRIVATE KEY-----\n";
+    const filesHolding = (dir: string, text: string): string[] =>
+        fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && fs.readFileSync(`${dir}/${e.name}`, "utf8").includes(text)).map((e) => e.name);
+
+    test("a key given only as the secret sshPrivateKey reaches the scripts from memory and is never written to a file", async () => {
+        const model = stackModel("multihost");
+        for (const host of model.hosts) host.connection = { kind: "ssh", user: "root", port: 22 };
+        const run = await runUnderMocks(() => new Platform("platform", { model, sshPrivateKey: pulumi.secret(PRIVATE_KEY) }));
+        expect(filesHolding(os.tmpdir(), "secret-material-for-this-test")).toEqual([]);
+        const join = run.byName("platform-swarm-join-node2");
+        expect((join.inputs.connection as { privateKey: string }).privateKey).toBe(PRIVATE_KEY);
+        for (const p of run.ofType("pulumi:providers:docker")) expect(JSON.parse(p.inputs.sshOpts as string)).not.toContain("-i");
+    });
+
+    test("the Docker CLI's ssh gets the key file under the path the stack wrote; the scripts get its content", async () => {
+        const model = stackModel("multihost");
+        const keyPath = (model.hosts[0].connection as { privateKeyPath: string }).privateKeyPath;
+        const run = await runUnderMocks(() => new Platform("platform", { model }));
+        for (const p of run.ofType("pulumi:providers:docker")) {
+            const opts = JSON.parse(p.inputs.sshOpts as string) as string[];
+            expect(opts[opts.indexOf("-i") + 1]).toBe(keyPath);
+        }
+        expect((run.byName("platform-swarm-init").inputs.connection as { privateKey: string }).privateKey).toBe(fs.readFileSync(keyPath, "utf8"));
+    });
+
+    test("a pinned host key reaches both the scripts' connection and the Docker CLI's ssh", async () => {
+        const model = stackModel("multihost");
+        for (const host of model.hosts) if (host.connection.kind === "ssh") host.connection.hostKey = HOST_KEY;
+        const run = await runUnderMocks(() => new Platform("platform", { model }));
+        expect((run.byName("platform-swarm-join-node3").inputs.connection as { hostKey: string }).hostKey).toBe(HOST_KEY);
+        for (const p of run.ofType("pulumi:providers:docker")) {
+            const opts = JSON.parse(p.inputs.sshOpts as string) as string[];
+            expect(opts).toEqual(expect.arrayContaining(["StrictHostKeyChecking=yes", "UserKnownHostsFile=/dev/null", `KnownHostsCommand=/bin/echo %H ${HOST_KEY}`]));
+        }
+    });
 });
 
 test("a key file that does not exist stops the program naming the host and the key", async () => {

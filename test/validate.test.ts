@@ -1,5 +1,5 @@
 import * as os from "os";
-import { formatProblem, validateConfig, RawConfig } from "../lib/validate";
+import { formatProblem, localPath, validateConfig, RawConfig } from "../lib/validate";
 import { stackRawConfig } from "./stacks";
 
 const base = (): RawConfig => stackRawConfig("multihost");
@@ -134,13 +134,39 @@ describe("validateConfig", () => {
         );
     });
 
-    test("a key path starting with ~ is expanded; a relative one is rejected", () => {
+    test("a key path starting with ~ is kept as written (ssh expands it); a relative one is rejected", () => {
         const raw = base();
         const model = validateConfig(raw, "test").model;
-        expect(model?.hosts[0].connection).toMatchObject({ kind: "ssh", privateKeyPath: `${os.homedir()}/.ssh/id_ed25519` });
+        expect(model?.hosts[0].connection).toMatchObject({ kind: "ssh", privateKeyPath: "~/.ssh/id_ed25519" });
+        expect(localPath("~/.ssh/id_ed25519")).toBe(`${os.homedir()}/.ssh/id_ed25519`);
         expect(problems((r) => ((hosts(r)[0].ssh as Host).privateKeyPath = "keys/id")).errors).toContain(
             'hosts[0].ssh.privateKeyPath: "keys/id" is not an absolute path. Fix: give the key file\'s absolute path, or one starting with ~/.',
         );
+    });
+
+    test("a host key is accepted as a .pub line or ssh-keyscan's output and kept as TYPE BASE64", () => {
+        const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ8tV4WvWhK1loc52/8avMj+FyLJgNwu+FMSVypfXKJ6";
+        for (const written of [key, `${key} root@node1`, ` ${key}\n`]) {
+            const raw = base();
+            (hosts(raw)[0].ssh as Host).hostKey = written;
+            const model = validateConfig(raw, "test").model;
+            expect(model?.hosts[0].connection).toMatchObject({ kind: "ssh", hostKey: key });
+        }
+    });
+
+    test("a host key that is not one is refused, naming the key and how to get the right one", () => {
+        const ed25519Blob = "AAAAC3NzaC1lZDI1NTE5AAAAIJ8tV4WvWhK1loc52/8avMj+FyLJgNwu+FMSVypfXKJ6";
+        for (const bad of [
+            "SHA256:JiL6ei34mKeQBdC96EyYasUQRhHRCZBvgOZLK0jUX0I",
+            `192.0.2.11 ssh-ed25519 ${ed25519Blob}`,
+            `ecdsa-sha2-nistp256 ${ed25519Blob}`,
+            "ssh-ed25519 AAAA",
+            `ssh-ed25519 ${ed25519Blob}\nssh-ed25519 ${ed25519Blob}`,
+        ]) {
+            const { errors } = problems((raw) => ((hosts(raw)[1].ssh as Host).hostKey = bad));
+            expect(errors).toHaveLength(1);
+            expect(errors[0]).toMatch(/^hosts\[1\]\.ssh\.hostKey: ".*" is not an SSH public host key\. Fix: paste one line of `ssh-keyscan -t ed25519 192\.0\.2\.12` without the leading address/);
+        }
     });
 
     test("the shared secret key is an SSH identity", () => {
