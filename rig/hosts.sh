@@ -33,22 +33,13 @@ FORWARD_RULES=(
   "-i $BRIDGE -o $BRIDGE -j ACCEPT"
   "-i $BRIDGE ! -o $BRIDGE -j DROP"
 )
-
-log() { printf '[hosts] %s\n' "$*"; }
-die() { printf '[hosts] ERROR: %s\n' "$*" >&2; exit 1; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+RIG_TAG=hosts
+# shellcheck source=rig/sh/common.sh
+source "$RIG_DIR/sh/common.sh"
 
 host_ip() { echo "10.77.0.1$1"; }
 netns() { echo "rig-h$1"; }
 sock() { echo "$RIG_STATE/h$1.sock"; }
-
-# A zombie still answers kill -0, and nobody may reap our children promptly.
-alive() {
-  local st
-  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-  [[ -n $st && $st != Z ]]
-}
 
 cmdline() { { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null || true; }
 

@@ -38,76 +38,24 @@ IMAGES=(rig/base:bookworm rig/base:sid rig/consul:1.20.1 rig/consul-template:0.4
 #   - candidates: modules tried in order, the first that the Go module proxy serves wins; when it
 #     refuses them all (on this workplace it refused every registrator and whoami version with 403),
 #     main.go beside it, the rig's own stand-in. The winner is kept in the image label rig.source.
-RECIPES=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/recipes
-
-log() { printf '[images] %s\n' "$*"; }
-die() { printf '[images] ERROR: %s\n' "$*" >&2; exit 1; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-
-# docker CLI 28 against dockerd 20.10: only the legacy builder works.
-export DOCKER_BUILDKIT=0
-
-# A zombie still answers kill -0, and nobody may reap our children promptly.
-alive() {
-  local st
-  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-  [[ -n $st && $st != Z ]]
-}
-
-# --- host packages ------------------------------------------------------------
-
-# Installs the host tools the rig needs, once. A temporary policy-rc.d keeps the
-# docker.io and openssh-server packages from starting system daemons, which
-# would rewrite iptables and listen on :22 in the root namespace.
-ensure_packages() {
-  local -a need=()
-  local cmd pkg
-  while read -r cmd pkg; do
-    command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
-  done <<'LIST'
-dockerd docker.io
-debootstrap debootstrap
-sshd openssh-server
-ssh openssh-client
-ssh-keygen openssh-client
-iptables iptables
-dnsmasq dnsmasq-base
-ip iproute2
-jq jq
-curl curl
-ping iputils-ping
-nsenter util-linux
-flock util-linux
-LIST
-  [[ ${#need[@]} -eq 0 ]] && return 0
-  log "installing: ${need[*]}"
-  local added_policy=0
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod 755 /usr/sbin/policy-rc.d
-    added_policy=1
-  fi
-  timeout 600 apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive timeout 900 \
-    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  if [[ $added_policy -eq 1 ]]; then rm -f /usr/sbin/policy-rc.d; fi
-}
-
-find_go() {
-  if command -v go >/dev/null 2>&1; then command -v go; return; fi
-  if [[ -x /usr/local/go/bin/go ]]; then echo /usr/local/go/bin/go; return; fi
-  die "no Go toolchain (go >= 1.23 on PATH or in /usr/local/go) to build the Go images"
-}
+RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+RECIPES=$RIG_DIR/recipes
+RIG_TAG=images
+# shellcheck source=rig/sh/common.sh
+source "$RIG_DIR/sh/common.sh"
+# shellcheck source=rig/sh/build-engine.sh
+source "$RIG_DIR/sh/build-engine.sh"
+# shellcheck source=rig/sh/builders.sh
+source "$RIG_DIR/sh/builders.sh"
 
 
 # --- recipes and cache keys ---------------------------------------------------
 
 parent_of() { [[ $1 == rig/base:* ]] || echo rig/base:bookworm; }
 
-# Everything that decides an image's content: the functions that build it, the
-# versions they use and the parent's key, so editing a recipe rebuilds that
-# image and its children only.
+# Everything that decides an image's content: its recipe folder, the builders, the
+# Go version and the parent's key, so editing a recipe rebuilds that image and its
+# children only.
 recipe_of() {
   local img=$1 parent dir
   parent=$(parent_of "$img")
@@ -115,13 +63,8 @@ recipe_of() {
   printf 'image %s\n' "$img"
   if [[ -n $parent ]]; then printf 'parent %s\n' "$(key_of "$parent")"; fi
   (cd "$dir" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
-  declare -f save_image
-  case $img in
-    rig/base:*) declare -f build_base ;;
-    *)
-      go_version
-      declare -f build_go_binary build_go_image go_install go_build_standin go_build_main docker_build_copy ;;
-  esac
+  sha256sum <"$RIG_DIR/sh/builders.sh"
+  if [[ $img != rig/base:* ]]; then go_version; fi
 }
 
 recipe_dir() {
@@ -139,205 +82,6 @@ tar_prefix() { local n=${1//\//_}; echo "$IMG_DIR/${n//:/_}"; }
 tar_of() { echo "$(tar_prefix "$1")-$(key_of "$1").tar"; }
 # The image ID recorded inside a `docker save` tarball (its config digest).
 tar_image_id() { echo "sha256:$(tar -xOf "$1" manifest.json | jq -r '.[0].Config' | sed 's/\.json$//; s/^blobs\/sha256\///')"; }
-
-# --- the build engine -----------------------------------------------------------
-
-de() { docker -H "unix://$ENGINE_SOCK" "$@"; }
-
-# A private dockerd in the root network namespace with no bridge, no iptables
-# and no IP forwarding: the recipes only COPY files, so it needs no network, and
-# the machine's firewall stays as it was. In its own mount namespace /run is a
-# fresh tmpfs (with $ENGINE_RUN bound back), so the paths dockerd and containerd
-# hard-code (/var/run/docker, /run/containerd/s) neither collide with another
-# dockerd nor stay behind on the machine.
-engine_start() {
-  [[ -n $ENGINE_PID ]] && return 0
-  mkdir -p "$ENGINE_RUN"
-  if [[ -s $ENGINE_RUN/dockerd.launch ]] && alive "$(<"$ENGINE_RUN/dockerd.launch")"; then
-    die "a build engine already runs (pid $(<"$ENGINE_RUN/dockerd.launch")); is another images.sh running?"
-  fi
-  rm -rf "$ENGINE_DATA" "${ENGINE_RUN:?}/exec"
-  mkdir -p "$ENGINE_DATA"
-  # Keeps dockerd from writing its trust key into /etc/docker.
-  printf '{"deprecated-key-path": "%s"}\n' "$ENGINE_RUN/key.json" >"$ENGINE_RUN/daemon.json"
-  log "engine: starting dockerd on unix://$ENGINE_SOCK"
-  # shellcheck disable=SC2016 # expanded by the inner sh
-  unshare -m /bin/sh -c '
-      set -e
-      mount --make-rprivate /
-      mount --bind "$0" /mnt
-      mount -t tmpfs -o mode=0755 tmpfs /run
-      mkdir -p "$0" /run/docker
-      mount --bind /mnt "$0"
-      umount /mnt
-      exec dockerd "$@"' "$ENGINE_RUN" \
-    --config-file "$ENGINE_RUN/daemon.json" --data-root "$ENGINE_DATA" \
-    --exec-root "$ENGINE_RUN/exec" --pidfile "$ENGINE_RUN/dockerd.pid" \
-    -H "unix://$ENGINE_SOCK" --storage-driver overlay2 --bridge none \
-    --iptables=false --ip-forward=false --ip-masq=false --cgroup-parent swarm-platform-rig-build \
-    >"$ENGINE_RUN/dockerd.log" 2>&1 &
-  ENGINE_PID=$!
-  echo "$ENGINE_PID" >"$ENGINE_RUN/dockerd.launch"
-  trap engine_stop EXIT
-  local i
-  for ((i = 0; i < 120; i++)); do
-    if de version >/dev/null 2>&1; then return 0; fi
-    alive "$ENGINE_PID" || { tail -n 20 "$ENGINE_RUN/dockerd.log" >&2; die "engine: dockerd exited"; }
-    sleep 0.5
-  done
-  tail -n 20 "$ENGINE_RUN/dockerd.log" >&2
-  die "engine: dockerd did not answer within 60s"
-}
-
-engine_stop() {
-  [[ -n $ENGINE_PID ]] || return 0
-  local pid=$ENGINE_PID i cpid=
-  ENGINE_PID=
-  if [[ -s $ENGINE_RUN/exec/containerd/containerd.pid ]]; then
-    cpid=$(<"$ENGINE_RUN/exec/containerd/containerd.pid")
-  fi
-  log "engine: stopping dockerd (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 60; i++)); do alive "$pid" || break; sleep 0.5; done
-  if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-  wait "$pid" 2>/dev/null || true
-  # dockerd normally stops its own containerd; after a SIGKILL it cannot.
-  if [[ -n $cpid ]] && alive "$cpid" && grep -qF "$ENGINE_RUN" "/proc/$cpid/cmdline" 2>/dev/null; then
-    kill -KILL "$cpid" 2>/dev/null || true
-  fi
-  rm -rf "$ENGINE_DATA" "${ENGINE_RUN:?}"
-  local d
-  for d in /sys/fs/cgroup/*/swarm-platform-rig-build; do
-    if [[ -d $d ]]; then rmdir "$d" 2>/dev/null || true; fi
-  done
-}
-
-# --- recipes ----------------------------------------------------------------------
-
-build_base() { # rig/base:<suite>
-  local img=$1 suite=${1#rig/base:} root=$WORK/rootfs packages
-  packages=$(<"$(recipe_dir "$img")/packages")
-  rm -rf "$root"
-  mkdir -p "$RIG_CACHE/debs"
-  log "base: debootstrap $suite (minbase + $packages)"
-  if ! timeout 1200 debootstrap --variant=minbase --include="$packages" \
-      --cache-dir="$RIG_CACHE/debs" "$suite" "$root" "$RIG_DEBIAN_MIRROR" \
-      >"$WORK/debootstrap.log" 2>&1; then
-    tail -n 30 "$WORK/debootstrap.log" >&2
-    die "debootstrap failed (log: $WORK/debootstrap.log)"
-  fi
-  # Package caches only make the image (and every tarball built on it) bigger.
-  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/var/log/*.log
-  tar -C "$root" --numeric-owner -c . | de import - "$img" >/dev/null
-  rm -rf "$root"
-  de run --rm --network none "$img" \
-    sh -c 'nginx -v && keepalived --version 2>&1 | head -n 1 && curl --version | head -n 1 && ip -V' 2>&1 |
-    sed "s/^/[images] $suite: /"
-}
-
-# The recipe's Dockerfile with the binary as `bin` beside it: COPY only, so the build needs no network.
-docker_build_copy() {
-  local tag=$1 bin=$2 dir=$3 source=$4 ctx
-  ctx=$(mktemp -d "$WORK/ctx.XXXXXX")
-  cp "$bin" "$ctx/bin"
-  cp "$dir/Dockerfile" "$ctx/Dockerfile"
-  # The CLI's "legacy builder is deprecated" banner goes to stderr: keep it
-  # out of the log unless the build fails.
-  if ! de build -q --label "rig.source=$source" -t "$tag" "$ctx" >/dev/null 2>"$ctx.err"; then
-    cat "$ctx.err" >&2
-    die "docker build of $tag failed"
-  fi
-  rm -f "$ctx.err"
-  rm -rf "$ctx"
-}
-
-go_env() {
-  env GOPATH="$GO_DIR" GOMODCACHE="$GO_DIR/mod" GOCACHE="$GO_DIR/cache" \
-    CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false "$@"
-}
-
-go_install() { # module@version bindir
-  GOBIN=$2 go_env timeout 900 "$(find_go)" install -trimpath -ldflags='-s -w' "$1"
-}
-
-go_build_standin() { # recipe-dir out
-  local src=$WORK/src-standin
-  rm -rf "$src"
-  mkdir -p "$src"
-  printf 'module rig.local/standin\n\ngo 1.21\n' >"$src/go.mod"
-  cp "$1/main.go" "$src/main.go"
-  (cd "$src" && go_env timeout 900 "$(find_go)" build -trimpath -ldflags='-s -w' -o "$2" .)
-  rm -rf "$src"
-}
-
-go_build_main() { # recipe-dir out
-  local src=$WORK/src-main
-  rm -rf "$src"
-  cp -r "$1" "$src"
-  (cd "$src" && go_env timeout 1500 "$(find_go)" build -mod=mod -trimpath -ldflags "$(<"$1/ldflags")" -o "$2" "$(<"$1/package")")
-  rm -rf "$src"
-}
-
-# Compiles one Go image's binary into $WORK/bin/<name> and writes the source
-# that won into $WORK/bin/<name>.source. Runs in the background, beside
-# debootstrap: one is CPU-bound, the other mostly waits on the network.
-build_go_binary() {
-  local name=$1 t0 m dir bindir=$WORK/bin
-  t0=$(now)
-  dir=$RECIPES/$name
-  mkdir -p "$bindir"
-  rm -f "$bindir/$name" "$bindir/$name.source"
-  if [[ -f $dir/go.mod ]]; then
-    go_build_main "$dir" "$bindir/$name"
-    grep -m1 -oE "$(<"$dir/package") v[^ ]+" "$dir/go.mod" | tr ' ' '@' >"$bindir/$name.source"
-  elif [[ -f $dir/module ]]; then
-    go_install "$(<"$dir/module")" "$bindir"
-    echo "$(<"$dir/module")" >"$bindir/$name.source"
-  else
-    while read -r m; do
-      if go_install "$m" "$bindir" 2>"$bindir/$name.err"; then
-        echo "$m" >"$bindir/$name.source"
-        break
-      fi
-      log "go: $m refused: $(grep -m1 -E 'Forbidden|not available|error|invalid' "$bindir/$name.err" || tail -n 1 "$bindir/$name.err")"
-    done <"$dir/candidates"
-    if [[ ! -s $bindir/$name.source ]]; then
-      go_build_standin "$dir" "$bindir/$name"
-      echo "rig-standin:$name" >"$bindir/$name.source"
-    fi
-    rm -f "$bindir/$name.err"
-  fi
-  log "go: $name from $(<"$bindir/$name.source") compiled in $(since "$t0")s"
-}
-
-# The image from its recipe's Dockerfile, then a check that the binary in it runs and is what it claims.
-build_go_image() {
-  local img=$1 name src
-  name=${img#rig/}
-  name=${name%%:*}
-  [[ -x $WORK/bin/$name ]] || die "go binary for $img missing (see $WORK/go.log)"
-  src=$(<"$WORK/bin/$name.source")
-  docker_build_copy "$img" "$WORK/bin/$name" "$RECIPES/$name" "$src"
-  case $name in
-    consul)
-      local v
-      v=$(de run --rm --network none "$img" version | head -n 1)
-      log "consul: check: $v"
-      [[ $v == "Consul v${img##*:}" ]] || die "$img says '$v'" ;;
-    consul-template)
-      log "consul-template: check: $(de run --rm --network none "$img" -v 2>&1 | head -n 1)" ;;
-    registrator)
-      local usage
-      usage=$(de run --rm --network none "$img" -h 2>&1 || true)
-      grep -q '^Usage of' <<<"$usage" || die "$img -h printed no usage: $usage"
-      log "registrator: check: $(head -n 1 <<<"$usage")" ;;
-    whoami)
-      de run --rm --network none "$img" -h 2>&1 | grep -q -- '-port' || die "$img -h printed no usage"
-      log "whoami: check: -h lists -port" ;;
-  esac
-  log "$name: built from $src"
-  rm -f "$WORK/bin/$name" "$WORK/bin/$name.source"
-}
 
 save_image() {
   local img=$1 tar=$2
@@ -359,13 +103,10 @@ engine_has() {
   [[ $want == "$have" ]] || de load -q -i "$tar" >/dev/null
 }
 
-
-
-
 # --- commands ----------------------------------------------------------------------
 
 cmd_build() {
-  ensure_packages
+  bash "$RIG_DIR/packages.sh"
   mkdir -p "$IMG_DIR"
   local -a todo=() go_todo=()
   local img tar t0 total0 gopid="" status=()
