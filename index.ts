@@ -13,3 +13,4 @@ export const edgeUrls = platform.edgeUrls;
 // null, not undefined: the engine warns on every run about an undefined stack output.
 export const vipUrl = platform.vipUrl ?? null;
 export const consulUiUrl = platform.consulUiUrl;
+export const consulUiTunnel = platform.consulUiTunnel;

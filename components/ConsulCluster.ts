@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
-import { ConsulSpec } from "../lib/model";
+import { ConsulSpec, HostSpec } from "../lib/model";
 import { pulledImage, serviceContainer } from "../lib/containers";
 import { CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, consulAgentArgs, gossipKeyOf, renderConsulAgentConfig } from "../render/consul";
 import { MANAGED_LABEL } from "../render/shell";
@@ -32,6 +32,19 @@ export function localAgentAddress(spec: ConsulSpec, hostAddress: string): string
 }
 
 /**
+ * Where a person opens Consul's UI: the server's own address when the API listens there, otherwise
+ * this machine's loopback through an SSH tunnel to the server's (a local engine's loopback is this machine's).
+ */
+export function consulUi(spec: ConsulSpec, server: HostSpec): { url: string; tunnel: string | null } {
+    const bound = resolveClientAddress(spec.clientAddress, server.address).split(" ");
+    if (bound.includes(server.address) || bound.includes("0.0.0.0")) return { url: `http://${server.address}:${spec.httpPort}/ui/`, tunnel: null };
+    const url = `http://127.0.0.1:${spec.httpPort}/ui/`;
+    const conn = server.connection;
+    if (conn.kind === "local") return { url, tunnel: null };
+    return { url, tunnel: `ssh -N -L ${spec.httpPort}:127.0.0.1:${spec.httpPort} -p ${conn.port} ${conn.user}@${server.address}` };
+}
+
+/**
  * A Consul cluster: server agents on consul-server hosts (bootstrap-expect = their count, retry-join to
  * all of them) and client agents everywhere else, on the host network with the host's address bound and
  * advertised explicitly, gossip encrypted with one generated key, data and node id surviving restarts.
@@ -40,6 +53,8 @@ export class ConsulCluster extends pulumi.ComponentResource {
     /** Per host name: its agent container. */
     readonly agents: Record<string, docker.Container>;
     readonly uiUrl: string;
+    /** The SSH command that makes `uiUrl` reach a server's loopback-only API; null when it is reachable as is. */
+    readonly uiTunnel: string | null;
 
     constructor(name: string, args: ConsulClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm-platform:services:ConsulCluster", name, {}, opts);
@@ -101,7 +116,9 @@ export class ConsulCluster extends pulumi.ComponentResource {
                 { parent: this, dependsOn: args.dependsOn },
             );
         }
-        this.uiUrl = `http://${servers[0].spec.address}:${args.spec.httpPort}/ui/`;
-        this.registerOutputs({ uiUrl: this.uiUrl, servers: serverAddresses });
+        const ui = consulUi(args.spec, servers[0].spec);
+        this.uiUrl = ui.url;
+        this.uiTunnel = ui.tunnel;
+        this.registerOutputs({ uiUrl: this.uiUrl, uiTunnel: this.uiTunnel, servers: serverAddresses });
     }
 }

@@ -29,6 +29,7 @@ export class Platform extends pulumi.ComponentResource {
     readonly edgeUrls: string[];
     readonly vipUrl?: string;
     readonly consulUiUrl: string;
+    readonly consulUiTunnel: string | null;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm-platform:index:Platform", name, {}, opts);
@@ -85,6 +86,7 @@ export class Platform extends pulumi.ComponentResource {
         this.tierNetworks = Object.fromEntries(model.tiers.map((t) => [`net_${t.name}`, t.subnet]));
         this.edgeUrls = edge.urls;
         this.consulUiUrl = consul.uiUrl;
+        this.consulUiTunnel = consul.uiTunnel;
         this.registerOutputs({
             managerAddress: this.managerAddress,
             nodes: this.nodes,
@@ -93,6 +95,7 @@ export class Platform extends pulumi.ComponentResource {
             edgeUrls: this.edgeUrls,
             vipUrl: this.vipUrl,
             consulUiUrl: this.consulUiUrl,
+            consulUiTunnel: this.consulUiTunnel,
         });
     }
 }

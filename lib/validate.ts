@@ -252,10 +252,10 @@ export function parseHostKey(text: string): string | undefined {
     return blobType === keyType && blob.length > 4 + typeLength ? `${keyType} ${m[2]}` : undefined;
 }
 
-const isLoopback = (address: string): boolean => {
+function isLoopback(address: string): boolean {
     const value = parseIpv4(address);
     return value !== undefined && cidrContains(LOOPBACK, value);
-};
+}
 
 function checkDistinct(c: Collector, values: string[], what: string, keyOf: (i: number) => string, owner = "host"): void {
     const seen = new Map<string, number>();
@@ -362,14 +362,25 @@ function checkHostPorts(c: Collector, configured: [string, number][]): void {
  * Consul's client addresses, as the agents bind them and as registrator and consul-template dial the local
  * one: literal IPv4 addresses or `{{host}}`. 0.0.0.0 on several hosts opens the HTTP API to the whole LAN.
  */
-function consulClientAddress(c: Collector, raw: RawConfig, hostCount: number): string {
+function consulClientAddress(c: Collector, raw: RawConfig, hosts: HostSpec[]): string {
+    const hostCount = hosts.length;
     const text = str(c, raw, "consulClientAddress");
     const fix = "list IPv4 addresses or {{host}} (the host's own address), separated by spaces, e.g. \"127.0.0.1 {{host}}\"";
-    for (const item of text.split(/\s+/).filter(Boolean)) {
+    const items = text.split(/\s+/).filter(Boolean);
+    for (const item of items) {
         if (item !== "{{host}}" && parseIpv4(item) === undefined) c.error("consulClientAddress", `"${item}" is neither an IPv4 address nor {{host}}`, fix);
         if (item === "0.0.0.0" && hostCount > 1) {
             c.error("consulClientAddress", "0.0.0.0 exposes Consul's HTTP API on every address of every host", `bind what needs it: ${fix}`);
         }
+    }
+    if (items.length === 0) c.error("consulClientAddress", "is empty", `${fix}; 127.0.0.1 keeps the API on each host`);
+    const exposed = items.filter((item) => (item === "{{host}}" ? hosts.some((h) => !isLoopback(h.address)) : !isLoopback(item)));
+    if (exposed.length > 0) {
+        c.warn(
+            "consulClientAddress",
+            `${exposed.join(" ")} opens Consul's HTTP API, which has no ACLs, to the network: whoever reaches it can register a backend the edge then routes to`,
+            "keep the default 127.0.0.1 and reach the UI through the consulUiTunnel output (ssh -L)",
+        );
     }
     return text;
 }
@@ -428,7 +439,7 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
     };
     const consul = {
         datacenter: name(c, raw, "consulDatacenter", "consulDatacenter"),
-        clientAddress: consulClientAddress(c, raw, hosts.length),
+        clientAddress: consulClientAddress(c, raw, hosts),
         httpPort: port(c, raw, "consulHttpPort"),
         dnsPort: port(c, raw, "consulDnsPort"),
     };

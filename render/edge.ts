@@ -23,9 +23,16 @@ const WORKER_SHUTDOWN_TIMEOUT = "5s";
 // under Docker's default 10 s stop timeout so a `docker stop` remains graceful end to end.
 const NGINX_KILL_TIMEOUT = "8s";
 
-// With no healthy instance the upstream still needs a server to stay valid; a `down` one makes nginx
-// answer 502 instead of refusing the whole configuration.
+// The upstream always holds this `down` server: with no usable instance it keeps the block valid and
+// makes nginx answer 502 instead of refusing the whole configuration; beside live servers it is never picked.
 const NO_INSTANCE_SERVER = "server 127.0.0.1:65535 down;";
+
+/**
+ * What an instance's catalog address must look like to reach nginx's config: a dotted-quad IPv4 and
+ * nothing else. The catalog is written by whoever can reach an agent, so anything else (a name, a
+ * `;`, a newline) is skipped rather than pasted into a config file.
+ */
+export const CATALOG_ADDRESS_PATTERN = "^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$";
 
 /**
  * The main nginx configuration. It includes nothing but the rendered upstreams, so whatever the base
@@ -54,14 +61,13 @@ http {
 }
 
 function upstreamBlock(service: string): string {
-    // `service` returns only instances whose checks pass; {{ else }} covers "none passing".
+    // `service` returns only instances whose checks pass; of those, only well-formed ones become servers.
     return `upstream ${service} {
     zone upstream_${service} 64k;
-{{- range service "${service}" }}
-    server {{ .Address }}:{{ .Port }} max_fails=2 fail_timeout=10s;
-{{- else }}
     ${NO_INSTANCE_SERVER}
-{{- end }}
+{{- range service "${service}" }}{{ if and (regexMatch ${JSON.stringify(CATALOG_ADDRESS_PATTERN)} .Address) (ge .Port 1) (le .Port 65535) }}
+    server {{ .Address }}:{{ .Port }} max_fails=2 fail_timeout=10s;
+{{- end }}{{ end }}
     keepalive 16;
 }
 `;

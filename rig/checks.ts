@@ -14,7 +14,7 @@ import { HostSnapshot, RIG_STATE, diffSnapshots, dockerOn, hostAddress, must, ru
 import { CliStack, installPlugins, killCurrent, rigHostKey, rigStack } from "./pulumi";
 import { assert, check, info, report, tally, timing } from "./report";
 import {
-    DEV, GWBRIDGE_WANT, MULTI, Scenario, checkConsul, checkEdgeDynamics, checkEdgeReach, checkGwbridge, checkIsolation, checkOverlay,
+    DEV, GWBRIDGE_WANT, MULTI, Scenario, checkConsul, checkConsulApiClosed, checkEdgeDynamics, checkEdgeMalformedEntry, checkEdgeReach, checkGwbridge, checkIsolation, checkOverlay,
     checkRegistrator, checkServiceDns, checkSwarm, checkVersions, checkVip, gwbridgeOf, secretsOnHosts,
 } from "./system";
 
@@ -36,9 +36,11 @@ async function checkRunningStack(s: Scenario, edgeFailure: (s: Scenario) => Prom
     await checkOverlay(s);
     await checkGwbridge(s);
     await checkConsul(s);
+    await checkConsulApiClosed(s);
     await checkRegistrator(s);
     await checkServiceDns(s);
     await checkEdgeReach(s);
+    await checkEdgeMalformedEntry(s);
     await edgeFailure(s);
     await checkIsolation(s, isolationHost);
 }
@@ -98,6 +100,13 @@ async function scenarioDev(baseline: HostSnapshot[]): Promise<void> {
         "hand-made docker_gwbridge",
     );
     await must(dockerOn(1, ["swarm", "init", "--advertise-addr", hostAddress(1)]), "hand-made swarm init");
+    // The swarm's ingress sandbox joins docker_gwbridge (and gets its raw/PREROUTING rule) a moment after
+    // init: the "before" snapshot must include it.
+    const sandbox = await waitFor(async () => {
+        const ip = (await dockerOn(1, ["network", "inspect", "docker_gwbridge", "-f", '{{range .Containers}}{{if eq .Name "gateway_ingress-sbox"}}{{.IPv4Address}}{{end}}{{end}}'])).stdout.trim().split("/")[0];
+        return ip && (await snapshotHosts([1]))[0].firewall.some((r) => r.includes(`-d ${ip}/32`)) ? ip : undefined;
+    }, 30_000, 500, 60);
+    if (!sandbox.value) info("the hand-made swarm's ingress sandbox did not show on docker_gwbridge within 30s");
     const pre = await snapshotHosts(ALL_HOSTS);
     const handSwarm = pre[0].swarm[0];
     const stack = await rigStack(s.stack);

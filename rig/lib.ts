@@ -111,6 +111,14 @@ export function httpGet(url: string, timeoutMs = 3000): Promise<HttpResult> {
     });
 }
 
+/** One GET to a port on rig-h<i>'s own loopback (where Consul's API listens), from inside its network namespace; never throws. */
+export async function httpGetOnHost(i: number, port: number, pathAndQuery: string, timeoutMs = 3000): Promise<HttpResult> {
+    const r = await run("ip", ["netns", "exec", `rig-h${i}`, "curl", "-s", "-m", String(timeoutMs / 1000), "-w", "\n%{http_code}", `http://127.0.0.1:${port}${pathAndQuery}`], { timeoutMs: timeoutMs + 2000 });
+    const cut = r.stdout.lastIndexOf("\n");
+    const status = Number(r.stdout.slice(cut + 1)) || 0;
+    return { status, body: r.stdout.slice(0, Math.max(cut, 0)), error: r.code === 0 ? undefined : `curl exit ${r.code}`, ms: r.ms };
+}
+
 /** Polls `probe` until it returns a value, at most `timeoutMs` and `maxTries` times. */
 export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 1000, maxTries = 1000): Promise<{ value?: T; ms: number }> {
     const t0 = Date.now();

@@ -4,7 +4,7 @@
  * only, and every loop is bounded in count and time.
  */
 import * as fs from "fs";
-import { dockerOn, hostAddress, httpGet, must, sleep, sshOn, waitFor } from "./lib";
+import { dockerOn, hostAddress, httpGet, httpGetOnHost, must, run, sleep, sshOn, waitFor } from "./lib";
 import { assert, check, info, timing } from "./report";
 
 export const BASE_IMAGE = "rig/base:bookworm";
@@ -30,11 +30,12 @@ const backendName = (k: number) => `web-${k}`;
 /** DemoBackends' round-robin placement: replica k (1-based) on host (k-1) mod n. */
 const backendHost = (s: Scenario, k: number) => s.hosts[(k - 1) % s.hosts.length];
 export const edgeUrl = (s: Scenario, host = s.edges[0]) => `http://${hostAddress(host)}:${s.edgePort}/`;
-const consulUrl = (p: string, host = 1) => `http://${hostAddress(host)}:8500${p}`;
+/** Consul's HTTP API on a host's loopback, the only address it listens on. */
+const consulGet = (p: string, host = 1) => httpGetOnHost(host, 8500, p);
 export const nameOf = (body: string) => /^Name: (.+)$/m.exec(body)?.[1]?.trim();
 
 async function consulJson<T>(p: string, host = 1): Promise<T | undefined> {
-    const r = await httpGet(consulUrl(p, host), 3000);
+    const r = await consulGet(p, host);
     if (r.status !== 200) return undefined;
     try {
         return JSON.parse(r.body) as T;
@@ -197,7 +198,7 @@ export async function checkConsul(s: Scenario): Promise<void> {
             // A leader must exist (re-elected within a few seconds if it was the victim) and answer reads.
             const leader = await waitFor(async () => {
                 const l = await consulJson<string>("/v1/status/leader", asker);
-                const kv = l ? await httpGet(consulUrl("/v1/catalog/nodes", asker), 3000) : undefined;
+                const kv = l ? await consulGet("/v1/catalog/nodes", asker) : undefined;
                 return l && kv?.status === 200 ? l : undefined;
             }, 20_000, 1000, 20);
             assert(leader.value, `no leader within 20s with rig-h${victim}'s server stopped`);
@@ -207,6 +208,26 @@ export async function checkConsul(s: Scenario): Promise<void> {
             const back = await waitFor(() => consulHealthy(s, asker), 60_000, 1000, 60);
             info(back.value ? `consul on rig-h${victim} back: ${back.value}` : `consul on rig-h${victim} did not rejoin within 60s`);
         }
+    });
+}
+
+/**
+ * Consul's HTTP API listens on each host's loopback only: another rig host trying to register a `web`
+ * instance at a server's address gets no connection, and the catalog never lists the forged address.
+ */
+export async function checkConsulApiClosed(s: Scenario): Promise<void> {
+    await check(`consul-api-closed[${s.stack}]`, async () => {
+        const target = s.consulServers[0];
+        const from = [1, 2, 3].find((h) => h !== target) as number;
+        const forged = JSON.stringify({ Name: "web", ID: "forged", Address: "10.77.0.99", Port: 80 });
+        const r = await run("ip", ["netns", "exec", `rig-h${from}`, "curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data", forged,
+            `http://${hostAddress(target)}:8500/v1/agent/service/register`], { timeoutMs: 10_000 });
+        assert(r.code !== 0 && r.stdout === "000", `rig-h${from} reached rig-h${target}'s Consul API: curl exit ${r.code}, HTTP ${r.stdout}`);
+        const entries = (await consulJson<CatalogEntry[]>("/v1/catalog/service/web", target)) ?? [];
+        assert(!entries.some((e) => e.ServiceAddress === "10.77.0.99"), "the forged instance is in the catalog");
+        const local = await httpGetOnHost(target, 8500, "/v1/status/leader");
+        assert(local.status === 200, `and not on loopback either: HTTP ${local.status} ${local.error ?? ""}`);
+        return `a registration PUT from rig-h${from} to ${hostAddress(target)}:8500 gets no connection (curl exit ${r.code}); the catalog lists no forged instance; the API answers on rig-h${target}'s loopback`;
     });
 }
 
@@ -247,6 +268,50 @@ export async function checkEdgeReach(s: Scenario): Promise<void> {
             return `${edgeUrl(s, e)}: all ${want.length} backends in rotation (${[...names].sort().join(", ")}); ${samples.length} of ${samples.length} requests 200 (convergence round: ${JSON.stringify(warm.statuses)})`;
         });
     }
+}
+
+/** A PUT to Consul's API on rig-h<i>'s loopback; the HTTP status, 0 when nothing answered. */
+async function consulPut(host: number, p: string, body = ""): Promise<number> {
+    const r = await run("ip", ["netns", "exec", `rig-h${host}`, "curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data", body, `http://127.0.0.1:8500${p}`], { timeoutMs: 10_000 });
+    return Number(r.stdout) || 0;
+}
+
+/**
+ * Whoever can write to the catalog must not be able to write nginx's config: instances whose address is
+ * not a plain IPv4 or whose port is out of range are left out of the upstreams, and the edge serves on.
+ * A well-formed copy of a real instance, registered in the same batch, shows when consul-template has
+ * rendered them.
+ */
+export async function checkEdgeMalformedEntry(s: Scenario): Promise<void> {
+    await check(`edge-malformed-entry[${s.stack}]`, async () => {
+        const h = s.edges[0];
+        const real = ((await consulJson<CatalogEntry[]>("/v1/catalog/service/web", h)) ?? [])[0];
+        assert(real, "no web instance in the catalog to copy");
+        const entries = [
+            { ID: "rig-marker", Name: "web", Address: real.ServiceAddress, Port: real.ServicePort },
+            { ID: "rig-malformed-address", Name: "web", Address: "10.77.0.99;\n    server 10.77.0.98:80", Port: 80 },
+            { ID: "rig-malformed-port", Name: "web", Address: "10.77.0.97", Port: 0 },
+        ];
+        const upstreams = async () => (await dockerOn(h, ["exec", "edge", "cat", "/etc/nginx/conf.d/upstreams.conf"])).stdout;
+        try {
+            for (const e of entries) {
+                const status = await consulPut(h, "/v1/agent/service/register", JSON.stringify(e));
+                assert(status === 200, `registering ${e.ID} on rig-h${h}'s agent: HTTP ${status}`);
+            }
+            const marker = `server ${real.ServiceAddress}:${real.ServicePort} `;
+            const rendered = await waitFor(async () => ((await upstreams()).split(marker).length - 1 === 2 ? true : undefined), 30_000, 500, 60);
+            assert(rendered.value, `consul-template did not render the batch within 30s`);
+            const conf = await upstreams();
+            const leaked = ["10.77.0.99", "10.77.0.98", "10.77.0.97"].filter((a) => conf.includes(a));
+            assert(leaked.length === 0, `nginx's upstreams name ${leaked.join(", ")}`);
+            const samples = await requestLoop(edgeUrl(s, h), s.replicas * 4, 30_000, 20);
+            const failed = samples.filter((x) => x.status !== 200).length;
+            assert(failed === 0, `${failed} of ${samples.length} requests failed with the malformed entries in the catalog`);
+            return `rendered ${(rendered.ms / 1000).toFixed(1)}s after registering an address holding "; server ..." and a port 0: neither in nginx's upstreams; ${samples.length} of ${samples.length} requests 200`;
+        } finally {
+            for (const e of entries) await consulPut(h, `/v1/agent/service/deregister/${e.ID}`);
+        }
+    });
 }
 
 export async function checkEdgeDynamics(s: Scenario): Promise<void> {

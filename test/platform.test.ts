@@ -186,7 +186,17 @@ describe("multihost stack", () => {
         expect((await unwrap(platform.overlay.name)).value).toBe("my-network-overlay");
         expect(platform.tierNetworks).toEqual({ net_app: "172.30.12.0/24", net_mongo: "172.30.10.0/24", net_zookeeper: "172.30.11.0/24" });
         expect(platform.edgeUrls).toEqual(["http://192.0.2.11:80/", "http://192.0.2.12:80/"]);
-        expect(platform.consulUiUrl).toBe("http://192.0.2.11:8500/ui/");
+        // The API listens on loopback only: the UI is this machine's loopback, through a tunnel to a server.
+        expect(platform.consulUiUrl).toBe("http://127.0.0.1:8500/ui/");
+        expect(platform.consulUiTunnel).toBe("ssh -N -L 8500:127.0.0.1:8500 -p 22 root@192.0.2.11");
+    });
+
+    test("Consul's HTTP API binds loopback only by default; registrator and consul-template use it there", () => {
+        for (const host of ["node1", "node2", "node3"]) {
+            const uploads = run.byName(`platform-consul-agent-${host}`).inputs.uploads as { content: string }[];
+            expect(JSON.parse(uploads[0].content).client_addr).toBe("127.0.0.1");
+        }
+        expect(JSON.stringify(run.byName("platform-registrator-node2").inputs.command)).toContain("consul://127.0.0.1:8500");
     });
 });
 

@@ -18,17 +18,23 @@ interface Instance {
 
 /**
  * Renders the upstreams template the way consul-template does, for the only constructs it uses:
- * `{{-` trimming, `{{ range service "x" }}...{{ else }}...{{ end }}` and `.Address`/`.Port`.
+ * `{{-` trimming, `{{ range service "x" }}{{ if and (regexMatch "re" .Address) (ge .Port a) (le .Port b) }}
+ * ...{{ end }}{{ end }}` and `.Address`/`.Port`. The regular expression is the template's own.
  * Anything else left in the output fails the test, so the template cannot silently outgrow this.
  */
 function emulateConsulTemplate(template: string, healthy: Record<string, Instance[]>): string {
     const rendered = template
         .replace(/\s*\{\{-/g, "{{")
-        .replace(/\{\{ range service "([^"]+)" \}\}([\s\S]*?)\{\{ else \}\}([\s\S]*?)\{\{ end \}\}/g, (_all, service: string, each: string, none: string) => {
-            const instances = healthy[service] ?? [];
-            if (instances.length === 0) return none;
-            return instances.map((i) => each.replace("{{ .Address }}", i.address).replace("{{ .Port }}", String(i.port))).join("");
-        });
+        .replace(
+            /\{\{ range service "([^"]+)" \}\}\{\{ if and \(regexMatch ("(?:[^"\\]|\\.)*") \.Address\) \(ge \.Port (\d+)\) \(le \.Port (\d+)\) \}\}([\s\S]*?)\{\{ end \}\}\{\{ end \}\}/g,
+            (_all, service: string, pattern: string, low: string, high: string, each: string) => {
+                const wellFormed = new RegExp(JSON.parse(pattern) as string);
+                return (healthy[service] ?? [])
+                    .filter((i) => wellFormed.test(i.address) && i.port >= Number(low) && i.port <= Number(high))
+                    .map((i) => each.replace("{{ .Address }}", i.address).replace("{{ .Port }}", String(i.port)))
+                    .join("");
+            },
+        );
     if (rendered.includes("{{")) throw new Error(`unemulated template action in:\n${rendered}`);
     return rendered;
 }
@@ -53,13 +59,28 @@ describe("renderUpstreamsTemplate", () => {
     test.each(services)("service $service gets an upstream over its passing instances with a down fallback", ({ service }) => {
         const block = upstream(template, service);
         expect(block).toContain(`zone upstream_${service} 64k;`);
-        expect(block).toMatch(
-            new RegExp(
-                `\\{\\{- range service "${service}" \\}\\}\\s*server \\{\\{ \\.Address \\}\\}:\\{\\{ \\.Port \\}\\} max_fails=\\d+ fail_timeout=\\d+s;\\s*` +
-                    `\\{\\{- else \\}\\}\\s*server 127\\.0\\.0\\.1:65535 down;\\s*\\{\\{- end \\}\\}`,
-            ),
-        );
+        expect(block).toContain("server 127.0.0.1:65535 down;");
+        expect(block).toContain(`{{- range service "${service}" }}`);
+        expect(block).toMatch(/server \{\{ \.Address \}\}:\{\{ \.Port \}\} max_fails=\d+ fail_timeout=\d+s;/);
         expect(block).toMatch(/keepalive \d+;/);
+    });
+
+    test("a catalog entry that is not a plain IPv4 address and port never reaches nginx's config", () => {
+        const web = (instances: Instance[]) => upstream(emulateConsulTemplate(template, { web: instances }), "web");
+        const good = { address: "10.77.0.21", port: 31000 };
+        for (const bad of [
+            { address: "10.77.0.21;\n    server 203.0.113.9:80", port: 80 },
+            { address: "evil.example", port: 80 },
+            { address: "10.77.0.256", port: 80 },
+            { address: "10.77.0.21 backup", port: 80 },
+            { address: "10.77.0.22", port: 0 },
+            { address: "10.77.0.22", port: 70000 },
+        ]) {
+            const block = web([good, bad]);
+            expect(block.match(/^\s*server (?!127\.0\.0\.1:65535 down)/gm)).toHaveLength(1);
+            expect(block).toContain("server 10.77.0.21:31000 ");
+        }
+        expect(web([{ address: "10.77.0.22", port: 65535 }])).toContain("server 10.77.0.22:65535 ");
     });
 
     test("only passing instances are asked for (no health filter such as \"any\")", () => {
@@ -85,11 +106,11 @@ describe("renderUpstreamsTemplate", () => {
         expect(block).toMatch(/proxy_connect_timeout [1-5]s;/);
     });
 
-    test("the emulated render lists instances, or only the down server when none passes", () => {
+    test("the emulated render lists instances beside the down server, or only the down server when none passes", () => {
         const rendered = emulateConsulTemplate(template, { web: [{ address: "10.77.0.21", port: 31000 }, { address: "10.77.0.22", port: 31001 }] });
         expect(upstream(rendered, "web")).toContain("server 10.77.0.21:31000 max_fails");
         expect(upstream(rendered, "web")).toContain("server 10.77.0.22:31001 max_fails");
-        expect(upstream(rendered, "web")).not.toContain("down;");
+        expect(upstream(rendered, "web").match(/down;/g)).toHaveLength(1);
         expect(upstream(rendered, "api-v2")).toMatch(/\{\n\s+zone [^\n]+\n\s+server 127\.0\.0\.1:65535 down;\n\s+keepalive/);
     });
 });
@@ -139,6 +160,10 @@ describe("nginx accepts what the edge would run", () => {
 
     test("with no healthy instance at all", () => {
         expect(() => nginxTest(emulateConsulTemplate(template, {}))).not.toThrow();
+    });
+
+    test("with only malformed catalog entries", () => {
+        expect(() => nginxTest(emulateConsulTemplate(template, { web: [{ address: "x;", port: 80 }], "api-v2": [{ address: "10.0.0.1", port: 0 }] }))).not.toThrow();
     });
 
     test("and rejects an unrendered template, so the check can fail", () => {

@@ -246,6 +246,17 @@ describe("validateConfig", () => {
             expect(errors).toEqual([]);
         });
 
+        test("Consul's API on a LAN address is allowed, with a warning naming the exposure; loopback draws none", () => {
+            const warned = problems((raw) => (raw.consulClientAddress = "127.0.0.1 {{host}}")).warnings;
+            expect(warned).toContain(
+                "consulClientAddress: {{host}} opens Consul's HTTP API, which has no ACLs, to the network: whoever reaches it can register a backend the edge then routes to. Fix: keep the default 127.0.0.1 and reach the UI through the consulUiTunnel output (ssh -L).",
+            );
+            expect(problems((raw) => (raw.consulClientAddress = "127.0.0.1")).warnings.filter((w) => w.startsWith("consulClientAddress"))).toEqual([]);
+            const dev = stackRawConfig("dev");
+            dev.consulClientAddress = "127.0.0.1 {{host}}";
+            expect(validateConfig(dev, "dev").warnings.filter((w) => w.key === "consulClientAddress")).toEqual([]);
+        });
+
         test("0.0.0.0 is allowed on a single-host stack", () => {
             const raw = stackRawConfig("dev");
             raw.consulClientAddress = "0.0.0.0";
