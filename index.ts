@@ -1,16 +1,23 @@
-import { loadPlatformConfig } from "./lib/config";
+import { SWARM_FIXED_OUTPUT, checkAgainstLastDeployment, loadPlatformConfig } from "./lib/config";
+import { swarmFixedSettings } from "./lib/validate";
 import { Platform } from "./components/Platform";
 
-const { model, sshPrivateKey } = loadPlatformConfig();
-const platform = new Platform("platform", { model, sshPrivateKey });
-
-export const managerAddress = platform.managerAddress;
-export const nodes = platform.nodes;
-export const overlayNetwork = platform.overlay;
-export const gwbridgeSubnet = model.gwbridge.subnet;
-export const tierNetworks = platform.tierNetworks;
-export const edgeUrls = platform.edgeUrls;
-// null, not undefined: the engine warns on every run about an undefined stack output.
-export const vipUrl = platform.vipUrl ?? null;
-export const consulUiUrl = platform.consulUiUrl;
-export const consulUiTunnel = platform.consulUiTunnel;
+export = async () => {
+    const { model, sshPrivateKey } = loadPlatformConfig();
+    await checkAgainstLastDeployment(model);
+    const platform = new Platform("platform", { model, sshPrivateKey });
+    return {
+        managerAddress: platform.managerAddress,
+        nodes: platform.nodes,
+        overlayNetwork: platform.overlay,
+        gwbridgeSubnet: model.gwbridge.subnet,
+        tierNetworks: platform.tierNetworks,
+        edgeUrls: platform.edgeUrls,
+        // null, not undefined: the engine warns on every run about an undefined stack output.
+        vipUrl: platform.vipUrl ?? null,
+        consulUiUrl: platform.consulUiUrl,
+        consulUiTunnel: platform.consulUiTunnel,
+        consulManagementToken: platform.consulManagementToken,
+        [SWARM_FIXED_OUTPUT]: swarmFixedSettings(model),
+    };
+};

@@ -3,7 +3,7 @@ import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { ConsulSpec, HostSpec } from "../lib/model";
 import { pulledImage, serviceContainer } from "../lib/containers";
-import { CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, consulAgentArgs, gossipKeyOf, renderConsulAgentConfig } from "../render/consul";
+import { CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, ConsulTokenRole, consulAgentArgs, consulTokenOf, gossipKeyOf, renderConsulAclApply, renderConsulAclSetup, renderConsulAgentConfig } from "../render/consul";
 import { MANAGED_LABEL } from "../render/shell";
 import { DockerHost } from "./DockerHost";
 
@@ -52,6 +52,10 @@ export function consulUi(spec: ConsulSpec, server: HostSpec): { url: string; tun
 export class ConsulCluster extends pulumi.ComponentResource {
     /** Per host name: its agent container. */
     readonly agents: Record<string, docker.Container>;
+    /** The secret ID of a role's ACL token (a secret output). */
+    readonly tokens: Record<Exclude<ConsulTokenRole, "agent" | "dns">, pulumi.Output<string>>;
+    /** Done once the ACL policies and tokens exist: clients that present a token start after it. */
+    readonly aclReady: pulumi.Resource;
     readonly uiUrl: string;
     /** The SSH command that makes `uiUrl` reach a server's loopback-only API; null when it is reachable as is. */
     readonly uiTunnel: string | null;
@@ -69,6 +73,11 @@ export class ConsulCluster extends pulumi.ComponentResource {
 
         // Docker's volume create returns an existing volume of the same name, so a fixed name would adopt
         // (and destroy would delete) a volume the stack never made; a generated suffix cannot collide.
+        // Every ACL token is derived from this one secret (see consulTokenOf), so no token is generated twice.
+        const aclSeed = new random.RandomPassword(`${name}-acl-seed`, { length: 40, special: false }, { parent: this });
+        const token = (role: ConsulTokenRole) => pulumi.secret(aclSeed.result.apply((seed) => consulTokenOf(seed, role).secret));
+        this.tokens = { management: token("management"), registrator: token("registrator"), "consul-template": token("consul-template") };
+
         const dataSuffix = new random.RandomString(`${name}-data-suffix`, { length: 8, special: false, upper: false }, { parent: this });
 
         this.agents = {};
@@ -83,8 +92,8 @@ export class ConsulCluster extends pulumi.ComponentResource {
             );
             const image = pulledImage(`${name}-image-${hostName}`, host, args.image, this);
             const config = pulumi
-                .all([gossipKey, nodeId.result, host.nameservers])
-                .apply(([encryptKey, id, recursors]) =>
+                .all([gossipKey, nodeId.result, host.nameservers, aclSeed.result])
+                .apply(([encryptKey, id, recursors, seed]) =>
                     renderConsulAgentConfig({
                         nodeName: hostName,
                         nodeId: id,
@@ -99,6 +108,11 @@ export class ConsulCluster extends pulumi.ComponentResource {
                         dnsAddress: args.dnsAddress,
                         recursors,
                         encryptKey,
+                        acl: {
+                            agent: consulTokenOf(seed, "agent").secret,
+                            default: consulTokenOf(seed, "dns").secret,
+                            management: server ? consulTokenOf(seed, "management").secret : undefined,
+                        },
                     }),
                 );
             this.agents[hostName] = serviceContainer(
@@ -116,6 +130,12 @@ export class ConsulCluster extends pulumi.ComponentResource {
                 { parent: this, dependsOn: args.dependsOn },
             );
         }
+        // Policies and tokens live in Raft: one server writes them, once a leader answers.
+        this.aclReady = servers[0].run(
+            `${name}-acl`,
+            { create: renderConsulAclApply(), stdin: pulumi.secret(aclSeed.result.apply((seed) => renderConsulAclSetup(seed, localAgentAddress(args.spec, servers[0].spec.address)))) },
+            { parent: this, dependsOn: servers.map((h) => this.agents[h.spec.name]) },
+        );
         const ui = consulUi(args.spec, servers[0].spec);
         this.uiUrl = ui.url;
         this.uiTunnel = ui.tunnel;

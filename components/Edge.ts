@@ -25,6 +25,9 @@ export interface EdgeArgs {
     images: ImageVersions;
     /** Per host name: the Consul agent consul-template watches. */
     agents: Record<string, docker.Container>;
+    /** consul-template's ACL token (secret), and the resource after which the token exists. */
+    consulToken: pulumi.Output<string>;
+    aclReady: pulumi.Resource;
 }
 
 /**
@@ -68,12 +71,15 @@ export class Edge extends pulumi.ComponentResource {
                     uploads: [
                         { file: EDGE_PATHS.nginxConf, content: renderNginxConf() },
                         { file: EDGE_PATHS.upstreamsTemplate, content: renderUpstreamsTemplate(args.spec.services, args.spec.port) },
-                        { file: EDGE_PATHS.consulTemplateConfig, content: renderConsulTemplateConfig(localAgentAddress(args.consul, host.spec.address)) },
+                        {
+                            file: EDGE_PATHS.consulTemplateConfig,
+                            content: pulumi.secret(args.consulToken.apply((token) => renderConsulTemplateConfig(localAgentAddress(args.consul, host.spec.address), token))),
+                        },
                     ],
                     hostNetwork: true,
                     init: true,
                 },
-                { parent: this, dependsOn: [args.agents[hostName]] },
+                { parent: this, dependsOn: [args.agents[hostName], args.aclReady] },
             );
         }
         this.urls = args.hosts.map((h) => `http://${h.spec.address}:${args.spec.port}/`);

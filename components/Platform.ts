@@ -30,6 +30,8 @@ export class Platform extends pulumi.ComponentResource {
     readonly vipUrl?: string;
     readonly consulUiUrl: string;
     readonly consulUiTunnel: string | null;
+    /** Consul's management token (secret): `pulumi stack output consulManagementToken --show-secrets`. */
+    readonly consulManagementToken: pulumi.Output<string>;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm-platform:index:Platform", name, {}, opts);
@@ -57,13 +59,13 @@ export class Platform extends pulumi.ComponentResource {
         );
         const registrator = new Registrator(
             `${name}-registrator`,
-            { hosts, consul: model.consul, agents: consul.agents, image: model.images.registrator, spec: model.registrator },
+            { hosts, consul: model.consul, agents: consul.agents, image: model.images.registrator, spec: model.registrator, token: consul.tokens.registrator, aclReady: consul.aclReady },
             { parent: this },
         );
         const edgeGroup = byName(edgeHosts(model).map((h) => h.name));
         const edge = new Edge(
             `${name}-edge`,
-            { hosts: edgeGroup, spec: model.edge, consul: model.consul, images: model.images, agents: consul.agents },
+            { hosts: edgeGroup, spec: model.edge, consul: model.consul, images: model.images, agents: consul.agents, consulToken: consul.tokens["consul-template"], aclReady: consul.aclReady },
             { parent: this },
         );
         const vip = model.edge.vip;
@@ -87,6 +89,7 @@ export class Platform extends pulumi.ComponentResource {
         this.edgeUrls = edge.urls;
         this.consulUiUrl = consul.uiUrl;
         this.consulUiTunnel = consul.uiTunnel;
+        this.consulManagementToken = consul.tokens.management;
         this.registerOutputs({
             managerAddress: this.managerAddress,
             nodes: this.nodes,
@@ -96,6 +99,7 @@ export class Platform extends pulumi.ComponentResource {
             vipUrl: this.vipUrl,
             consulUiUrl: this.consulUiUrl,
             consulUiTunnel: this.consulUiTunnel,
+            consulManagementToken: this.consulManagementToken,
         });
     }
 }

@@ -12,6 +12,9 @@ export interface RegistratorArgs {
     agents: Record<string, docker.Container>;
     image: string;
     spec: RegistratorSpec;
+    /** Its ACL token (secret), and the resource after which the token exists. */
+    token: pulumi.Output<string>;
+    aclReady: pulumi.Resource;
 }
 
 /** Registrator's flags: host address, local agent, deregistration on death, cleanup and periodic resync. */
@@ -48,10 +51,12 @@ export class Registrator extends pulumi.ComponentResource {
                     containerName: "registrator",
                     image: image.imageId,
                     command: registratorArgs(host.spec.address, localAgentAddress(args.consul, host.spec.address), args.spec.internalAddresses),
+                    // Registrator's Consul client reads its token from the environment, as Consul's own API client does.
+                    envs: [pulumi.interpolate`CONSUL_HTTP_TOKEN=${args.token}`],
                     volumes: [{ hostPath: host.spec.dockerSocket, containerPath: "/tmp/docker.sock", readOnly: true }],
                     hostNetwork: true,
                 },
-                { parent: this, dependsOn: [args.agents[hostName]] },
+                { parent: this, dependsOn: [args.agents[hostName], args.aclReady] },
             );
         }
         this.registerOutputs({ hosts: Object.keys(this.containers) });

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { projectConfigDefaults } from "./defaults";
 import { PlatformModel } from "./model";
-import { RawConfig, formatProblem, validateConfig } from "./validate";
+import { RawConfig, formatProblem, unchangeableProblems, validateConfig } from "./validate";
 
 export interface LoadedConfig {
     model: PlatformModel;
@@ -25,6 +25,24 @@ function readRawConfig(config: pulumi.Config): RawConfig {
     return raw;
 }
 
+const invalid = (stack: string, problems: { key: string; message: string; fix: string }[]): pulumi.RunError =>
+    new pulumi.RunError(`stack config of "${stack}" is invalid (${problems.length} problem(s)):\n${problems.map((e) => `  - ${formatProblem(e)}`).join("\n")}`);
+
+/** The stack output that records what the running swarm fixed (see unchangeableProblems). */
+export const SWARM_FIXED_OUTPUT = "swarmFixedSettings";
+
+/**
+ * Refuses, before any resource is registered, settings the last deployment's swarm cannot take in
+ * place. The last deployment's outputs come from a reference to this very stack, which the engine
+ * reads from the state at preview and up alike.
+ */
+export async function checkAgainstLastDeployment(model: PlatformModel): Promise<void> {
+    const self = new pulumi.StackReference("last-deployment", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
+    const previous = (await self.getOutputDetails(SWARM_FIXED_OUTPUT)).value;
+    const problems = unchangeableProblems(previous, model);
+    if (problems.length > 0) throw invalid(model.stack, problems);
+}
+
 /**
  * The one place stack config is read. Problems stop the program before any resource is registered,
  * all of them in one message; warnings are logged and the run goes on.
@@ -35,9 +53,6 @@ export function loadPlatformConfig(config = new pulumi.Config(), stack = pulumi.
     if (secretKey) raw.sshPrivateKey = "(secret)";
     const result = validateConfig(raw, stack);
     for (const warning of result.warnings) pulumi.log.warn(formatProblem(warning));
-    if (!result.model) {
-        const lines = result.errors.map((e) => `  - ${formatProblem(e)}`);
-        throw new pulumi.RunError(`stack config of "${stack}" is invalid (${result.errors.length} problem(s)):\n${lines.join("\n")}`);
-    }
+    if (!result.model) throw invalid(stack, result.errors);
     return { model: result.model, sshPrivateKey: secretKey };
 }

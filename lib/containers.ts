@@ -14,7 +14,7 @@ export interface ServiceContainerArgs {
     entrypoints?: string[];
     command?: pulumi.Input<string>[];
     uploads?: docker.types.input.ContainerUpload[];
-    envs?: string[];
+    envs?: pulumi.Input<string>[];
     volumes?: docker.types.input.ContainerVolume[];
     capabilities?: string[];
     /** Host network: agents bind the host's own addresses (seeds 002/003) and keepalived needs its NICs. */

@@ -495,3 +495,55 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
     const model: PlatformModel = { stack, protectData, hosts: byName, overlay, gwbridge, swarm, tiers, flows, images, consul, registrator, edge, backends };
     return c.errors.length === 0 ? { model, errors: [], warnings: c.warnings } : { errors: c.errors, warnings: c.warnings };
 }
+
+/** What the swarm took when it was initialised or joined, and keeps for as long as it runs. */
+export interface SwarmFixedSettings {
+    swarmAddressPool: string;
+    swarmAddressPoolMaskLength: number;
+    swarmDataPathPort: number;
+    /** Per host name: the addresses the node joined the swarm (and Consul) with. */
+    members: Record<string, { address: string; dataPathAddress: string | null }>;
+}
+
+export const swarmFixedSettings = (model: PlatformModel): SwarmFixedSettings => ({
+    swarmAddressPool: model.swarm.defaultAddressPool,
+    swarmAddressPoolMaskLength: model.swarm.defaultAddressPoolMaskLength,
+    swarmDataPathPort: model.swarm.dataPathPort,
+    members: Object.fromEntries(model.hosts.map((h) => [h.name, { address: h.address, dataPathAddress: h.dataPathAddress ?? null }])),
+});
+
+/**
+ * Settings a running swarm cannot take in place, compared with what the last deployment applied
+ * (`previous`, the stack's `swarmFixedSettings` output; anything else means no swarm yet). Docker
+ * fixes the address pool and data path port at `swarm init` and a node's addresses at its join, so
+ * an `up` with new values would report success and change nothing.
+ */
+export function unchangeableProblems(previous: unknown, model: PlatformModel): Problem[] {
+    if (!isObj(previous)) return [];
+    const now = swarmFixedSettings(model);
+    const problems: Problem[] = [];
+    for (const key of ["swarmAddressPool", "swarmAddressPoolMaskLength", "swarmDataPathPort"] as const) {
+        const was = previous[key];
+        if (was === undefined || was === now[key]) continue;
+        problems.push({
+            key,
+            message: `the running swarm was initialised with ${String(was)}, and swarm mode keeps it for the swarm's life: ${String(now[key])} would change nothing`,
+            fix: `set it back to ${String(was)}; a new value needs a new swarm (pulumi destroy with protectData off, then pulumi up)`,
+        });
+    }
+    const members = isObj(previous.members) ? previous.members : {};
+    for (const [name, joined] of Object.entries(members)) {
+        const current = now.members[name];
+        if (!current || !isObj(joined)) continue;
+        for (const field of ["address", "dataPathAddress"] as const) {
+            const was = joined[field] ?? null;
+            if (was === current[field]) continue;
+            problems.push({
+                key: `hosts[name=${name}].${field}`,
+                message: `${name} joined the swarm and Consul with ${field} ${String(was ?? "unset")}, which a member keeps: ${String(current[field] ?? "unset")} would not reach them`,
+                fix: `set it back to ${String(was ?? "unset")}; to move the host, take it out of hosts (pulumi up), then add it back with the new address`,
+            });
+        }
+    }
+    return problems;
+}

@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import { posixScript } from "./shell";
 
 /**
@@ -29,6 +30,82 @@ export interface ConsulAgentSettings {
     recursors: string[];
     /** Base64 gossip encryption key. */
     encryptKey: string;
+    acl: AgentAclTokens;
+}
+
+/** The ACL tokens an agent holds in its config: its own, the anonymous default, and on servers the management token. */
+export interface AgentAclTokens {
+    agent: string;
+    /** Used for requests that carry no token, DNS above all: read-only. */
+    default: string;
+    /** Servers only: the bootstrap (initial management) token. */
+    management?: string;
+}
+
+/** The platform's Consul tokens: each a UUID pair (accessor, secret) derived from one generated seed. */
+export const CONSUL_TOKEN_ROLES = ["management", "agent", "dns", "registrator", "consul-template"] as const;
+export type ConsulTokenRole = (typeof CONSUL_TOKEN_ROLES)[number];
+
+/** Formats 16 bytes of a SHA-256 as a UUID (version 4 and variant bits set), the form Consul requires for token IDs. */
+function uuidOf(text: string): string {
+    const b = createHash("sha256").update(text).digest().subarray(0, 16);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = b.toString("hex");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/**
+ * A role's token, derived from the stack's secret seed so that it is the same on every run and every
+ * host without being stored anywhere but (encrypted) in the state. The accessor ID names the token in
+ * Consul's ACL list; the secret ID is what clients present.
+ */
+export const consulTokenOf = (seed: string, role: ConsulTokenRole): { accessor: string; secret: string } => ({
+    accessor: uuidOf(`accessor:${role}:${seed}`),
+    secret: uuidOf(`secret:${role}:${seed}`),
+});
+
+/** Least privilege per role, in Consul's rule language. The management token needs none (it is global-management). */
+export const CONSUL_POLICIES: Record<Exclude<ConsulTokenRole, "management">, string> = {
+    // Registers its node and keeps its health in sync; reads services for anti-entropy.
+    agent: 'node_prefix "" { policy = "write" }\nservice_prefix "" { policy = "read" }\n',
+    // What DNS and any token-less reader see: the catalog, read-only.
+    dns: 'node_prefix "" { policy = "read" }\nservice_prefix "" { policy = "read" }\nquery_prefix "" { policy = "read" }\n',
+    // Registers and deregisters the node's containers as services on its local agent.
+    registrator: 'service_prefix "" { policy = "write" }\nnode_prefix "" { policy = "read" }\nagent_prefix "" { policy = "read" }\n',
+    // Reads the healthy instances it renders into nginx's upstreams.
+    "consul-template": 'service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }\n',
+};
+
+/** Runs the ACL setup script (on stdin) inside the host's Consul server container. */
+export const renderConsulAclApply = (): string => posixScript("exec docker exec -i consul sh -s");
+
+/**
+ * Creates (or brings up to date) the platform's ACL policies and tokens, idempotently, from inside a
+ * server's container with the management token. Fed to `sh -s` on stdin, so no token is on a command
+ * line; it waits (bounded) for a leader that answers ACL requests.
+ */
+export function renderConsulAclSetup(seed: string, httpAddress: string): string {
+    const q = (v: string) => `'${v.replace(/'/g, `'"'"'`)}'`;
+    const lines = [
+        "set -eu",
+        `export CONSUL_HTTP_ADDR=${q(httpAddress)} CONSUL_HTTP_TOKEN=${q(consulTokenOf(seed, "management").secret)}`,
+        "i=0",
+        "until consul acl policy list >/dev/null 2>&1; do",
+        '  i=$((i + 1)); [ "$i" -le 120 ] || { echo "consul acl: no leader answering ACL requests after 120 s" >&2; exit 1; }',
+        "  sleep 1",
+        "done",
+    ];
+    for (const [role, rules] of Object.entries(CONSUL_POLICIES)) {
+        const policy = `swarm-platform-${role}`;
+        const token = consulTokenOf(seed, role as ConsulTokenRole);
+        lines.push(
+            `consul acl policy update -name ${policy} -rules ${q(rules)} >/dev/null 2>&1 || consul acl policy create -name ${policy} -rules ${q(rules)} >/dev/null`,
+            `consul acl token read -accessor-id ${token.accessor} >/dev/null 2>&1 || consul acl token create -accessor ${token.accessor} -secret ${token.secret} -policy-name ${policy} -description ${q(`swarm-platform ${role}`)} >/dev/null`,
+        );
+    }
+    lines.push(`echo "consul acl: ${Object.keys(CONSUL_POLICIES).length} policies and tokens in place"`);
+    return `${lines.join("\n")}\n`;
 }
 
 export const CONSUL_CONFIG_DIR = "/consul/config";
@@ -60,6 +137,14 @@ export function renderConsulAgentConfig(s: ConsulAgentSettings): string {
         // headroom; a client leaving on stop deregisters its node cleanly instead of lingering as failed.
         leave_on_terminate: !s.server,
         skip_leave_on_interrupt: s.server,
+        acl: {
+            enabled: true,
+            default_policy: "deny",
+            // While the leader is unreachable, agents keep using the policies they last resolved.
+            down_policy: "extend-cache",
+            enable_token_persistence: false,
+            tokens: { agent: s.acl.agent, default: s.acl.default, ...(s.server && s.acl.management ? { initial_management: s.acl.management } : {}) },
+        },
         disable_update_check: true,
         log_level: "INFO",
     };

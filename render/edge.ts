@@ -127,10 +127,11 @@ const TEST_THEN_RELOAD = [
     `exec kill -HUP "$pid"`,
 ].join("; ");
 
-export function renderConsulTemplateConfig(consulAddress: string): string {
+export function renderConsulTemplateConfig(consulAddress: string, token: string): string {
     const q = (value: string | string[]): string => JSON.stringify(value);
     return `consul {
   address = ${q(consulAddress)}
+  token   = ${q(token)}
 
   # Unlimited retries: while the local agent restarts, nginx keeps serving the last rendered upstreams
   # instead of consul-template giving up and taking nginx down with it.

@@ -9,7 +9,7 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { projectConfigDefaults } from "../lib/defaults";
 import { devLocalStack, insideHost, readmeUpCommand, tagDefaultImages, untagDefaultImages } from "./devlocal";
-import { checkDestroy, checkHostKeyPinned, checkNoChanges, checkPreview, checkProtect, checkStateSecrets, checkUp, engineWarnings } from "./lifecycle";
+import { checkDestroy, checkHostKeyPinned, checkNoChanges, checkUnchangeableRefused, checkPreview, checkProtect, checkStateSecrets, checkUp, engineWarnings } from "./lifecycle";
 import { HostSnapshot, RIG_STATE, diffSnapshots, dockerOn, hostAddress, must, run, snapshotHosts, waitFor } from "./lib";
 import { CliStack, installPlugins, killCurrent, rigHostKey, rigStack } from "./pulumi";
 import { assert, check, info, report, tally, timing } from "./report";
@@ -87,6 +87,7 @@ async function checkDayOne(stack: CliStack, s: Scenario, edgeFailure: (s: Scenar
     await checkRunningStack(s, edgeFailure, isolationHost);
     await checkNoKeyOnDisk(stack);
     await checkNoChanges(stack, s.hosts);
+    await checkUnchangeableRefused(stack, s.hosts);
     await checkStateSecrets(stack, await secretsOnHosts(s, RIG_KEY));
     await checkProtect(stack, s.hosts);
 }

@@ -111,6 +111,27 @@ export async function checkNoChanges(stack: StackCli, hosts: number[]): Promise<
     }
 }
 
+/**
+ * A setting the running swarm cannot take (its data path port) is refused by `pulumi preview`, naming
+ * the key and the running value, with no host touched; then the setting goes back.
+ */
+export async function checkUnchangeableRefused(stack: StackCli, hosts: number[]): Promise<void> {
+    await check(`unchangeable-refused[${stack.label}]`, async () => {
+        const before = await snapshotHosts(hosts);
+        try {
+            const r = await stack.cli("preview", ["--config", "swarm-platform:swarmDataPathPort=4790"]);
+            const diff = diffSnapshots(before, await snapshotHosts(hosts));
+            const line = r.output.split("\n").find((l) => l.includes("swarmDataPathPort: the running swarm was initialised with 4789"));
+            assert(r.code !== 0, "preview accepted swarmDataPathPort=4790 on a running swarm");
+            assert(line, `preview failed without naming swarmDataPathPort and its running value: ${errorLines(r, 4)}`);
+            assert(diff.length === 0, `the refused preview changed the hosts: ${diff.slice(0, 6).join("; ")}`);
+            return `preview exit ${r.code} in ${r.seconds.toFixed(1)}s, hosts unchanged: ${line.trim()}`;
+        } finally {
+            await stack.cli("config", ["rm", "swarm-platform:swarmDataPathPort"]);
+        }
+    });
+}
+
 /** The exported state (secrets left encrypted) holds none of the given values. */
 export async function checkStateSecrets(stack: StackCli, secrets: Record<string, string[]>): Promise<void> {
     await check(`state-secrets[${stack.label}]`, async () => {

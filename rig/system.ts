@@ -30,8 +30,31 @@ const backendName = (k: number) => `web-${k}`;
 /** DemoBackends' round-robin placement: replica k (1-based) on host (k-1) mod n. */
 const backendHost = (s: Scenario, k: number) => s.hosts[(k - 1) % s.hosts.length];
 export const edgeUrl = (s: Scenario, host = s.edges[0]) => `http://${hostAddress(host)}:${s.edgePort}/`;
-/** Consul's HTTP API on a host's loopback, the only address it listens on. */
+/** Consul's HTTP API on a host's loopback, the only address it listens on; reads need no token (the default token reads). */
 const consulGet = (p: string, host = 1) => httpGetOnHost(host, 8500, p);
+
+/** A PUT to Consul's API on rig-h<i>'s loopback, with a token or none; the HTTP status, 0 when nothing answered. */
+async function consulPut(host: number, p: string, body: string, token?: string): Promise<number> {
+    const header = token ? ["-H", `X-Consul-Token: ${token}`] : [];
+    const r = await run("ip", ["netns", "exec", `rig-h${host}`, "curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", ...header, "-X", "PUT", "--data", body, `http://127.0.0.1:8500${p}`], { timeoutMs: 10_000 });
+    return Number(r.stdout) || 0;
+}
+
+/** The ACL tokens in a Consul agent's config on rig-h<i> (initial_management on servers only). */
+async function agentAclTokens(h: number): Promise<Record<string, string>> {
+    const config = (await dockerOn(h, ["exec", "consul", "cat", "/consul/config/agent.json"])).stdout;
+    try {
+        return (JSON.parse(config) as { acl?: { tokens?: Record<string, string> } }).acl?.tokens ?? {};
+    } catch {
+        return {};
+    }
+}
+
+const managementToken = async (s: Scenario): Promise<string> => {
+    const token = (await agentAclTokens(s.consulServers[0])).initial_management;
+    assert(token, `no management token in rig-h${s.consulServers[0]}'s Consul config`);
+    return token;
+};
 export const nameOf = (body: string) => /^Name: (.+)$/m.exec(body)?.[1]?.trim();
 
 async function consulJson<T>(p: string, host = 1): Promise<T | undefined> {
@@ -213,7 +236,7 @@ export async function checkConsul(s: Scenario): Promise<void> {
 
 /**
  * Consul's HTTP API listens on each host's loopback only: another rig host trying to register a `web`
- * instance at a server's address gets no connection, and the catalog never lists the forged address.
+ * instance at a server's address gets no connection; on the host itself ACLs refuse it without a token.
  */
 export async function checkConsulApiClosed(s: Scenario): Promise<void> {
     await check(`consul-api-closed[${s.stack}]`, async () => {
@@ -223,11 +246,17 @@ export async function checkConsulApiClosed(s: Scenario): Promise<void> {
         const r = await run("ip", ["netns", "exec", `rig-h${from}`, "curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data", forged,
             `http://${hostAddress(target)}:8500/v1/agent/service/register`], { timeoutMs: 10_000 });
         assert(r.code !== 0 && r.stdout === "000", `rig-h${from} reached rig-h${target}'s Consul API: curl exit ${r.code}, HTTP ${r.stdout}`);
+        // On the host itself, ACLs (default deny) refuse a registration without a token; the management token may.
+        const anonymous = await consulPut(target, "/v1/agent/service/register", forged);
+        assert(anonymous === 403, `a token-less registration on rig-h${target}'s loopback: HTTP ${anonymous}, want 403`);
+        const tokens = await consulPut(target, "/v1/acl/token", "{}");
+        assert(tokens === 403, `a token-less ACL token creation: HTTP ${tokens}, want 403`);
+        const managed = await consulPut(target, "/v1/agent/service/register", forged, await managementToken(s));
+        await consulPut(target, "/v1/agent/service/deregister/forged", "", await managementToken(s));
+        assert(managed === 200, `the management token's registration: HTTP ${managed}`);
         const entries = (await consulJson<CatalogEntry[]>("/v1/catalog/service/web", target)) ?? [];
-        assert(!entries.some((e) => e.ServiceAddress === "10.77.0.99"), "the forged instance is in the catalog");
-        const local = await httpGetOnHost(target, 8500, "/v1/status/leader");
-        assert(local.status === 200, `and not on loopback either: HTTP ${local.status} ${local.error ?? ""}`);
-        return `a registration PUT from rig-h${from} to ${hostAddress(target)}:8500 gets no connection (curl exit ${r.code}); the catalog lists no forged instance; the API answers on rig-h${target}'s loopback`;
+        assert(!entries.some((e) => e.ServiceAddress === "10.77.0.99"), "the forged instance is still in the catalog");
+        return `a registration PUT from rig-h${from} to ${hostAddress(target)}:8500 gets no connection (curl exit ${r.code}); on rig-h${target}'s loopback without a token: HTTP ${anonymous} (and ${tokens} for an ACL token), with the management token: ${managed}`;
     });
 }
 
@@ -270,12 +299,6 @@ export async function checkEdgeReach(s: Scenario): Promise<void> {
     }
 }
 
-/** A PUT to Consul's API on rig-h<i>'s loopback; the HTTP status, 0 when nothing answered. */
-async function consulPut(host: number, p: string, body = ""): Promise<number> {
-    const r = await run("ip", ["netns", "exec", `rig-h${host}`, "curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data", body, `http://127.0.0.1:8500${p}`], { timeoutMs: 10_000 });
-    return Number(r.stdout) || 0;
-}
-
 /**
  * Whoever can write to the catalog must not be able to write nginx's config: instances whose address is
  * not a plain IPv4 or whose port is out of range are left out of the upstreams, and the edge serves on.
@@ -295,7 +318,7 @@ export async function checkEdgeMalformedEntry(s: Scenario): Promise<void> {
         const upstreams = async () => (await dockerOn(h, ["exec", "edge", "cat", "/etc/nginx/conf.d/upstreams.conf"])).stdout;
         try {
             for (const e of entries) {
-                const status = await consulPut(h, "/v1/agent/service/register", JSON.stringify(e));
+                const status = await consulPut(h, "/v1/agent/service/register", JSON.stringify(e), await managementToken(s));
                 assert(status === 200, `registering ${e.ID} on rig-h${h}'s agent: HTTP ${status}`);
             }
             const marker = `server ${real.ServiceAddress}:${real.ServicePort} `;
@@ -309,7 +332,7 @@ export async function checkEdgeMalformedEntry(s: Scenario): Promise<void> {
             assert(failed === 0, `${failed} of ${samples.length} requests failed with the malformed entries in the catalog`);
             return `rendered ${(rendered.ms / 1000).toFixed(1)}s after registering an address holding "; server ..." and a port 0: neither in nginx's upstreams; ${samples.length} of ${samples.length} requests 200`;
         } finally {
-            for (const e of entries) await consulPut(h, `/v1/agent/service/deregister/${e.ID}`);
+            for (const e of entries) await consulPut(h, `/v1/agent/service/deregister/${e.ID}`, "", await managementToken(s));
         }
     });
 }
@@ -540,9 +563,15 @@ export async function secretsOnHosts(s: Scenario, sshKeyFile?: string): Promise<
     const token = async (role: string) => (await dockerOn(manager, ["swarm", "join-token", "-q", role])).stdout.trim();
     const fileIn = async (h: number, container: string, file: string) => (await dockerOn(h, ["exec", container, "cat", file])).stdout;
     const gossip = /"encrypt"\s*:\s*"([^"]+)"/.exec(await fileIn(manager, "consul", "/consul/config/agent.json"))?.[1];
+    const registratorEnv = (await dockerOn(s.hosts[0], ["inspect", "registrator", "-f", "{{range .Config.Env}}{{println .}}{{end}}"])).stdout;
+    const templateToken = /token\s*=\s*"([^"]+)"/.exec(await fileIn(s.edges[0], "edge", "/etc/consul-template/config.hcl"))?.[1];
     const secrets: Record<string, string[]> = {
         "swarm join tokens": (await Promise.all(["manager", "worker"].map(token))).filter(Boolean),
         "Consul gossip key": gossip ? [gossip] : [],
+        "Consul ACL tokens": [
+            ...Object.values(await agentAclTokens(s.consulServers[0])),
+            ...[/^CONSUL_HTTP_TOKEN=(.+)$/m.exec(registratorEnv)?.[1], templateToken].filter((t): t is string => Boolean(t)),
+        ],
     };
     if (s.vip) {
         const pass = /auth_pass\s+(\S+)/.exec(await fileIn(s.edges[0], "keepalived", "/etc/keepalived/keepalived.conf"))?.[1];

@@ -166,13 +166,25 @@ describe("multihost stack", () => {
         for (const image of run.ofType("docker:index/remoteImage:RemoteImage")) expect(image.inputs.name).toMatch(/:[^:/]+$/);
     });
 
-    test("secrets reach resources as secrets: join tokens, gossip key, keepalived password, ssh key", () => {
-        for (const host of ["node2", "node3"]) expect(run.byName(`platform-swarm-join-${host}`).secretInputs).toContain("stdin");
-        for (const c of run.ofType(CONTAINER).filter((c) => ["consul", "keepalived"].includes(c.inputs.name as string))) {
+    test("secrets reach resources as secrets: join tokens, gossip key, ACL tokens, keepalived password, ssh key", () => {
+        const takesSecretStdin = (name: string) => name.startsWith("platform-swarm-join-") || name === "platform-consul-acl";
+        for (const name of ["platform-swarm-join-node2", "platform-swarm-join-node3", "platform-consul-acl"]) expect(run.byName(name).secretInputs).toContain("stdin");
+        for (const c of run.ofType(CONTAINER).filter((c) => ["consul", "keepalived", "edge"].includes(c.inputs.name as string))) {
             expect(c.secretInputs).toContain("uploads");
         }
+        for (const c of run.ofType(CONTAINER).filter((c) => c.inputs.name === "registrator")) expect(c.secretInputs).toContain("envs");
         for (const c of run.ofType(COMMAND)) expect(c.secretInputs).toContain("connection");
-        for (const c of run.ofType(COMMAND).filter((c) => !c.name.startsWith("platform-swarm-join-"))) expect(c.secretInputs).not.toContain("stdin");
+        for (const c of run.ofType(COMMAND).filter((c) => !takesSecretStdin(c.name))) expect(c.secretInputs).not.toContain("stdin");
+    });
+
+    test("ACLs are set up once, on the first Consul server, after every server agent and before registrator and the edges", () => {
+        const acl = run.byName("platform-consul-acl");
+        expect((acl.inputs.connection as { host: string }).host).toBe("192.0.2.11");
+        for (const host of ["node1", "node2", "node3"]) {
+            before(run.byName(`platform-consul-agent-${host}`), acl);
+            before(acl, run.byName(`platform-registrator-${host}`));
+        }
+        for (const host of ["node1", "node2"]) before(acl, run.byName(`platform-edge-${host}`));
     });
 
     test("no secret in a plain output", () => {

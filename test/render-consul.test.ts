@@ -1,5 +1,8 @@
 import { execFileSync } from "child_process";
-import { CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, ConsulAgentSettings, consulAgentArgs, gossipKeyOf, parseNameservers, renderConsulAgentConfig, renderNameservers } from "../render/consul";
+import {
+    CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, CONSUL_POLICIES, CONSUL_TOKEN_ROLES, ConsulAgentSettings, consulAgentArgs, consulTokenOf, gossipKeyOf, parseNameservers,
+    renderConsulAclApply, renderConsulAclSetup, renderConsulAgentConfig, renderNameservers,
+} from "../render/consul";
 
 const base: ConsulAgentSettings = {
     nodeName: "node-1",
@@ -15,6 +18,7 @@ const base: ConsulAgentSettings = {
     dnsAddress: "172.21.0.1",
     recursors: ["10.77.0.1"],
     encryptKey: "pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=",
+    acl: { agent: "agent-token", default: "dns-token", management: "management-token" },
 };
 
 const parse = (s: ConsulAgentSettings): Record<string, unknown> => JSON.parse(renderConsulAgentConfig(s)) as Record<string, unknown>;
@@ -93,4 +97,52 @@ test("the host's nameservers are read from resolv.conf, comments and options ski
     const resolvConf = "# generated\nnameserver 127.0.0.53\noptions edns0\nsearch lan\nnameserver 192.168.1.1\nnameserver fd00::1\n";
     const out = execFileSync("sh", ["-c", renderNameservers().replace("/etc/resolv.conf", "/dev/stdin")], { input: resolvConf }).toString();
     expect(parseNameservers(out)).toEqual(["127.0.0.53", "192.168.1.1", "fd00::1"]);
+});
+
+describe("Consul ACLs", () => {
+    test("every agent denies by default and holds its agent token and the read-only default token", () => {
+        for (const server of [true, false]) {
+            const acl = parse({ ...base, server }).acl as { enabled: boolean; default_policy: string; tokens: Record<string, string> };
+            expect(acl).toMatchObject({ enabled: true, default_policy: "deny", down_policy: "extend-cache", enable_token_persistence: false });
+            expect(acl.tokens.agent).toBe("agent-token");
+            expect(acl.tokens.default).toBe("dns-token");
+        }
+    });
+
+    test("only servers hold the management token", () => {
+        expect((parse(base).acl as { tokens: Record<string, string> }).tokens.initial_management).toBe("management-token");
+        expect((parse({ ...base, server: false }).acl as { tokens: Record<string, string> }).tokens).not.toHaveProperty("initial_management");
+    });
+
+    test("tokens are UUIDs, stable for a seed, distinct per role and per seed", () => {
+        const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+        const all = CONSUL_TOKEN_ROLES.flatMap((r) => Object.values(consulTokenOf("seed-a", r)));
+        for (const id of all) expect(id).toMatch(uuid);
+        expect(new Set(all).size).toBe(all.length);
+        expect(consulTokenOf("seed-a", "registrator")).toEqual(consulTokenOf("seed-a", "registrator"));
+        expect(consulTokenOf("seed-b", "registrator").secret).not.toBe(consulTokenOf("seed-a", "registrator").secret);
+    });
+
+    test("least privilege: only the agent writes nodes, only registrator writes services, nobody else writes", () => {
+        const writes = (rules: string) => [...rules.matchAll(/(\w+) "" \{ policy = "write" \}/g)].map((m) => m[1]);
+        expect(writes(CONSUL_POLICIES.agent)).toEqual(["node_prefix"]);
+        expect(writes(CONSUL_POLICIES.registrator)).toEqual(["service_prefix"]);
+        expect(writes(CONSUL_POLICIES.dns)).toEqual([]);
+        expect(writes(CONSUL_POLICIES["consul-template"])).toEqual([]);
+        for (const rules of Object.values(CONSUL_POLICIES)) expect(rules).not.toMatch(/acl|operator|keyring/);
+    });
+
+    test("the setup script is valid sh, idempotent per policy and token, and bounded while waiting for a leader", () => {
+        const script = renderConsulAclSetup("seed-a", "127.0.0.1:8500");
+        execFileSync("sh", ["-n"], { input: script });
+        expect(script).toContain(`CONSUL_HTTP_TOKEN='${consulTokenOf("seed-a", "management").secret}'`);
+        expect(script).toMatch(/\[ "\$i" -le 120 \] \|\| \{/);
+        for (const role of ["agent", "dns", "registrator", "consul-template"] as const) {
+            const t = consulTokenOf("seed-a", role);
+            expect(script).toContain(`consul acl policy update -name swarm-platform-${role} `);
+            expect(script).toContain(`consul acl token read -accessor-id ${t.accessor} >/dev/null 2>&1 || consul acl token create -accessor ${t.accessor} -secret ${t.secret} -policy-name swarm-platform-${role} `);
+        }
+        // The script, tokens and all, goes to stdin: nothing secret on the host's command line.
+        expect(renderConsulAclApply()).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}/);
+    });
 });

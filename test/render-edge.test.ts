@@ -172,7 +172,11 @@ describe("nginx accepts what the edge would run", () => {
 });
 
 describe("renderConsulTemplateConfig", () => {
-    const hcl = renderConsulTemplateConfig("10.77.0.31:8500");
+    const hcl = renderConsulTemplateConfig("10.77.0.31:8500", "0b6e2f4c-1d3a-4e5f-8a9b-0c1d2e3f4a5b");
+
+    test("talks to the local agent with its own ACL token", () => {
+        expect(hcl).toContain('consul {\n  address = "10.77.0.31:8500"\n  token   = "0b6e2f4c-1d3a-4e5f-8a9b-0c1d2e3f4a5b"\n');
+    });
     const commandOf = (block: string): string[] => {
         const match = new RegExp(`${block} \\{[\\s\\S]*?command\\s*=\\s*(\\[.*\\])`, "m").exec(hcl);
         if (!match) throw new Error(`no command in ${block}`);

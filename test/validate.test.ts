@@ -1,5 +1,6 @@
 import * as os from "os";
-import { formatProblem, localPath, validateConfig, RawConfig } from "../lib/validate";
+import { PlatformModel } from "../lib/model";
+import { formatProblem, localPath, swarmFixedSettings, unchangeableProblems, validateConfig, RawConfig } from "../lib/validate";
 import { stackRawConfig } from "./stacks";
 
 const base = (): RawConfig => stackRawConfig("multihost");
@@ -296,5 +297,43 @@ describe("validateConfig", () => {
             const { errors } = problems((raw) => (hosts(raw)[0] = { name: "node1", address: "127.0.0.1", local: true, roles: ["manager", "consul-server", "edge"] }));
             expect(errors).toContain("hosts[0].address: 127.0.0.1 is a loopback address in a stack of 3 hosts, which the others cannot reach. Fix: set the host's LAN address.");
         });
+    });
+});
+
+describe("settings a running swarm cannot take in place", () => {
+    const model = () => validateConfig(base(), "multihost").model as PlatformModel;
+    const last = () => swarmFixedSettings(model());
+
+    test("nothing recorded yet (a new stack) or nothing changed: no problem", () => {
+        expect(unchangeableProblems(undefined, model())).toEqual([]);
+        expect(unchangeableProblems(last(), model())).toEqual([]);
+    });
+
+    test("a new address pool, mask length or data path port is refused, naming the key and the running value", () => {
+        const raw = base();
+        raw.swarmAddressPool = "10.30.0.0/16";
+        raw.swarmDataPathPort = 4790;
+        const problems = unchangeableProblems(last(), validateConfig(raw, "multihost").model as PlatformModel).map(formatProblem);
+        expect(problems).toEqual([
+            "swarmAddressPool: the running swarm was initialised with 10.20.0.0/16, and swarm mode keeps it for the swarm's life: 10.30.0.0/16 would change nothing. Fix: set it back to 10.20.0.0/16; a new value needs a new swarm (pulumi destroy with protectData off, then pulumi up).",
+            "swarmDataPathPort: the running swarm was initialised with 4789, and swarm mode keeps it for the swarm's life: 4790 would change nothing. Fix: set it back to 4789; a new value needs a new swarm (pulumi destroy with protectData off, then pulumi up).",
+        ]);
+    });
+
+    test("a member's new address or data path address is refused; a host added or removed is not", () => {
+        const raw = base();
+        hosts(raw)[1].address = "192.0.2.22";
+        hosts(raw)[2].dataPathAddress = "192.0.2.33";
+        const problems = unchangeableProblems(last(), validateConfig(raw, "multihost").model as PlatformModel);
+        expect(problems.map((p) => p.key)).toEqual(["hosts[name=node2].address", "hosts[name=node3].dataPathAddress"]);
+        expect(formatProblem(problems[0])).toBe(
+            "hosts[name=node2].address: node2 joined the swarm and Consul with address 192.0.2.12, which a member keeps: 192.0.2.22 would not reach them. Fix: set it back to 192.0.2.12; to move the host, take it out of hosts (pulumi up), then add it back with the new address.",
+        );
+        const fewer = base();
+        (fewer.hosts as Host[]).push({ ...hosts(fewer)[2], name: "node4", address: "192.0.2.14" });
+        expect(unchangeableProblems(last(), validateConfig(fewer, "multihost").model as PlatformModel)).toEqual([]);
+        const previous = last();
+        delete previous.members.node3;
+        expect(unchangeableProblems(previous, model())).toEqual([]);
     });
 });

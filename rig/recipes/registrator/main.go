@@ -179,6 +179,20 @@ func dockerGet(path string, out interface{}) error {
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
+// consulClient presents CONSUL_HTTP_TOKEN on every request, as Consul's own API client (and so
+// registrator) does.
+var consulClient = &http.Client{Transport: tokenTransport{os.Getenv("CONSUL_HTTP_TOKEN")}}
+
+type tokenTransport struct{ token string }
+
+func (t tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if t.token != "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("X-Consul-Token", t.token)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
 func consulPut(path string, body interface{}) error {
 	var rd io.Reader
 	if body != nil {
@@ -192,7 +206,7 @@ func consulPut(path string, body interface{}) error {
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := consulClient.Do(req)
 	if err != nil {
 		return err
 	}
@@ -205,7 +219,7 @@ func consulPut(path string, body interface{}) error {
 }
 
 func ping() error {
-	resp, err := http.Get(consulURL + "/v1/status/leader")
+	resp, err := consulClient.Get(consulURL + "/v1/status/leader")
 	if err != nil {
 		return err
 	}
@@ -262,7 +276,7 @@ func syncAll(quiet bool) {
 	}
 	// -cleanup: forget services of containers that are gone from this host.
 	var svcs map[string]struct{ ID string }
-	resp, err := http.Get(consulURL + "/v1/agent/services")
+	resp, err := consulClient.Get(consulURL + "/v1/agent/services")
 	if err != nil {
 		return
 	}
