@@ -3,7 +3,10 @@ import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { ConsulSpec, HostSpec } from "../lib/model";
 import { pulledImage, serviceContainer } from "../lib/containers";
-import { CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, ConsulTokenRole, consulAgentArgs, consulTokenOf, gossipKeyOf, renderConsulAclApply, renderConsulAclSetup, renderConsulAgentConfig } from "../render/consul";
+import {
+    CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, CONSUL_USER, ConsulTokenRole, consulAgentArgs, consulTokenOf, dnsListenPort, gossipKeyOf, renderConsulAclApply, renderConsulAclSetup,
+    renderConsulAgentConfig, renderConsulDataOwner, renderDnsRedirectApply, renderDnsRedirectRemove,
+} from "../render/consul";
 import { MANAGED_LABEL } from "../render/shell";
 import { DockerHost } from "./DockerHost";
 
@@ -12,7 +15,8 @@ export interface ConsulClusterArgs {
     spec: ConsulSpec;
     image: string;
     /** What must exist before agents start (the swarm and its networks). */
-    dependsOn: pulumi.Input<pulumi.Resource>[];
+    /** Per host name: what must be in place on that host before its agent starts. */
+    readyBefore: Record<string, pulumi.Resource[]>;
     /** Refuse to delete the data volumes (Pulumi's `protect`). */
     protect: boolean;
     /** docker_gwbridge's gateway, where containers on every node find Consul's DNS. */
@@ -104,7 +108,7 @@ export class ConsulCluster extends pulumi.ComponentResource {
                         datacenter: args.spec.datacenter,
                         clientAddress: resolveClientAddress(args.spec.clientAddress, host.spec.address),
                         httpPort: args.spec.httpPort,
-                        dnsPort: args.spec.dnsPort,
+                        dnsPort: dnsListenPort(args.spec.dnsPort),
                         dnsAddress: args.dnsAddress,
                         recursors,
                         encryptKey,
@@ -115,6 +119,25 @@ export class ConsulCluster extends pulumi.ComponentResource {
                         },
                     }),
                 );
+            const dataOwner = host.run(
+                `${name}-data-owner-${hostName}`,
+                { create: pulumi.all([volume.name, image.imageId]).apply(([v, i]) => renderConsulDataOwner(v, i)) },
+                { parent: this },
+            );
+            const listenPort = dnsListenPort(args.spec.dnsPort);
+            const dnsRedirect =
+                listenPort === args.spec.dnsPort
+                    ? []
+                    : [
+                          host.run(
+                              `${name}-dns-redirect-${hostName}`,
+                              {
+                                  create: renderDnsRedirectApply(args.dnsAddress, args.spec.dnsPort, listenPort),
+                                  delete: renderDnsRedirectRemove(args.dnsAddress, args.spec.dnsPort, listenPort),
+                              },
+                              { parent: this },
+                          ),
+                      ];
             this.agents[hostName] = serviceContainer(
                 `${name}-agent-${hostName}`,
                 host,
@@ -125,9 +148,12 @@ export class ConsulCluster extends pulumi.ComponentResource {
                     command: consulAgentArgs(),
                     uploads: [{ file: `${CONSUL_CONFIG_DIR}/agent.json`, content: pulumi.secret(config) }],
                     volumes: [{ volumeName: volume.name, containerPath: CONSUL_DATA_DIR }],
-                    hostNetwork: true,
+                    network: "host",
+                    // The official image's entrypoint would drop to this user; it is bypassed, so the container does.
+                    user: CONSUL_USER,
+                    dropAllCapabilities: true,
                 },
-                { parent: this, dependsOn: args.dependsOn },
+                { parent: this, dependsOn: [...args.readyBefore[hostName], dataOwner, ...dnsRedirect] },
             );
         }
         // Policies and tokens live in Raft: one server writes them, once a leader answers.

@@ -76,7 +76,7 @@ export class Edge extends pulumi.ComponentResource {
                             content: pulumi.secret(args.consulToken.apply((token) => renderConsulTemplateConfig(localAgentAddress(args.consul, host.spec.address), token))),
                         },
                     ],
-                    hostNetwork: true,
+                    network: "host",
                     init: true,
                 },
                 { parent: this, dependsOn: [args.agents[hostName], args.aclReady] },

@@ -58,7 +58,7 @@ export class EdgeVip extends pulumi.ComponentResource {
                     uploads: [{ file: KEEPALIVED_CONF_PATH, content: pulumi.secret(conf) }],
                     // Spelled as the engine stores them (20.10+ adds CAP_), so a refresh reads back what was asked.
                     capabilities: ["CAP_NET_ADMIN", "CAP_NET_BROADCAST", "CAP_NET_RAW"],
-                    hostNetwork: true,
+                    network: "host",
                     init: true,
                 },
                 { parent: this, dependsOn: [args.edges[hostName]] },

@@ -48,18 +48,31 @@ export class Platform extends pulumi.ComponentResource {
             { manager: hosts.find((h) => h.spec.address === swarm.managerAddress) as DockerHost, spec: model.overlay, swarmMembers: swarm.members },
             { parent: this },
         );
-        const tiers = hosts.map(
-            (host) => new TierNetworks(`${name}-tiers-${host.spec.name}`, { host, tiers: model.tiers, flows: model.flows, stack: model.stack }, { parent: this }),
+        const tiers = Object.fromEntries(
+            hosts.map((host) => [
+                host.spec.name,
+                new TierNetworks(`${name}-tiers-${host.spec.name}`, { host, tiers: model.tiers, flows: model.flows, stack: model.stack }, { parent: this }),
+            ]),
         );
 
         const consul = new ConsulCluster(
             `${name}-consul`,
-            { hosts, spec: model.consul, image: model.images.consul, dependsOn: [overlay, ...tiers, ...swarm.members], protect: model.protectData, dnsAddress: model.gwbridge.gateway },
+            {
+                hosts,
+                spec: model.consul,
+                image: model.images.consul,
+                // Per host only what its agent needs: the overlay, its own tiers and its own swarm membership.
+                readyBefore: Object.fromEntries(
+                    hosts.map((h) => [h.spec.name, [overlay, tiers[h.spec.name], ...(h.spec.name in swarm.memberOf ? [swarm.memberOf[h.spec.name]] : [])]]),
+                ),
+                protect: model.protectData,
+                dnsAddress: model.gwbridge.gateway,
+            },
             { parent: this },
         );
         const registrator = new Registrator(
             `${name}-registrator`,
-            { hosts, consul: model.consul, agents: consul.agents, image: model.images.registrator, spec: model.registrator, token: consul.tokens.registrator, aclReady: consul.aclReady },
+            { hosts, consul: model.consul, agents: consul.agents, image: model.images.registrator, proxyImage: model.images.dockerProxy, spec: model.registrator, token: consul.tokens.registrator, aclReady: consul.aclReady },
             { parent: this },
         );
         const edgeGroup = byName(edgeHosts(model).map((h) => h.name));

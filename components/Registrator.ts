@@ -1,7 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import * as random from "@pulumi/random";
 import { ConsulSpec, RegistratorSpec } from "../lib/model";
 import { pulledImage, serviceContainer } from "../lib/containers";
+import { DOCKER_PROXY_CONFIG, DOCKER_PROXY_DIR, DOCKER_PROXY_SOCKET, PROXIED_ENGINE_SOCKET, dockerProxyArgs, renderDockerProxyConfig } from "../render/dockerProxy";
+import { MANAGED_LABEL } from "../render/shell";
 import { localAgentAddress } from "./ConsulCluster";
 import { DockerHost } from "./DockerHost";
 
@@ -11,6 +14,8 @@ export interface RegistratorArgs {
     /** Per host name: the Consul agent registrator talks to. */
     agents: Record<string, docker.Container>;
     image: string;
+    /** HAProxy image of the read-only Docker API proxy. */
+    proxyImage: string;
     spec: RegistratorSpec;
     /** Its ACL token (secret), and the resource after which the token exists. */
     token: pulumi.Output<string>;
@@ -34,6 +39,9 @@ export function registratorArgs(hostAddress: string, consulAddress: string, inte
 /**
  * Registrator on every node, registering the node's containers into its local Consul agent. The
  * maintained fork (fayrus/registrator) is used: gliderlabs/registrator has had no release since 2017.
+ * It never gets the engine's socket (whoever holds that is root on the host): it reads the engine
+ * through a proxy that passes only the reads it makes (render/dockerProxy.ts), on a socket in a volume
+ * the two share. The proxy has no network and no capability.
  */
 export class Registrator extends pulumi.ComponentResource {
     readonly containers: Record<string, docker.Container>;
@@ -41,8 +49,36 @@ export class Registrator extends pulumi.ComponentResource {
     constructor(name: string, args: RegistratorArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm-platform:services:Registrator", name, {}, opts);
         this.containers = {};
+        // A generated suffix: Docker's volume create would adopt (and destroy delete) a volume of a fixed name.
+        const suffix = new random.RandomString(`${name}-proxy-suffix`, { length: 8, special: false, upper: false }, { parent: this });
         for (const host of args.hosts) {
             const hostName = host.spec.name;
+            const socketVolume = new docker.Volume(
+                `${name}-proxy-socket-${hostName}`,
+                { name: pulumi.interpolate`registrator-docker-proxy-${suffix.result}`, labels: [{ label: MANAGED_LABEL, value: "true" }] },
+                { parent: this, provider: host.provider },
+            );
+            const proxyImage = pulledImage(`${name}-proxy-image-${hostName}`, host, args.proxyImage, this);
+            const proxy = serviceContainer(
+                `${name}-proxy-${hostName}`,
+                host,
+                {
+                    containerName: "registrator-docker-proxy",
+                    image: proxyImage.imageId,
+                    entrypoints: ["haproxy"],
+                    command: dockerProxyArgs(),
+                    uploads: [{ file: DOCKER_PROXY_CONFIG, content: renderDockerProxyConfig() }],
+                    // As root (the engine's socket is root's) but with no capability: the socket's owner needs none.
+                    user: "root",
+                    dropAllCapabilities: true,
+                    network: "none",
+                    volumes: [
+                        { hostPath: host.spec.dockerSocket, containerPath: PROXIED_ENGINE_SOCKET },
+                        { volumeName: socketVolume.name, containerPath: DOCKER_PROXY_DIR },
+                    ],
+                },
+                { parent: this },
+            );
             const image = pulledImage(`${name}-image-${hostName}`, host, args.image, this);
             this.containers[hostName] = serviceContainer(
                 `${name}-${hostName}`,
@@ -52,11 +88,11 @@ export class Registrator extends pulumi.ComponentResource {
                     image: image.imageId,
                     command: registratorArgs(host.spec.address, localAgentAddress(args.consul, host.spec.address), args.spec.internalAddresses),
                     // Registrator's Consul client reads its token from the environment, as Consul's own API client does.
-                    envs: [pulumi.interpolate`CONSUL_HTTP_TOKEN=${args.token}`],
-                    volumes: [{ hostPath: host.spec.dockerSocket, containerPath: "/tmp/docker.sock", readOnly: true }],
-                    hostNetwork: true,
+                    envs: [pulumi.interpolate`CONSUL_HTTP_TOKEN=${args.token}`, `DOCKER_HOST=unix://${DOCKER_PROXY_SOCKET}`],
+                    volumes: [{ volumeName: socketVolume.name, containerPath: DOCKER_PROXY_DIR, readOnly: true }],
+                    network: "host",
                 },
-                { parent: this, dependsOn: [args.agents[hostName], args.aclReady] },
+                { parent: this, dependsOn: [args.agents[hostName], args.aclReady, proxy] },
             );
         }
         this.registerOutputs({ hosts: Object.keys(this.containers) });

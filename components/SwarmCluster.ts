@@ -28,6 +28,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
     readonly managerAddress: string;
     /** Ready when every node is in the swarm. */
     readonly members: pulumi.Resource[];
+    /** Per host name: its init or join, after which that node is in the swarm. */
+    readonly memberOf: Record<string, pulumi.Resource>;
     readonly init: pulumi.Resource;
 
     constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -45,11 +47,11 @@ export class SwarmCluster extends pulumi.ComponentResource {
                 }
                 return true;
             });
-        const after = (script: string) => namesChecked.apply(() => script);
-
+        // Only init waits for every host's name: the joins wait for init, so a node's join depends on its
+        // own host and the first manager, and the graph grows linearly with the hosts.
         this.init = first.run(
             `${name}-init`,
-            { create: after(renderSwarmInit(first.spec, args.swarm)), delete: renderSwarmLeave() },
+            { create: namesChecked.apply(() => renderSwarmInit(first.spec, args.swarm)), delete: renderSwarmLeave() },
             { parent: this, dependsOn: [args.readyBefore[first.spec.name]], protect: args.protect },
         );
         const token = (role: "manager" | "worker") =>
@@ -62,7 +64,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             host.run(
                 `${name}-join-${host.spec.name}`,
                 {
-                    create: after(renderSwarmJoin(host.spec, first.spec.address)),
+                    create: renderSwarmJoin(host.spec, first.spec.address),
                     delete: renderSwarmLeave(),
                     stdin: tokens[host.spec.roles.includes("manager") ? "manager" : "worker"].apply((t) => `${t.trim()}\n`),
                 },
@@ -70,6 +72,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             ),
         );
         this.members = [this.init, ...joins];
+        this.memberOf = Object.fromEntries([[first.spec.name, this.init], ...joiners.map((h, i) => [h.spec.name, joins[i]])]);
         this.registerOutputs({ managerAddress: this.managerAddress, nodes: args.hosts.map((h) => h.spec.name) });
     }
 }

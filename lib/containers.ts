@@ -17,8 +17,15 @@ export interface ServiceContainerArgs {
     envs?: pulumi.Input<string>[];
     volumes?: docker.types.input.ContainerVolume[];
     capabilities?: string[];
-    /** Host network: agents bind the host's own addresses (seeds 002/003) and keepalived needs its NICs. */
-    hostNetwork?: boolean;
+    /** The user the container's process runs as, when not the image's. */
+    user?: string;
+    /** Starts from no capability at all (the ones in `capabilities` added back). */
+    dropAllCapabilities?: boolean;
+    /**
+     * host: agents bind the host's own addresses (seeds 002/003) and keepalived needs its NICs;
+     * none: a container that talks only over unix sockets; default: Docker's bridge.
+     */
+    network?: "host" | "none";
     ports?: docker.types.input.ContainerPort[];
     hostname?: string;
     /** Docker's init as PID 1 reaps zombies of supervised processes. */
@@ -37,11 +44,12 @@ export function serviceContainer(name: string, host: DockerHost, args: ServiceCo
             uploads: args.uploads,
             envs: args.envs,
             volumes: args.volumes,
-            capabilities: args.capabilities ? { adds: args.capabilities, drops: [] } : undefined,
-            networkMode: args.hostNetwork ? "host" : "bridge",
+            capabilities: args.capabilities || args.dropAllCapabilities ? { adds: args.capabilities ?? [], drops: args.dropAllCapabilities ? ["ALL"] : [] } : undefined,
+            networkMode: args.network ?? "bridge",
             ports: args.ports,
             hostname: args.hostname,
             init: args.init,
+            user: args.user,
             restart: "unless-stopped",
             labels: [{ label: MANAGED_LABEL, value: "true" }],
             logOpts: { "max-size": "10m", "max-file": "3" },

@@ -73,6 +73,8 @@ export interface FlowSpec {
 export interface ImageVersions {
     consul: string;
     registrator: string;
+    /** HAProxy, the read-only Docker API proxy in front of registrator. */
+    dockerProxy: string;
     backend: string;
     /** Base image of the edge (nginx + consul-template) and keepalived images. */
     edgeBase: string;

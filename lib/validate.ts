@@ -1,5 +1,6 @@
 import * as os from "os";
 import * as path from "path";
+import { dnsListenPort } from "../render/consul";
 import { Cidr, cidrContains, cidrsOverlap, formatIpv4, isPrivateCidr, parseCidr, parseIpv4 } from "./net";
 import {
     FlowProtocol,
@@ -433,6 +434,7 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
     const images = {
         consul: validateImage(c, raw, "consulImage"),
         registrator: validateImage(c, raw, "registratorImage"),
+        dockerProxy: validateImage(c, raw, "dockerProxyImage"),
         backend: validateImage(c, raw, "backendImage"),
         edgeBase: validateImage(c, raw, "edgeBaseImage"),
         consulTemplate: validateImage(c, raw, "consulTemplateImage"),
@@ -474,6 +476,8 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
     };
     validateRoles(c, hosts, vip);
     checkHostPorts(c, [
+        // Below 1024 the unprivileged agent listens on 8600 and the host redirects: that port is taken too.
+        ...(dnsListenPort(consul.dnsPort) !== consul.dnsPort ? [["Consul's DNS listener (consulDnsPort is below 1024)", dnsListenPort(consul.dnsPort)] as [string, number]] : []),
         ["edgePort", edge.port],
         ["consulHttpPort", consul.httpPort],
         ["consulDnsPort", consul.dnsPort],

@@ -1,5 +1,5 @@
 import { createHash } from "crypto";
-import { posixScript } from "./shell";
+import { posixScript, shq } from "./shell";
 
 /**
  * Consul agent configuration for the Consul the stack defaults to (1.20, also what the live rig runs),
@@ -110,6 +110,47 @@ export function renderConsulAclSetup(seed: string, httpAddress: string): string 
 
 export const CONSUL_CONFIG_DIR = "/consul/config";
 export const CONSUL_DATA_DIR = "/consul/data";
+
+/** The official image's `consul` user and group, numeric so any image can run the agent as them. */
+export const CONSUL_USER = "100:1000";
+
+/**
+ * An unprivileged agent cannot bind a port below 1024, and containers' `--dns` only knows 53: Consul
+ * then listens on 8600 (its own default) and the host redirects DNS to it.
+ */
+export const CONSUL_DNS_LISTEN_PORT = 8600;
+export const dnsListenPort = (dnsPort: number): number => (dnsPort < 1024 ? CONSUL_DNS_LISTEN_PORT : dnsPort);
+
+/** The nat rules that send DNS for `address:port` (from containers, and from the host itself) to Consul's `listenPort`. */
+function dnsRedirectRules(address: string, port: number, listenPort: number): string[] {
+    return ["PREROUTING", "OUTPUT"].flatMap((chain) =>
+        ["udp", "tcp"].map((proto) => `-t nat ${"%OP%"} ${chain} -d ${address}/32 -p ${proto} --dport ${port} -m comment --comment swarm-platform-consul-dns -j DNAT --to-destination ${address}:${listenPort}`),
+    );
+}
+
+export function renderDnsRedirectApply(address: string, port: number, listenPort: number): string {
+    const rules = dnsRedirectRules(address, port, listenPort);
+    return posixScript(
+        ...rules.map((r) => `iptables ${r.replace("%OP%", "-C")} 2>/dev/null || iptables ${r.replace("%OP%", "-I")}`),
+        `echo "consul dns: ${address}:${port} -> ${listenPort} (${rules.length} rules)"`,
+    );
+}
+
+/** Deletes exactly the rules apply inserted, every copy of them. */
+export function renderDnsRedirectRemove(address: string, port: number, listenPort: number): string {
+    return posixScript(...dnsRedirectRules(address, port, listenPort).map((r) => `while iptables ${r.replace("%OP%", "-C")} 2>/dev/null; do iptables ${r.replace("%OP%", "-D")}; done`));
+}
+
+/**
+ * Hands the data volume to the agent's user, from a throwaway root container of the agent's own image:
+ * a new volume is root's, and one an older (root) agent wrote holds root's files.
+ */
+export function renderConsulDataOwner(volume: string, image: string): string {
+    return posixScript(
+        `docker run --rm --network none --user 0:0 --entrypoint chown -v ${shq(`${volume}:${CONSUL_DATA_DIR}`)} ${shq(image)} -R ${CONSUL_USER} ${CONSUL_DATA_DIR}`,
+        `echo "consul data: ${volume} owned by ${CONSUL_USER}"`,
+    );
+}
 
 export function renderConsulAgentConfig(s: ConsulAgentSettings): string {
     if (s.server && !(Number.isInteger(s.bootstrapExpect) && s.bootstrapExpect >= 1)) {

@@ -14,7 +14,7 @@ import { HostSnapshot, RIG_STATE, diffSnapshots, dockerOn, hostAddress, must, ru
 import { CliStack, installPlugins, killCurrent, rigHostKey, rigStack } from "./pulumi";
 import { assert, check, info, report, tally, timing } from "./report";
 import {
-    DEV, GWBRIDGE_WANT, MULTI, Scenario, checkConsul, checkConsulApiClosed, checkEdgeDynamics, checkEdgeMalformedEntry, checkEdgeReach, checkGwbridge, checkIsolation, checkOverlay,
+    DEV, GWBRIDGE_WANT, MULTI, Scenario, checkConsul, checkConsulApiClosed, checkConsulUnprivileged, checkDockerProxy, checkEdgeDynamics, checkEdgeMalformedEntry, checkEdgeReach, checkGwbridge, checkIsolation, checkOverlay,
     checkRegistrator, checkServiceDns, checkSwarm, checkVersions, checkVip, gwbridgeOf, secretsOnHosts,
 } from "./system";
 
@@ -36,8 +36,10 @@ async function checkRunningStack(s: Scenario, edgeFailure: (s: Scenario) => Prom
     await checkOverlay(s);
     await checkGwbridge(s);
     await checkConsul(s);
+    await checkConsulUnprivileged(s);
     await checkConsulApiClosed(s);
     await checkRegistrator(s);
+    await checkDockerProxy(s);
     await checkServiceDns(s);
     await checkEdgeReach(s);
     await checkEdgeMalformedEntry(s);

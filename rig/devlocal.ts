@@ -23,6 +23,7 @@ export function readmeUpCommand(readme = fs.readFileSync(path.join(ROOT, "README
 const RIG_IMAGE_FOR: Record<string, string> = {
     consulImage: "rig/consul:1.20.1",
     registratorImage: "rig/registrator:v9.0.2",
+    dockerProxyImage: "rig/base:trixie",
     backendImage: "rig/whoami:v1.10.3",
     edgeBaseImage: "rig/base:sid",
     consulTemplateImage: "rig/consul-template:0.41.1",

@@ -25,12 +25,13 @@ ENGINE_DATA=$RIG_CACHE/engine
 ENGINE_PID=
 
 # Image names are a contract with the project's live tests: keep them exact.
-IMAGES=(rig/base:bookworm rig/base:sid rig/consul:1.20.1 rig/consul-template:0.41.1 rig/registrator:v9.0.2 rig/whoami:v1.10.3)
+IMAGES=(rig/base:bookworm rig/base:sid rig/base:trixie rig/consul:1.20.1 rig/consul-template:0.41.1 rig/registrator:v9.0.2 rig/whoami:v1.10.3)
 
 # Each image's recipe is the folder rig/recipes/<name> (rig/base:<suite>: base-<suite>):
 # - base-<suite>/packages: debootstrap's minbase of that Debian suite plus these packages. bookworm is
 #   the parent of the single-binary images; sid (nginx 1.30, keepalived 2.3) is the rig's edge base,
-#   newer than the production default nginx:1.27.5-bookworm, which no registry here serves.
+#   newer than the production default nginx:1.27.5-bookworm, which no registry here serves; trixie
+#   (HAProxy 3.0) stands in for haproxy:3.0.5-bookworm, the Docker API proxy in front of registrator.
 # - <name>/Dockerfile: rig/base:bookworm plus one Go binary, made from
 #   - go.mod (+ go.sum, package, ldflags): a main module built as is (Consul, whose own go.mod replaces
 #     its sub-modules with local paths, so it cannot be installed directly);

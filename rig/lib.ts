@@ -155,7 +155,7 @@ export async function snapshotHost(i: number): Promise<HostSnapshot> {
         const r = await run("ip", ["netns", "exec", `rig-h${i}`, "iptables", "-t", table, "-S", name], { timeoutMs: 10_000 });
         return (r.code === 0 ? lines(r.stdout) : [`(no chain: ${r.stderr.trim()})`]).map((l) => `${table} ${l}`);
     };
-    const firewall = [...(await chain("filter", "DOCKER-USER")), ...(await chain("raw", "PREROUTING"))];
+    const firewall = [...(await chain("filter", "DOCKER-USER")), ...(await chain("raw", "PREROUTING")), ...(await chain("nat", "PREROUTING")), ...(await chain("nat", "OUTPUT"))];
     const info = await must(dockerOn(i, ["info", "--format", "{{.Swarm.LocalNodeState}} node={{.Swarm.NodeID}} cluster={{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}} manager={{.Swarm.ControlAvailable}}"]), "docker info");
     const swarm = [info];
     if (info.includes("manager=true")) {

@@ -193,6 +193,22 @@ async function consulHealthy(s: Scenario, from = s.consulServers[0]): Promise<st
     return want.every((w) => alive.includes(w)) && members.length === want.length ? `leader ${leader}, members alive: ${alive.join(", ")}` : undefined;
 }
 
+/** Every Consul agent's process runs as the consul user (uid 100) with no effective capability. */
+export async function checkConsulUnprivileged(s: Scenario): Promise<void> {
+    await check(`consul-unprivileged[${s.stack}]`, async () => {
+        const seen: string[] = [];
+        for (const h of s.hosts) {
+            const pid = (await must(dockerOn(h, ["inspect", "consul", "-f", "{{.State.Pid}}"]), `inspect consul on rig-h${h}`)).trim();
+            const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+            const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
+            const caps = /^CapEff:\s+([0-9a-f]+)/m.exec(status)?.[1];
+            assert(uid === "100" && caps && /^0+$/.test(caps), `rig-h${h}'s consul (pid ${pid}) runs as uid ${uid} with CapEff ${caps}`);
+            seen.push(`rig-h${h}`);
+        }
+        return `the agents on ${seen.join(", ")} run as uid 100 with no effective capability; DNS reaches them through the host's redirect (service-dns)`;
+    });
+}
+
 export async function checkConsul(s: Scenario): Promise<void> {
     await check(`consul[${s.stack}]`, async () => {
         const r = await waitFor(() => consulHealthy(s), 60_000, 1000, 60);
@@ -257,6 +273,35 @@ export async function checkConsulApiClosed(s: Scenario): Promise<void> {
         const entries = (await consulJson<CatalogEntry[]>("/v1/catalog/service/web", target)) ?? [];
         assert(!entries.some((e) => e.ServiceAddress === "10.77.0.99"), "the forged instance is still in the catalog");
         return `a registration PUT from rig-h${from} to ${hostAddress(target)}:8500 gets no connection (curl exit ${r.code}); on rig-h${target}'s loopback without a token: HTTP ${anonymous} (and ${tokens} for an ACL token), with the management token: ${managed}`;
+    });
+}
+
+/**
+ * registrator holds no engine socket, only the proxy's: through that socket, from a container given
+ * nothing else, the reads registrator makes pass and every write, exec, copy and other read is 403.
+ */
+export async function checkDockerProxy(s: Scenario): Promise<void> {
+    await check(`docker-proxy[${s.stack}]`, async () => {
+        const h = s.hosts[s.hosts.length - 1];
+        const mounts = (await must(dockerOn(h, ["inspect", "registrator", "-f", "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}};{{end}}"]), "inspect registrator")).trim();
+        const volume = /^volume (registrator-docker-proxy-\S+) \/run\/docker-proxy;$/.exec(mounts)?.[1];
+        assert(volume, `registrator's mounts are "${mounts}", want only the proxy's volume at /run/docker-proxy`);
+        const status = async (method: string, p: string) =>
+            (await dockerOn(h, ["run", "--rm", "--network", "none", "-v", `${volume}:/p:ro`, BASE_IMAGE, "curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "-X", method, "--unix-socket", "/p/docker.sock", `http://engine${p}`])).stdout.trim();
+        const passed: [string, string][] = [["GET", "/_ping"], ["GET", "/v1.41/containers/json"], ["GET", "/containers/registrator/json"], ["GET", "/info"], ["GET", "/events?since=0&until=1"]];
+        const refused: [string, string][] = [
+            ["POST", "/containers/create"], ["POST", "/containers/registrator/exec"], ["GET", "/containers/registrator/archive?path=/etc"],
+            ["DELETE", "/containers/web-1"], ["POST", "/containers/web-1/stop"], ["GET", "/images/json"], ["GET", "/containers/registrator/logs"],
+        ];
+        const wrong: string[] = [];
+        for (const [want, requests] of [["200", passed], ["403", refused]] as const) {
+            for (const [method, p] of requests) {
+                const code = await status(method, p);
+                if (code !== want) wrong.push(`${method} ${p} -> ${code}, want ${want}`);
+            }
+        }
+        assert(wrong.length === 0, wrong.join("; "));
+        return `rig-h${h}: registrator mounts only ${volume}; through its socket ${passed.length} reads pass (200) and ${refused.length} other requests (create, exec, archive, delete, stop, images, logs) get 403`;
     });
 }
 

@@ -108,17 +108,31 @@ describe("multihost stack", () => {
         before(run.byName("platform-swarm-join-node3"), agent);
     });
 
-    test("registrator on every node: read-only socket, host address, local agent", () => {
+    test("registrator on every node: only the proxy's socket, host address, local agent", () => {
         const registrators = run.ofType(CONTAINER).filter((c) => c.inputs.name === "registrator");
         expect(registrators).toHaveLength(3);
         for (const r of registrators) {
-            expect(r.inputs.volumes).toEqual([{ hostPath: "/var/run/docker.sock", containerPath: "/tmp/docker.sock", readOnly: true }]);
+            const volumes = r.inputs.volumes as { hostPath?: string; volumeName?: string; containerPath: string }[];
+            expect(volumes).toHaveLength(1);
+            expect(volumes[0]).toMatchObject({ containerPath: "/run/docker-proxy", readOnly: true });
+            expect(volumes[0].volumeName).toMatch(/^registrator-docker-proxy-/);
+            expect(r.inputs.envs).toContain("DOCKER_HOST=unix:///run/docker-proxy/docker.sock");
             const cmd = r.inputs.command as string[];
             expect(cmd.slice(0, 2)[0]).toBe("-ip");
             expect(cmd[cmd.length - 1]).toBe("consul://127.0.0.1:8500");
             expect(cmd).toEqual(expect.arrayContaining(["-cleanup", "-resync"]));
             expect(cmd).not.toContain("-internal");
         }
+    });
+
+    test("the Docker API proxy: the engine's socket, no network, no capability, before registrator", () => {
+        const proxies = run.ofType(CONTAINER).filter((c) => c.inputs.name === "registrator-docker-proxy");
+        expect(proxies).toHaveLength(3);
+        for (const p of proxies) {
+            expect(p.inputs).toMatchObject({ networkMode: "none", user: "root", capabilities: { adds: [], drops: ["ALL"] }, entrypoints: ["haproxy"] });
+            expect(p.inputs.volumes).toEqual(expect.arrayContaining([{ hostPath: "/var/run/docker.sock", containerPath: "/run/docker-engine.sock" }]));
+        }
+        for (const host of ["node1", "node2", "node3"]) before(run.byName(`platform-registrator-proxy-${host}`), run.byName(`platform-registrator-${host}`));
     });
 
     test("two edges built from the repo's Dockerfile with pinned bases, and keepalived with capabilities, not --privileged", () => {
@@ -201,6 +215,17 @@ describe("multihost stack", () => {
         // The API listens on loopback only: the UI is this machine's loopback, through a tunnel to a server.
         expect(platform.consulUiUrl).toBe("http://127.0.0.1:8500/ui/");
         expect(platform.consulUiTunnel).toBe("ssh -N -L 8500:127.0.0.1:8500 -p 22 root@192.0.2.11");
+    });
+
+    test("Consul agents run as the consul user with no capability, DNS on 8600 behind the host's redirect, after their volume is theirs", () => {
+        for (const host of ["node1", "node2", "node3"]) {
+            const agent = run.byName(`platform-consul-agent-${host}`);
+            expect(agent.inputs).toMatchObject({ user: "100:1000", capabilities: { adds: [], drops: ["ALL"] } });
+            expect(JSON.parse((agent.inputs.uploads as { content: string }[])[0].content).ports.dns).toBe(8600);
+            before(run.byName(`platform-consul-data-owner-${host}`), agent);
+            before(run.byName(`platform-consul-dns-redirect-${host}`), agent);
+            expect(run.byName(`platform-consul-dns-redirect-${host}`).inputs.create).toContain("--dport 53 ");
+        }
     });
 
     test("Consul's HTTP API binds loopback only by default; registrator and consul-template use it there", () => {

@@ -1,7 +1,8 @@
 import { execFileSync } from "child_process";
 import {
     CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, CONSUL_POLICIES, CONSUL_TOKEN_ROLES, ConsulAgentSettings, consulAgentArgs, consulTokenOf, gossipKeyOf, parseNameservers,
-    renderConsulAclApply, renderConsulAclSetup, renderConsulAgentConfig, renderNameservers,
+    renderConsulAclApply, renderConsulAclSetup, renderConsulAgentConfig, renderConsulDataOwner, renderDnsRedirectApply, renderDnsRedirectRemove, renderNameservers,
+    dnsListenPort,
 } from "../render/consul";
 
 const base: ConsulAgentSettings = {
@@ -144,5 +145,33 @@ describe("Consul ACLs", () => {
         }
         // The script, tokens and all, goes to stdin: nothing secret on the host's command line.
         expect(renderConsulAclApply()).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}/);
+    });
+});
+
+describe("an unprivileged agent", () => {
+    test("below 1024 Consul listens on 8600 and the host redirects; from 1024 up it listens on the port itself", () => {
+        expect(dnsListenPort(53)).toBe(8600);
+        expect(dnsListenPort(8600)).toBe(8600);
+        expect(dnsListenPort(5353)).toBe(5353);
+    });
+
+    test("the redirect sends containers' and the host's DNS for the gateway, udp and tcp, to Consul's port, idempotently", () => {
+        const apply = renderDnsRedirectApply("172.21.0.1", 53, 8600);
+        execFileSync("sh", ["-n"], { input: apply });
+        for (const chain of ["PREROUTING", "OUTPUT"]) {
+            for (const proto of ["udp", "tcp"]) {
+                const rule = `-t nat -C ${chain} -d 172.21.0.1/32 -p ${proto} --dport 53 -m comment --comment swarm-platform-consul-dns -j DNAT --to-destination 172.21.0.1:8600`;
+                expect(apply).toContain(`iptables ${rule} 2>/dev/null || iptables ${rule.replace("-C", "-I")}`);
+            }
+        }
+        const remove = renderDnsRedirectRemove("172.21.0.1", 53, 8600);
+        execFileSync("sh", ["-n"], { input: remove });
+        expect(remove.match(/while iptables -t nat -C .* do iptables -t nat -D /g)).toHaveLength(4);
+    });
+
+    test("the data volume is handed to the consul user by a throwaway root container of the agent's image", () => {
+        const script = renderConsulDataOwner("consul-data-abc", "sha256:0123");
+        execFileSync("sh", ["-n"], { input: script });
+        expect(script).toContain("docker run --rm --network none --user 0:0 --entrypoint chown -v 'consul-data-abc:/consul/data' 'sha256:0123' -R 100:1000 /consul/data");
     });
 });

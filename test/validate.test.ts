@@ -271,6 +271,7 @@ describe("validateConfig", () => {
             ["edgePort", 2377, "port 2377 is already used on the host network by swarm management"],
             ["consulHttpPort", 7946, "port 7946 is already used on the host network by swarm gossip"],
             ["consulDnsPort", 8301, "port 8301 is already used on the host network by Consul LAN gossip"],
+            ["edgePort", 8600, "edgePort: port 8600 is already used on the host network by Consul's DNS listener (consulDnsPort is below 1024)"],
         ])("%s = %s", (key, value, message) => {
             const { errors } = problems((raw) => (raw[key] = value));
             expect(errors.find((e) => e.includes(message))).toBeDefined();

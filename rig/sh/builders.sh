@@ -23,9 +23,12 @@ build_base() { # rig/base:<suite>
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/var/log/*.log
   tar -C "$root" --numeric-owner -c . | de import - "$img" >/dev/null
   rm -rf "$root"
-  de run --rm --network none "$img" \
-    sh -c 'nginx -v && keepalived --version 2>&1 | head -n 1 && curl --version | head -n 1 && ip -V' 2>&1 |
-    sed "s/^/[images] $suite: /"
+  # shellcheck disable=SC2016 # expanded by the image's sh
+  de run --rm --network none "$img" sh -c '
+      for tool in "nginx -v" "keepalived --version" "haproxy -v" "curl --version" "ip -V"; do
+        set -- $tool
+        if command -v "$1" >/dev/null; then $tool 2>&1 | head -n 1; fi
+      done' 2>&1 | sed "s/^/[images] $suite: /"
 }
 
 # The recipe's Dockerfile with the binary as `bin` beside it: COPY only, so the build needs no network.
