@@ -73,6 +73,12 @@ function upstreamBlock(service: string): string {
 `;
 }
 
+/*
+ * A request goes on to the next server for as long as one is left and 10 s have not passed
+ * (proxy_next_upstream_tries 0): when most instances go at once (scaling 9 to 3), the rendered
+ * upstreams still name the gone ones for a moment, and a fixed number of tries can land on gone ones
+ * only. nginx never tries one server twice per request, so the number of servers bounds the retries.
+ */
 function locationBlock({ service, path }: EdgeServiceSpec): string {
     return `
     location ${path} {
@@ -86,7 +92,7 @@ function locationBlock({ service, path }: EdgeServiceSpec): string {
         proxy_set_header X-Forwarded-Host $host;
         proxy_connect_timeout 2s;
         proxy_next_upstream error timeout http_502 http_503;
-        proxy_next_upstream_tries 3;
+        proxy_next_upstream_tries 0;
         proxy_next_upstream_timeout 10s;
     }
 `;

@@ -9,7 +9,7 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { projectConfigDefaults } from "../lib/defaults";
 import { devLocalStack, insideHost, readmeUpCommand, tagDefaultImages, untagDefaultImages } from "./devlocal";
-import { checkDestroy, checkHostKeyPinned, checkNoChanges, checkUnchangeableRefused, checkPreview, checkProtect, checkStateSecrets, checkUp, engineWarnings } from "./lifecycle";
+import { checkDestroy, checkHostKeyPinned, checkNoChanges, checkScale, checkUnchangeableRefused, checkPreview, checkProtect, checkStateSecrets, checkUp, engineWarnings } from "./lifecycle";
 import { HostSnapshot, RIG_STATE, diffSnapshots, dockerOn, hostAddress, must, run, snapshotHosts, waitFor } from "./lib";
 import { CliStack, installPlugins, killCurrent, rigHostKey, rigStack } from "./pulumi";
 import { assert, check, info, report, tally, timing } from "./report";
@@ -168,6 +168,7 @@ async function scenarioMulti(baseline: HostSnapshot[]): Promise<void> {
                 return `rig-h3's docker_gwbridge rebuilt: ${gw}`;
             });
             await checkDayOne(stack, s, checkVip, 2);
+            await checkScale(stack, s, `http://${s.vip}:${s.edgePort}/`, [9, 3]);
             await checkReorder(stack);
         }
     } finally {

@@ -9,7 +9,7 @@ import * as path from "path";
 import { HostSnapshot, diffSnapshots, httpGet, must, run, snapshotHosts, waitFor } from "./lib";
 import { PulumiRun, StackCli, pinHostKeys } from "./pulumi";
 import { assert, check, report, timing } from "./report";
-import { Scenario, edgeUrl, nameOf } from "./system";
+import { Scenario, edgeUrl, nameOf, requestLoop, waitBackends } from "./system";
 
 const errorLines = (r: PulumiRun, n = 5): string =>
     r.output.split("\n").filter((l) => /error:|failed|FAIL/i.test(l)).slice(0, n).join(" / ") || r.output.slice(-600);
@@ -131,6 +131,34 @@ export async function checkUnchangeableRefused(stack: StackCli, hosts: number[])
             await stack.cli("config", ["rm", "swarm-platform:swarmDataPathPort"]);
         }
     });
+}
+
+/**
+ * Day 2: `backendReplicas` changed by `pulumi up` while requests run through `url` (the VIP where there
+ * is one): only backend containers are created or deleted, every request is answered, and the catalog
+ * ends with exactly the new count. Ends back at the scenario's own count.
+ */
+export async function checkScale(stack: StackCli, s: Scenario, url: string, steps: number[]): Promise<void> {
+    for (const replicas of [...steps, s.replicas]) {
+        await check(`scale-${replicas}[${stack.label}]`, async () => {
+            let done = false;
+            const loop = requestLoop(url, 2000, 120_000, 50, () => done);
+            try {
+                const r = await stack.cli("up", ["--config", `swarm-platform:backendReplicas=${replicas}`]);
+                assert(r.code === 0, `up with backendReplicas=${replicas}: exit ${r.code}: ${errorLines(r)}`);
+                const touched = [...new Set(r.output.split("\n").map((l) => /^\s*[-+~]{1,3}\s+\S+\s+(\S+)\s+(?:created|deleted|updated|replaced)\b/.exec(l)?.[1]).filter((n): n is string => Boolean(n)))];
+                const others = touched.filter((n) => !/^platform-backends-web-\d+$/.test(n));
+                assert(others.length === 0, `up changed more than backends: ${others.join(", ")}`);
+                await waitBackends(s, replicas);
+            } finally {
+                done = true;
+            }
+            const samples = await loop;
+            const failed = samples.filter((x) => x.status !== 200);
+            assert(failed.length === 0, `${failed.length} of ${samples.length} requests through ${url} failed (statuses ${[...new Set(failed.map((x) => x.status))].join(", ")})`);
+            return `backendReplicas=${replicas}: only backend containers changed; ${replicas} instances passing; ${samples.length} requests through ${url} during the change, none failed`;
+        });
+    }
 }
 
 /** The exported state (secrets left encrypted) holds none of the given values. */
