@@ -2,20 +2,18 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { ConsulSpec, HostSpec } from "../lib/model";
-import { pulledImage, serviceContainer } from "../lib/containers";
+import { managedVolume, pulledImage, serviceContainer, volumeSuffix } from "../lib/containers";
 import {
     CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, CONSUL_USER, ConsulTokenRole, consulAgentArgs, consulTokenOf, dnsListenPort, gossipKeyOf, renderConsulAclApply, renderConsulAclSetup,
     renderConsulAgentConfig, renderConsulDataOwner, renderDnsRedirectApply, renderDnsRedirectRemove,
 } from "../render/consul";
-import { MANAGED_LABEL } from "../render/shell";
 import { DockerHost } from "./DockerHost";
 
 export interface ConsulClusterArgs {
     hosts: DockerHost[];
     spec: ConsulSpec;
     image: string;
-    /** What must exist before agents start (the swarm and its networks). */
-    /** Per host name: what must be in place on that host before its agent starts. */
+    /** Per host name: what must be in place on that host before its agent starts (its swarm membership and networks). */
     readyBefore: Record<string, pulumi.Resource[]>;
     /** Refuse to delete the data volumes (Pulumi's `protect`). */
     protect: boolean;
@@ -75,25 +73,20 @@ export class ConsulCluster extends pulumi.ComponentResource {
         const gossipSecret = new random.RandomPassword(`${name}-gossip-key`, { length: 32, special: false }, { parent: this });
         const gossipKey = pulumi.secret(gossipSecret.result.apply(gossipKeyOf));
 
-        // Docker's volume create returns an existing volume of the same name, so a fixed name would adopt
-        // (and destroy would delete) a volume the stack never made; a generated suffix cannot collide.
         // Every ACL token is derived from this one secret (see consulTokenOf), so no token is generated twice.
         const aclSeed = new random.RandomPassword(`${name}-acl-seed`, { length: 40, special: false }, { parent: this });
         const token = (role: ConsulTokenRole) => pulumi.secret(aclSeed.result.apply((seed) => consulTokenOf(seed, role).secret));
         this.tokens = { management: token("management"), registrator: token("registrator"), "consul-template": token("consul-template") };
 
-        const dataSuffix = new random.RandomString(`${name}-data-suffix`, { length: 8, special: false, upper: false }, { parent: this });
+        const dataSuffix = volumeSuffix(`${name}-data-suffix`, this);
+        const listenPort = dnsListenPort(args.spec.dnsPort);
 
         this.agents = {};
         for (const host of args.hosts) {
             const hostName = host.spec.name;
             const server = host.spec.roles.includes("consul-server");
             const nodeId = new random.RandomUuid(`${name}-node-id-${hostName}`, {}, { parent: this });
-            const volume = new docker.Volume(
-                `${name}-data-${hostName}`,
-                { name: pulumi.interpolate`consul-data-${dataSuffix.result}`, labels: [{ label: MANAGED_LABEL, value: "true" }] },
-                { parent: this, provider: host.provider, protect: args.protect },
-            );
+            const volume = managedVolume(`${name}-data-${hostName}`, host, pulumi.interpolate`consul-data-${dataSuffix.result}`, this, args.protect);
             const image = pulledImage(`${name}-image-${hostName}`, host, args.image, this);
             const config = pulumi
                 .all([gossipKey, nodeId.result, host.nameservers, aclSeed.result])
@@ -108,7 +101,7 @@ export class ConsulCluster extends pulumi.ComponentResource {
                         datacenter: args.spec.datacenter,
                         clientAddress: resolveClientAddress(args.spec.clientAddress, host.spec.address),
                         httpPort: args.spec.httpPort,
-                        dnsPort: dnsListenPort(args.spec.dnsPort),
+                        dnsPort: listenPort,
                         dnsAddress: args.dnsAddress,
                         recursors,
                         encryptKey,
@@ -124,7 +117,6 @@ export class ConsulCluster extends pulumi.ComponentResource {
                 { create: pulumi.all([volume.name, image.imageId]).apply(([v, i]) => renderConsulDataOwner(v, i)) },
                 { parent: this },
             );
-            const listenPort = dnsListenPort(args.spec.dnsPort);
             const dnsRedirect =
                 listenPort === args.spec.dnsPort
                     ? []

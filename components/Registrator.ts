@@ -1,10 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import * as random from "@pulumi/random";
 import { ConsulSpec, RegistratorSpec } from "../lib/model";
-import { pulledImage, serviceContainer } from "../lib/containers";
+import { managedVolume, pulledImage, serviceContainer, volumeSuffix } from "../lib/containers";
 import { DOCKER_PROXY_CONFIG, DOCKER_PROXY_DIR, DOCKER_PROXY_SOCKET, PROXIED_ENGINE_SOCKET, dockerProxyArgs, renderDockerProxyConfig } from "../render/dockerProxy";
-import { MANAGED_LABEL } from "../render/shell";
 import { localAgentAddress } from "./ConsulCluster";
 import { DockerHost } from "./DockerHost";
 
@@ -49,15 +47,10 @@ export class Registrator extends pulumi.ComponentResource {
     constructor(name: string, args: RegistratorArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm-platform:services:Registrator", name, {}, opts);
         this.containers = {};
-        // A generated suffix: Docker's volume create would adopt (and destroy delete) a volume of a fixed name.
-        const suffix = new random.RandomString(`${name}-proxy-suffix`, { length: 8, special: false, upper: false }, { parent: this });
+        const suffix = volumeSuffix(`${name}-proxy-suffix`, this);
         for (const host of args.hosts) {
             const hostName = host.spec.name;
-            const socketVolume = new docker.Volume(
-                `${name}-proxy-socket-${hostName}`,
-                { name: pulumi.interpolate`registrator-docker-proxy-${suffix.result}`, labels: [{ label: MANAGED_LABEL, value: "true" }] },
-                { parent: this, provider: host.provider },
-            );
+            const socketVolume = managedVolume(`${name}-proxy-socket-${hostName}`, host, pulumi.interpolate`registrator-docker-proxy-${suffix.result}`, this);
             const proxyImage = pulledImage(`${name}-proxy-image-${hostName}`, host, args.proxyImage, this);
             const proxy = serviceContainer(
                 `${name}-proxy-${hostName}`,

@@ -1,11 +1,25 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import * as random from "@pulumi/random";
 import { DockerHost } from "../components/DockerHost";
 import { MANAGED_LABEL } from "../render/shell";
 
 /** An image by reference, pulled onto one host and kept when the stack goes (other things may use it). */
 export function pulledImage(name: string, host: DockerHost, image: string, parent: pulumi.Resource): docker.RemoteImage {
     return new docker.RemoteImage(name, { name: image, keepLocally: true }, { parent, provider: host.provider });
+}
+
+/**
+ * The generated part of the names of a component's volumes. Docker's volume create returns an existing
+ * volume of the same name, so a fixed name would adopt (and destroy would delete) a volume the stack
+ * never made; a generated suffix cannot collide.
+ */
+export const volumeSuffix = (name: string, parent: pulumi.Resource): random.RandomString =>
+    new random.RandomString(name, { length: 8, special: false, upper: false }, { parent });
+
+/** A volume the stack made and labels as its own; `protect` keeps `pulumi destroy` away from its data. */
+export function managedVolume(name: string, host: DockerHost, volumeName: pulumi.Input<string>, parent: pulumi.Resource, protect = false): docker.Volume {
+    return new docker.Volume(name, { name: volumeName, labels: [{ label: MANAGED_LABEL, value: "true" }] }, { parent, provider: host.provider, protect });
 }
 
 export interface ServiceContainerArgs {

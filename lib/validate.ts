@@ -379,7 +379,7 @@ function consulClientAddress(c: Collector, raw: RawConfig, hosts: HostSpec[]): s
     if (exposed.length > 0) {
         c.warn(
             "consulClientAddress",
-            `${exposed.join(" ")} opens Consul's HTTP API, which has no ACLs, to the network: whoever reaches it can register a backend the edge then routes to`,
+            `${exposed.join(" ")} opens Consul's HTTP API to the network: whoever reaches it reads the catalog (the default token reads) and can try tokens against the agent`,
             "keep the default 127.0.0.1 and reach the UI through the consulUiTunnel output (ssh -L)",
         );
     }

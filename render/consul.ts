@@ -1,5 +1,5 @@
 import { createHash } from "crypto";
-import { posixScript, shq } from "./shell";
+import { IptablesRule, deleteRules, insertRules, posixScript, shq } from "./shell";
 
 /**
  * Consul agent configuration for the Consul the stack defaults to (1.20, also what the live rig runs),
@@ -86,10 +86,8 @@ export const renderConsulAclApply = (): string => posixScript("exec docker exec 
  * line; it waits (bounded) for a leader that answers ACL requests.
  */
 export function renderConsulAclSetup(seed: string, httpAddress: string): string {
-    const q = (v: string) => `'${v.replace(/'/g, `'"'"'`)}'`;
     const lines = [
-        "set -eu",
-        `export CONSUL_HTTP_ADDR=${q(httpAddress)} CONSUL_HTTP_TOKEN=${q(consulTokenOf(seed, "management").secret)}`,
+        `export CONSUL_HTTP_ADDR=${shq(httpAddress)} CONSUL_HTTP_TOKEN=${shq(consulTokenOf(seed, "management").secret)}`,
         "i=0",
         "until consul acl policy list >/dev/null 2>&1; do",
         '  i=$((i + 1)); [ "$i" -le 120 ] || { echo "consul acl: no leader answering ACL requests after 120 s" >&2; exit 1; }',
@@ -100,12 +98,12 @@ export function renderConsulAclSetup(seed: string, httpAddress: string): string 
         const policy = `swarm-platform-${role}`;
         const token = consulTokenOf(seed, role as ConsulTokenRole);
         lines.push(
-            `consul acl policy update -name ${policy} -rules ${q(rules)} >/dev/null 2>&1 || consul acl policy create -name ${policy} -rules ${q(rules)} >/dev/null`,
-            `consul acl token read -accessor-id ${token.accessor} >/dev/null 2>&1 || consul acl token create -accessor ${token.accessor} -secret ${token.secret} -policy-name ${policy} -description ${q(`swarm-platform ${role}`)} >/dev/null`,
+            `consul acl policy update -name ${policy} -rules ${shq(rules)} >/dev/null 2>&1 || consul acl policy create -name ${policy} -rules ${shq(rules)} >/dev/null`,
+            `consul acl token read -accessor-id ${token.accessor} >/dev/null 2>&1 || consul acl token create -accessor ${token.accessor} -secret ${token.secret} -policy-name ${policy} -description ${shq(`swarm-platform ${role}`)} >/dev/null`,
         );
     }
     lines.push(`echo "consul acl: ${Object.keys(CONSUL_POLICIES).length} policies and tokens in place"`);
-    return `${lines.join("\n")}\n`;
+    return posixScript(...lines);
 }
 
 export const CONSUL_CONFIG_DIR = "/consul/config";
@@ -122,23 +120,22 @@ export const CONSUL_DNS_LISTEN_PORT = 8600;
 export const dnsListenPort = (dnsPort: number): number => (dnsPort < 1024 ? CONSUL_DNS_LISTEN_PORT : dnsPort);
 
 /** The nat rules that send DNS for `address:port` (from containers, and from the host itself) to Consul's `listenPort`. */
-function dnsRedirectRules(address: string, port: number, listenPort: number): string[] {
+function dnsRedirectRules(address: string, port: number, listenPort: number): IptablesRule[] {
     return ["PREROUTING", "OUTPUT"].flatMap((chain) =>
-        ["udp", "tcp"].map((proto) => `-t nat ${"%OP%"} ${chain} -d ${address}/32 -p ${proto} --dport ${port} -m comment --comment swarm-platform-consul-dns -j DNAT --to-destination ${address}:${listenPort}`),
+        ["udp", "tcp"].map((proto) => ({
+            table: "nat" as const,
+            chain,
+            spec: `-d ${address}/32 -p ${proto} --dport ${port} -m comment --comment swarm-platform-consul-dns -j DNAT --to-destination ${address}:${listenPort}`,
+        })),
     );
 }
 
 export function renderDnsRedirectApply(address: string, port: number, listenPort: number): string {
-    const rules = dnsRedirectRules(address, port, listenPort);
-    return posixScript(
-        ...rules.map((r) => `iptables ${r.replace("%OP%", "-C")} 2>/dev/null || iptables ${r.replace("%OP%", "-I")}`),
-        `echo "consul dns: ${address}:${port} -> ${listenPort} (${rules.length} rules)"`,
-    );
+    return posixScript(...insertRules(dnsRedirectRules(address, port, listenPort)), `echo "consul dns: ${address}:${port} -> ${listenPort}"`);
 }
 
-/** Deletes exactly the rules apply inserted, every copy of them. */
 export function renderDnsRedirectRemove(address: string, port: number, listenPort: number): string {
-    return posixScript(...dnsRedirectRules(address, port, listenPort).map((r) => `while iptables ${r.replace("%OP%", "-C")} 2>/dev/null; do iptables ${r.replace("%OP%", "-D")}; done`));
+    return posixScript(...deleteRules(dnsRedirectRules(address, port, listenPort)));
 }
 
 /**

@@ -9,3 +9,18 @@ export const posixScript = (...lines: string[]): string => ["set -eu", ...lines]
 
 /** Label every object the stack creates on a host carries, so destroy removes only those. */
 export const MANAGED_LABEL = "io.swarm-platform.managed";
+
+/** One iptables rule: `iptables -t <table> -I <chain> 1 <spec>`. */
+export interface IptablesRule {
+    table: "filter" | "raw" | "nat";
+    chain: string;
+    spec: string;
+}
+
+const iptables = (r: IptablesRule, action: "-C" | "-D" | "-I"): string => `iptables -t ${r.table} ${action} ${r.chain}${action === "-I" ? " 1" : ""} ${r.spec}`;
+
+/** Script lines inserting each rule at the top of its chain; `-C` first keeps re-runs from stacking duplicates. */
+export const insertRules = (rules: IptablesRule[]): string[] => rules.map((r) => `${iptables(r, "-C")} 2>/dev/null || ${iptables(r, "-I")}`);
+
+/** Script lines deleting exactly these rules, every copy of them, and nothing else. */
+export const deleteRules = (rules: IptablesRule[]): string[] => rules.map((r) => `while ${iptables(r, "-C")} 2>/dev/null; do ${iptables(r, "-D")}; done`);

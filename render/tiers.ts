@@ -1,15 +1,8 @@
 import { FlowSpec, TierSpec } from "../lib/model";
-import { posixScript } from "./shell";
+import { IptablesRule, deleteRules, insertRules, posixScript } from "./shell";
 
 /** Bridge names are fixed so DOCKER-USER rules can name them before Docker picks br-<id>. */
 export const tierBridgeName = (tier: string): string => `br-${tier}`;
-
-/** One iptables rule: `iptables -t <table> -I <chain> 1 <spec>`. */
-export interface IptablesRule {
-    table: "filter" | "raw";
-    chain: string;
-    spec: string;
-}
 
 /**
  * The rules for one flow: new connections from→to on the port and their replies, in two places.
@@ -33,14 +26,13 @@ export function flowRules(flow: FlowSpec, subnets: Record<string, string>, stack
 }
 
 const subnetsOf = (tiers: TierSpec[]): Record<string, string> => Object.fromEntries(tiers.map((t) => [t.name, t.subnet]));
-const iptables = (r: IptablesRule, action: "-C" | "-D" | "-I"): string => `iptables -t ${r.table} ${action} ${r.chain}${action === "-I" ? " 1" : ""} ${r.spec}`;
 
 /** Inserts each flow's rules at the top of their chains; `-C` first keeps re-runs from stacking duplicates. */
 export function renderFlowRulesApply(flows: FlowSpec[], tiers: TierSpec[], stack: string): string {
     const rules = flows.flatMap((f) => flowRules(f, subnetsOf(tiers), stack));
     return posixScript(
         `iptables -L DOCKER-USER -n >/dev/null 2>&1 || iptables -N DOCKER-USER`,
-        ...rules.map((r) => `${iptables(r, "-C")} 2>/dev/null || ${iptables(r, "-I")}`),
+        ...insertRules(rules),
         `echo "flows: ${rules.length} rule(s) in place"`,
     );
 }
@@ -49,7 +41,7 @@ export function renderFlowRulesApply(flows: FlowSpec[], tiers: TierSpec[], stack
 export function renderFlowRulesRemove(flows: FlowSpec[], tiers: TierSpec[], stack: string): string {
     const rules = flows.flatMap((f) => flowRules(f, subnetsOf(tiers), stack));
     return posixScript(
-        ...rules.map((r) => `while ${iptables(r, "-C")} 2>/dev/null; do ${iptables(r, "-D")}; done`),
+        ...deleteRules(rules),
         `echo "flows: ${rules.length} rule(s) removed"`,
     );
 }

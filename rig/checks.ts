@@ -10,8 +10,8 @@ import * as yaml from "js-yaml";
 import { projectConfigDefaults } from "../lib/defaults";
 import { devLocalStack, insideHost, readmeUpCommand, tagDefaultImages, untagDefaultImages } from "./devlocal";
 import { checkDestroy, checkHostKeyPinned, checkNoChanges, checkScale, checkUnchangeableRefused, checkPreview, checkProtect, checkStateSecrets, checkUp, engineWarnings } from "./lifecycle";
-import { HostSnapshot, RIG_STATE, diffSnapshots, dockerOn, hostAddress, must, run, snapshotHosts, waitFor } from "./lib";
-import { CliStack, installPlugins, killCurrent, rigHostKey, rigStack } from "./pulumi";
+import { HostSnapshot, RIG_STATE, diffSnapshots, dockerOn, filesHolding, hostAddress, must, publicKeyOf, run, snapshotHosts, waitFor } from "./lib";
+import { CliStack, RIG_HOST_KEY, installPlugins, killCurrent, rigStack } from "./pulumi";
 import { assert, check, info, report, tally, timing } from "./report";
 import {
     DEV, GWBRIDGE_WANT, MULTI, Scenario, checkConsul, checkConsulApiClosed, checkConsulUnprivileged, checkDockerProxy, checkEdgeDynamics, checkEdgeMalformedEntry, checkEdgeReach, checkGwbridge, checkIsolation, checkOverlay,
@@ -66,13 +66,6 @@ async function checkReorder(stack: CliStack): Promise<void> {
     });
 }
 
-/** Regular files directly in `dir` whose content includes `text`. */
-const filesHolding = (dir: string, text: string): string[] =>
-    fs
-        .readdirSync(dir, { withFileTypes: true })
-        .filter((e) => e.isFile() && fs.readFileSync(path.join(dir, e.name), "latin1").includes(text))
-        .map((e) => path.join(dir, e.name));
-
 /** The secret sshPrivateKey reached the hosts (rig-multi's rig-h3 has no key file) without being written to a file. */
 async function checkNoKeyOnDisk(stack: CliStack): Promise<void> {
     await check(`no-key-on-disk[${stack.label}]`, async () => {
@@ -113,7 +106,7 @@ async function scenarioDev(baseline: HostSnapshot[]): Promise<void> {
     const pre = await snapshotHosts(ALL_HOSTS);
     const handSwarm = pre[0].swarm[0];
     const stack = await rigStack(s.stack);
-    await checkHostKeyPinned(stack, s.hosts.length, ALL_HOSTS, rigHostKey);
+    await checkHostKeyPinned(stack, s.hosts.length, ALL_HOSTS, publicKeyOf(RIG_HOST_KEY));
     try {
         if ((await checkPreview(stack, ALL_HOSTS)) && (await checkUp(stack, s))) await checkDayOne(stack, s, checkEdgeDynamics, 1);
     } finally {

@@ -111,13 +111,35 @@ export function httpGet(url: string, timeoutMs = 3000): Promise<HttpResult> {
     });
 }
 
-/** One GET to a port on rig-h<i>'s own loopback (where Consul's API listens), from inside its network namespace; never throws. */
-export async function httpGetOnHost(i: number, port: number, pathAndQuery: string, timeoutMs = 3000): Promise<HttpResult> {
-    const r = await run("ip", ["netns", "exec", `rig-h${i}`, "curl", "-s", "-m", String(timeoutMs / 1000), "-w", "\n%{http_code}", `http://127.0.0.1:${port}${pathAndQuery}`], { timeoutMs: timeoutMs + 2000 });
+export interface CurlOptions {
+    method?: string;
+    data?: string;
+    headers?: string[];
+    timeoutMs?: number;
+}
+
+/**
+ * One HTTP request made from inside rig-h<i>'s network namespace (its loopback, or another rig host as
+ * that host sees it); never throws. Status 0 with `error` set when nothing answered.
+ */
+export async function curlFromHost(i: number, url: string, opts: CurlOptions = {}): Promise<HttpResult> {
+    const timeoutMs = opts.timeoutMs ?? 3000;
+    const request = [...(opts.method ? ["-X", opts.method] : []), ...(opts.data !== undefined ? ["--data", opts.data] : []), ...(opts.headers ?? []).flatMap((h) => ["-H", h])];
+    const r = await run("ip", ["netns", "exec", `rig-h${i}`, "curl", "-s", "-m", String(timeoutMs / 1000), "-w", "\n%{http_code}", ...request, url], { timeoutMs: timeoutMs + 2000 });
     const cut = r.stdout.lastIndexOf("\n");
     const status = Number(r.stdout.slice(cut + 1)) || 0;
     return { status, body: r.stdout.slice(0, Math.max(cut, 0)), error: r.code === 0 ? undefined : `curl exit ${r.code}`, ms: r.ms };
 }
+
+/** Regular files directly in `dir` whose content includes `text`. */
+export const filesHolding = (dir: string, text: string): string[] =>
+    fs
+        .readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isFile() && fs.readFileSync(path.join(dir, e.name), "latin1").includes(text))
+        .map((e) => path.join(dir, e.name));
+
+/** `TYPE BASE64` of an OpenSSH public key file (its comment dropped). */
+export const publicKeyOf = (file: string): string => fs.readFileSync(file, "utf8").split(" ").slice(0, 2).join(" ");
 
 /** Polls `probe` until it returns a value, at most `timeoutMs` and `maxTries` times. */
 export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 1000, maxTries = 1000): Promise<{ value?: T; ms: number }> {

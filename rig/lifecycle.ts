@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { HostSnapshot, diffSnapshots, httpGet, must, run, snapshotHosts, waitFor } from "./lib";
+import { HostSnapshot, diffSnapshots, httpGet, must, publicKeyOf, run, snapshotHosts, waitFor } from "./lib";
 import { PulumiRun, StackCli, pinHostKeys } from "./pulumi";
 import { assert, check, report, timing } from "./report";
 import { Scenario, edgeUrl, nameOf, requestLoop, waitBackends } from "./system";
@@ -39,13 +39,12 @@ export async function checkPreview(stack: StackCli, hosts: number[]): Promise<bo
  * connection and the Docker CLI's ssh) and no host changes; then the right key goes back and what the
  * refused `up` created off-host (random values) is destroyed.
  */
-export async function checkHostKeyPinned(stack: StackCli, hostCount: number, hosts: number[], rightKey: () => string): Promise<void> {
+export async function checkHostKeyPinned(stack: StackCli, hostCount: number, hosts: number[], rightKey: string): Promise<void> {
     await check(`host-key-pinned[${stack.label}]`, async () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rig-hostkey-"));
         try {
             await must(run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "not-the-host", "-f", path.join(dir, "key")]), "ssh-keygen");
-            const wrong = fs.readFileSync(path.join(dir, "key.pub"), "utf8").split(" ").slice(0, 2).join(" ");
-            await pinHostKeys(stack, hostCount, () => wrong);
+            await pinHostKeys(stack, hostCount, publicKeyOf(path.join(dir, "key.pub")));
             const before = await snapshotHosts(hosts);
             // Without --continue-on-error the engine stops at the first refusal, which may come from either path.
             const r = await stack.cli("up", ["--continue-on-error"]);
@@ -148,6 +147,7 @@ export async function checkScale(stack: StackCli, s: Scenario, url: string, step
                 assert(r.code === 0, `up with backendReplicas=${replicas}: exit ${r.code}: ${errorLines(r)}`);
                 const touched = [...new Set(r.output.split("\n").map((l) => /^\s*[-+~]{1,3}\s+\S+\s+(\S+)\s+(?:created|deleted|updated|replaced)\b/.exec(l)?.[1]).filter((n): n is string => Boolean(n)))];
                 const others = touched.filter((n) => !/^platform-backends-web-\d+$/.test(n));
+                assert(touched.length > 0, `no created or deleted resource in the output of up: ${r.output.slice(-400)}`);
                 assert(others.length === 0, `up changed more than backends: ${others.join(", ")}`);
                 await waitBackends(s, replicas);
             } finally {

@@ -8,7 +8,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { RIG_STATE, ROOT, must, run } from "./lib";
+import { RIG_STATE, ROOT, must, publicKeyOf, run } from "./lib";
 
 /** The plugins the SDK packages ask for, at the versions package.json pins. */
 const PLUGINS = ["command", "random", "docker"].map((name) => ({
@@ -164,13 +164,13 @@ export class CliStack implements StackCli {
     }
 }
 
-/** The public key every rig host's sshd presents (hosts.sh makes one per rig), as `TYPE BASE64`. */
-export const rigHostKey = (): string => fs.readFileSync(path.join(RIG_STATE, "ssh_host_ed25519_key.pub"), "utf8").split(" ").slice(0, 2).join(" ");
+/** The public key file of the host key every rig host's sshd presents (hosts.sh makes one per rig). */
+export const RIG_HOST_KEY = path.join(RIG_STATE, "ssh_host_ed25519_key.pub");
 
-/** Sets `hosts[i].ssh.hostKey` for every host of the stack, through the CLI as a user would. */
-export async function pinHostKeys(stack: StackCli, hostCount: number, key: (i: number) => string): Promise<void> {
+/** Sets `hosts[i].ssh.hostKey` of every host of the stack to `key`, through the CLI as a user would. */
+export async function pinHostKeys(stack: StackCli, hostCount: number, key: string): Promise<void> {
     for (let i = 0; i < hostCount; i++) {
-        const r = await stack.cli("config", ["set", "--path", `hosts[${i}].ssh.hostKey`, key(i)]);
+        const r = await stack.cli("config", ["set", "--path", `hosts[${i}].ssh.hostKey`, key]);
         if (r.code !== 0) throw new Error(`pulumi config set --path hosts[${i}].ssh.hostKey: exit ${r.code}`);
     }
 }
@@ -189,7 +189,7 @@ export async function rigStack(name: string): Promise<CliStack> {
     const init = await stack.shell(`pulumi stack rm ${name} --force --yes --preserve-config --non-interactive >/dev/null 2>&1; exec pulumi stack init ${name} --non-interactive`);
     if (init.code !== 0) throw new Error(`pulumi stack init ${name}: exit ${init.code}`);
     const hosts = (yaml.load(fs.readFileSync(path.join(dir, `Pulumi.${name}.yaml`), "utf8")) as { config: Record<string, unknown[]> }).config["swarm-platform:hosts"];
-    await pinHostKeys(stack, hosts.length, rigHostKey);
+    await pinHostKeys(stack, hosts.length, publicKeyOf(RIG_HOST_KEY));
     const key = await stack.shell(`pulumi config set --stack ${name} --secret sshPrivateKey < ${path.join(RIG_STATE, "id_ed25519")}`);
     if (key.code !== 0) throw new Error(`pulumi config set --secret sshPrivateKey: exit ${key.code}`);
     return stack;

@@ -4,7 +4,7 @@
  * only, and every loop is bounded in count and time.
  */
 import * as fs from "fs";
-import { dockerOn, hostAddress, httpGet, httpGetOnHost, must, run, sleep, sshOn, waitFor } from "./lib";
+import { curlFromHost, dockerOn, hostAddress, httpGet, must, sleep, sshOn, waitFor } from "./lib";
 import { assert, check, info, timing } from "./report";
 
 export const BASE_IMAGE = "rig/base:bookworm";
@@ -31,14 +31,11 @@ const backendName = (k: number) => `web-${k}`;
 const backendHost = (s: Scenario, k: number) => s.hosts[(k - 1) % s.hosts.length];
 export const edgeUrl = (s: Scenario, host = s.edges[0]) => `http://${hostAddress(host)}:${s.edgePort}/`;
 /** Consul's HTTP API on a host's loopback, the only address it listens on; reads need no token (the default token reads). */
-const consulGet = (p: string, host = 1) => httpGetOnHost(host, 8500, p);
+const consulGet = (p: string, host = 1) => curlFromHost(host, `http://127.0.0.1:8500${p}`);
 
 /** A PUT to Consul's API on rig-h<i>'s loopback, with a token or none; the HTTP status, 0 when nothing answered. */
-async function consulPut(host: number, p: string, body: string, token?: string): Promise<number> {
-    const header = token ? ["-H", `X-Consul-Token: ${token}`] : [];
-    const r = await run("ip", ["netns", "exec", `rig-h${host}`, "curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", ...header, "-X", "PUT", "--data", body, `http://127.0.0.1:8500${p}`], { timeoutMs: 10_000 });
-    return Number(r.stdout) || 0;
-}
+const consulPut = async (host: number, p: string, body: string, token?: string): Promise<number> =>
+    (await curlFromHost(host, `http://127.0.0.1:8500${p}`, { method: "PUT", data: body, headers: token ? [`X-Consul-Token: ${token}`] : [] })).status;
 
 /** The ACL tokens in a Consul agent's config on rig-h<i> (initial_management on servers only). */
 async function agentAclTokens(h: number): Promise<Record<string, string>> {
@@ -259,20 +256,20 @@ export async function checkConsulApiClosed(s: Scenario): Promise<void> {
         const target = s.consulServers[0];
         const from = [1, 2, 3].find((h) => h !== target) as number;
         const forged = JSON.stringify({ Name: "web", ID: "forged", Address: "10.77.0.99", Port: 80 });
-        const r = await run("ip", ["netns", "exec", `rig-h${from}`, "curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data", forged,
-            `http://${hostAddress(target)}:8500/v1/agent/service/register`], { timeoutMs: 10_000 });
-        assert(r.code !== 0 && r.stdout === "000", `rig-h${from} reached rig-h${target}'s Consul API: curl exit ${r.code}, HTTP ${r.stdout}`);
+        const r = await curlFromHost(from, `http://${hostAddress(target)}:8500/v1/agent/service/register`, { method: "PUT", data: forged });
+        assert(r.error && r.status === 0, `rig-h${from} reached rig-h${target}'s Consul API: HTTP ${r.status}`);
         // On the host itself, ACLs (default deny) refuse a registration without a token; the management token may.
         const anonymous = await consulPut(target, "/v1/agent/service/register", forged);
         assert(anonymous === 403, `a token-less registration on rig-h${target}'s loopback: HTTP ${anonymous}, want 403`);
         const tokens = await consulPut(target, "/v1/acl/token", "{}");
         assert(tokens === 403, `a token-less ACL token creation: HTTP ${tokens}, want 403`);
-        const managed = await consulPut(target, "/v1/agent/service/register", forged, await managementToken(s));
-        await consulPut(target, "/v1/agent/service/deregister/forged", "", await managementToken(s));
+        const management = await managementToken(s);
+        const managed = await consulPut(target, "/v1/agent/service/register", forged, management);
+        await consulPut(target, "/v1/agent/service/deregister/forged", "", management);
         assert(managed === 200, `the management token's registration: HTTP ${managed}`);
         const entries = (await consulJson<CatalogEntry[]>("/v1/catalog/service/web", target)) ?? [];
         assert(!entries.some((e) => e.ServiceAddress === "10.77.0.99"), "the forged instance is still in the catalog");
-        return `a registration PUT from rig-h${from} to ${hostAddress(target)}:8500 gets no connection (curl exit ${r.code}); on rig-h${target}'s loopback without a token: HTTP ${anonymous} (and ${tokens} for an ACL token), with the management token: ${managed}`;
+        return `a registration PUT from rig-h${from} to ${hostAddress(target)}:8500 gets no connection (${r.error}); on rig-h${target}'s loopback without a token: HTTP ${anonymous} (and ${tokens} for an ACL token), with the management token: ${managed}`;
     });
 }
 
@@ -361,9 +358,10 @@ export async function checkEdgeMalformedEntry(s: Scenario): Promise<void> {
             { ID: "rig-malformed-port", Name: "web", Address: "10.77.0.97", Port: 0 },
         ];
         const upstreams = async () => (await dockerOn(h, ["exec", "edge", "cat", "/etc/nginx/conf.d/upstreams.conf"])).stdout;
+        const management = await managementToken(s);
         try {
             for (const e of entries) {
-                const status = await consulPut(h, "/v1/agent/service/register", JSON.stringify(e), await managementToken(s));
+                const status = await consulPut(h, "/v1/agent/service/register", JSON.stringify(e), management);
                 assert(status === 200, `registering ${e.ID} on rig-h${h}'s agent: HTTP ${status}`);
             }
             const marker = `server ${real.ServiceAddress}:${real.ServicePort} `;
@@ -377,7 +375,7 @@ export async function checkEdgeMalformedEntry(s: Scenario): Promise<void> {
             assert(failed === 0, `${failed} of ${samples.length} requests failed with the malformed entries in the catalog`);
             return `rendered ${(rendered.ms / 1000).toFixed(1)}s after registering an address holding "; server ..." and a port 0: neither in nginx's upstreams; ${samples.length} of ${samples.length} requests 200`;
         } finally {
-            for (const e of entries) await consulPut(h, `/v1/agent/service/deregister/${e.ID}`, "", await managementToken(s));
+            for (const e of entries) await consulPut(h, `/v1/agent/service/deregister/${e.ID}`, "", management);
         }
     });
 }
@@ -613,10 +611,9 @@ export async function secretsOnHosts(s: Scenario, sshKeyFile?: string): Promise<
     const secrets: Record<string, string[]> = {
         "swarm join tokens": (await Promise.all(["manager", "worker"].map(token))).filter(Boolean),
         "Consul gossip key": gossip ? [gossip] : [],
-        "Consul ACL tokens": [
-            ...Object.values(await agentAclTokens(s.consulServers[0])),
-            ...[/^CONSUL_HTTP_TOKEN=(.+)$/m.exec(registratorEnv)?.[1], templateToken].filter((t): t is string => Boolean(t)),
-        ],
+        "Consul ACL tokens": Object.values(await agentAclTokens(s.consulServers[0])),
+        "registrator's Consul token": [/^CONSUL_HTTP_TOKEN=(.+)$/m.exec(registratorEnv)?.[1]].filter((t): t is string => Boolean(t)),
+        "consul-template's Consul token": templateToken ? [templateToken] : [],
     };
     if (s.vip) {
         const pass = /auth_pass\s+(\S+)/.exec(await fileIn(s.edges[0], "keepalived", "/etc/keepalived/keepalived.conf"))?.[1];

@@ -5,6 +5,7 @@ import { EDGE_DOCKERFILE } from "../components/Edge";
 import { Platform } from "../components/Platform";
 import { PlatformModel } from "../lib/model";
 import { MockRun, RecordedResource, runUnderMocks, unwrap } from "./mockEngine";
+import { filesHolding } from "../rig/lib";
 import { stackModel } from "./stacks";
 
 const COMMAND = "command:remote:Command";
@@ -289,8 +290,6 @@ test("registratorInternalAddresses switches registrator to container-internal ad
 describe("SSH identity and host keys", () => {
     const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ8tV4WvWhK1loc52/8avMj+FyLJgNwu+FMSVypfXKJ6";
     const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-material-for-this-test\n-----END OPENSSH PRIVATE KEY-----\n";
-    const filesHolding = (dir: string, text: string): string[] =>
-        fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && fs.readFileSync(`${dir}/${e.name}`, "utf8").includes(text)).map((e) => e.name);
 
     test("a key given only as the secret sshPrivateKey reaches the scripts from memory and is never written to a file", async () => {
         const model = stackModel("multihost");

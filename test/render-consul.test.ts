@@ -160,8 +160,8 @@ describe("an unprivileged agent", () => {
         execFileSync("sh", ["-n"], { input: apply });
         for (const chain of ["PREROUTING", "OUTPUT"]) {
             for (const proto of ["udp", "tcp"]) {
-                const rule = `-t nat -C ${chain} -d 172.21.0.1/32 -p ${proto} --dport 53 -m comment --comment swarm-platform-consul-dns -j DNAT --to-destination 172.21.0.1:8600`;
-                expect(apply).toContain(`iptables ${rule} 2>/dev/null || iptables ${rule.replace("-C", "-I")}`);
+                const spec = `-d 172.21.0.1/32 -p ${proto} --dport 53 -m comment --comment swarm-platform-consul-dns -j DNAT --to-destination 172.21.0.1:8600`;
+                expect(apply).toContain(`iptables -t nat -C ${chain} ${spec} 2>/dev/null || iptables -t nat -I ${chain} 1 ${spec}`);
             }
         }
         const remove = renderDnsRedirectRemove("172.21.0.1", 53, 8600);

@@ -250,7 +250,7 @@ describe("validateConfig", () => {
         test("Consul's API on a LAN address is allowed, with a warning naming the exposure; loopback draws none", () => {
             const warned = problems((raw) => (raw.consulClientAddress = "127.0.0.1 {{host}}")).warnings;
             expect(warned).toContain(
-                "consulClientAddress: {{host}} opens Consul's HTTP API, which has no ACLs, to the network: whoever reaches it can register a backend the edge then routes to. Fix: keep the default 127.0.0.1 and reach the UI through the consulUiTunnel output (ssh -L).",
+                "consulClientAddress: {{host}} opens Consul's HTTP API to the network: whoever reaches it reads the catalog (the default token reads) and can try tokens against the agent. Fix: keep the default 127.0.0.1 and reach the UI through the consulUiTunnel output (ssh -L).",
             );
             expect(problems((raw) => (raw.consulClientAddress = "127.0.0.1")).warnings.filter((w) => w.startsWith("consulClientAddress"))).toEqual([]);
             const dev = stackRawConfig("dev");
