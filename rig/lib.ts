@@ -87,10 +87,15 @@ export interface HttpResult {
     ms: number;
 }
 
-/** One GET to a rig address (10.77.0.x) or loopback, bounded in time; never throws. */
-export function httpGet(url: string, timeoutMs = 3000): Promise<HttpResult> {
+/** Throws unless `url` points at a rig address (10.77.0.x) or loopback: test traffic goes nowhere else. */
+export function assertRigUrl(url: string): void {
     const u = new URL(url);
     if (!/^10\.77\.0\.\d+$|^127\.0\.0\.1$/.test(u.hostname)) throw new Error(`refusing traffic to ${u.hostname}: rig addresses only`);
+}
+
+/** One GET to a rig address (10.77.0.x) or loopback, bounded in time; never throws. */
+export function httpGet(url: string, timeoutMs = 3000): Promise<HttpResult> {
+    assertRigUrl(url);
     const t0 = Date.now();
     return new Promise((resolve) => {
         let done = false;

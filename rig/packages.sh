@@ -29,6 +29,8 @@ curl curl
 ping iputils-ping
 nsenter util-linux
 flock util-linux
+wrk wrk
+haproxy haproxy
 LIST
   [[ ${#need[@]} -eq 0 ]] && return 0
   log "installing: ${need[*]}"

@@ -4,6 +4,7 @@
  * only, and every loop is bounded in count and time.
  */
 import * as fs from "fs";
+import { backendEnvs } from "../components/DemoBackends";
 import { curlFromHost, dockerOn, hostAddress, httpGet, must, sleep, sshOn, waitFor } from "./lib";
 import { assert, check, info, timing } from "./report";
 
@@ -26,9 +27,16 @@ export interface Scenario {
 export const DEV: Scenario = { stack: "rig-dev", hosts: [1], managers: [1], consulServers: [1], edges: [1], edgePort: 8080, replicas: 3 };
 export const MULTI: Scenario = { stack: "rig-multi", hosts: [1, 2, 3], managers: [1, 2, 3], consulServers: [1, 2, 3], edges: [1, 2], edgePort: 80, replicas: 6, vip: "10.77.0.100" };
 
-const backendName = (k: number) => `web-${k}`;
+export const backendName = (k: number) => `web-${k}`;
 /** DemoBackends' round-robin placement: replica k (1-based) on host (k-1) mod n. */
-const backendHost = (s: Scenario, k: number) => s.hosts[(k - 1) % s.hosts.length];
+export const backendHost = (s: Scenario, k: number) => s.hosts[(k - 1) % s.hosts.length];
+
+/** A web instance started by hand on rig-h<h>, with the demo backends' image and registration metadata. */
+export const runExtraBackend = (h: number, name: string): Promise<string> =>
+    must(
+        dockerOn(h, ["run", "-d", "-p", "80", "--name", name, ...backendEnvs({ service: "web", replicas: 1, containerPort: 80, healthPath: "/health" }).flatMap((e) => ["-e", e]), BACKEND_IMAGE, "--port", "80", "--name", name]),
+        `docker run ${name} on rig-h${h}`,
+    );
 export const edgeUrl = (s: Scenario, host = s.edges[0]) => `http://${hostAddress(host)}:${s.edgePort}/`;
 /** Consul's HTTP API on a host's loopback, the only address it listens on; reads need no token (the default token reads). */
 const consulGet = (p: string, host = 1) => curlFromHost(host, `http://127.0.0.1:8500${p}`);
@@ -68,6 +76,12 @@ interface CatalogEntry {
     ServiceAddress: string;
     ServicePort: number;
     ServiceID: string;
+}
+
+/** The web instances whose checks pass, as Consul hands them to the edge. */
+export async function passingInstances(s: Scenario): Promise<{ address: string; port: number }[]> {
+    const entries = await consulJson<{ Service: { Address: string; Port: number } }[]>(`/v1/health/service/web?passing`, s.consulServers[0]);
+    return (entries ?? []).map((e) => ({ address: e.Service.Address, port: e.Service.Port }));
 }
 
 const catalogCount = async (s: Scenario) => (await consulJson<CatalogEntry[]>(`/v1/catalog/service/web`, s.consulServers[0]))?.length;
@@ -387,10 +401,7 @@ export async function checkEdgeDynamics(s: Scenario): Promise<void> {
         await dockerOn(h, ["rm", "-f", "web-extra"]);
         const t0 = Date.now();
         try {
-            await must(
-                dockerOn(h, ["run", "-d", "-P", "--name", "web-extra", "-e", "SERVICE_NAME=web", "-e", "SERVICE_CHECK_HTTP=/health", "-e", "SERVICE_CHECK_INTERVAL=2s", BACKEND_IMAGE, "--name", "web-extra"]),
-                "docker run web-extra",
-            );
+            await runExtraBackend(h, "web-extra");
             const started = Date.now();
             const samples = await requestLoop(url, 600, 60_000, 100, (x) => x.name === "web-extra");
             const hit = samples.find((x) => x.name === "web-extra");
@@ -454,9 +465,10 @@ export async function checkEdgeDynamics(s: Scenario): Promise<void> {
     });
 }
 
-export async function vipHolders(s: Scenario): Promise<number[]> {
+/** Which of `hosts` (default: the edge hosts) hold the VIP. */
+export async function vipHolders(s: Scenario, hosts = s.edges): Promise<number[]> {
     const has = await Promise.all(
-        s.edges.map(async (h) => {
+        hosts.map(async (h) => {
             const r = await sshOn(h, "ip -4 -o addr show dev eth0", { timeoutMs: 10_000 });
             return r.stdout.includes(` ${s.vip}/`) ? h : 0;
         }),

@@ -33,3 +33,19 @@ export function stackModel(stack: string): PlatformModel {
     }
     return result.model;
 }
+
+/** The multihost stack grown to `n` hosts: three managers and Consul servers (two of them edges), the rest workers and Consul clients. */
+export function modelWithHosts(n: number): PlatformModel {
+    const raw = stackRawConfig("multihost");
+    const keyFile = scratchKeyFile();
+    raw.hosts = Array.from({ length: n }, (_, i) => ({
+        name: `node${String(i + 1).padStart(3, "0")}`,
+        address: `10.60.${Math.floor((i + 1) / 250)}.${((i + 1) % 250) + 1}`,
+        ssh: { privateKeyPath: keyFile },
+        roles: i < 3 ? ["manager", "consul-server", ...(i < 2 ? ["edge"] : [])] : ["worker", "consul-client"],
+    }));
+    raw.edgeVip = "10.60.9.100";
+    const result = validateConfig(raw, "multihost");
+    if (!result.model) throw new Error(result.errors.map((e) => e.message).join("; "));
+    return result.model;
+}

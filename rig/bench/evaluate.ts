@@ -1,0 +1,28 @@
+/**
+ * The program evaluated under Pulumi's mocks for each host count given (the multihost stack grown as
+ * in test/graph.test.ts); prints one JSON object: per count, CPU seconds, wall seconds and resources.
+ * Its own process, so no other work shares the CPU time it reads.
+ *
+ *   node -r ts-node/register/transpile-only rig/bench/evaluate.ts 10 100
+ */
+import { Platform } from "../../components/Platform";
+import { runUnderMocks } from "../../test/mockEngine";
+import { modelWithHosts } from "../../test/stacks";
+
+async function main(): Promise<void> {
+    const out: Record<string, { cpuSeconds: number; wallSeconds: number; resources: number }> = {};
+    for (const hosts of process.argv.slice(2).map(Number)) {
+        const model = modelWithHosts(hosts);
+        const cpu0 = process.cpuUsage();
+        const t0 = Date.now();
+        const run = await runUnderMocks(() => new Platform("platform", { model }));
+        const cpu = process.cpuUsage(cpu0);
+        out[hosts] = { cpuSeconds: (cpu.user + cpu.system) / 1e6, wallSeconds: (Date.now() - t0) / 1000, resources: run.resources.length };
+    }
+    console.log(JSON.stringify(out));
+}
+
+main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+});

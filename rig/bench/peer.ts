@@ -1,0 +1,70 @@
+/**
+ * The peer proxy the edge is compared with: Debian's HAProxy in a rig host's network namespace, with
+ * the same upstreams as the edge (the instances Consul passes) and the same keep-alive to them. Started
+ * and stopped by pid.
+ */
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { sleep } from "../lib";
+
+export interface Upstream {
+    address: string;
+    port: number;
+}
+
+/** HAProxy's config: round robin over `upstreams`, reusing server connections as nginx's `keepalive` does. */
+export function renderPeerConfig(listen: string, upstreams: Upstream[], threads: number): string {
+    return [
+        "global",
+        `    nbthread ${threads}`,
+        "    maxconn 4096",
+        "defaults",
+        "    mode http",
+        "    option http-keep-alive",
+        "    timeout connect 2s",
+        "    timeout client 65s",
+        "    timeout server 30s",
+        "frontend peer",
+        `    bind ${listen}`,
+        "    default_backend upstreams",
+        "backend upstreams",
+        "    balance roundrobin",
+        "    http-reuse safe",
+        ...upstreams.map((u, i) => `    server u${i + 1} ${u.address}:${u.port}`),
+        "",
+    ].join("\n");
+}
+
+export interface PeerProxy {
+    url: string;
+    stop: () => Promise<void>;
+}
+
+/** Starts HAProxy inside rig-h<host> listening on `address:port`; resolves once it accepts connections. */
+export async function startPeer(host: number, address: string, port: number, upstreams: Upstream[], threads: number): Promise<PeerProxy> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rig-peer-"));
+    const config = path.join(dir, "haproxy.cfg");
+    fs.writeFileSync(config, renderPeerConfig(`${address}:${port}`, upstreams, threads));
+    // `ip netns exec` execs HAProxy in place, so the child's pid is HAProxy's.
+    const child = spawn("ip", ["netns", "exec", `rig-h${host}`, "haproxy", "-db", "-f", config], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
+    const stop = async () => {
+        child.kill("SIGTERM");
+        await Promise.race([exited, sleep(5000)]);
+        if (child.exitCode === null) child.kill("SIGKILL");
+        fs.rmSync(dir, { recursive: true, force: true });
+    };
+    // Up when its listener shows in the host's socket table; bounded to 10 s.
+    for (let i = 0; i < 50; i++) {
+        if (child.exitCode !== null) break;
+        const listening = fs.readFileSync(`/proc/${child.pid}/net/tcp`, "utf8").includes(`:${port.toString(16).toUpperCase().padStart(4, "0")} 00000000:0000 0A`);
+        if (listening) return { url: `http://${address}:${port}/`, stop };
+        await sleep(200);
+    }
+    await stop();
+    throw new Error(`HAProxy did not listen on ${address}:${port} in rig-h${host}: ${stderr.slice(0, 300)}`);
+}

@@ -1,0 +1,111 @@
+/**
+ * `npm run bench`: the performance figures of issue 9, measured on rig-multi (three hosts, six backends,
+ * edges on rig-h1/rig-h2 sharing a VIP) brought up by the real Pulumi CLI, each printed with its goal,
+ * then the one closing `bench:` line. The figures print; they do not gate. A failure to measure is a
+ * FAIL line and NA in the closing line.
+ *
+ *   RIG_PULUMI_BIN=... node -r ts-node/register/transpile-only rig/bench/run.ts   (rig/run bench does this)
+ */
+import * as path from "path";
+import { checkDestroy, checkUp } from "../lifecycle";
+import { ROOT, hostAddress, run, snapshotHosts } from "../lib";
+import { installPlugins, killCurrent, rigStack } from "../pulumi";
+import { check, info, report, tally } from "../report";
+import { MULTI, waitBackends } from "../system";
+import { convergenceSummary, measureConvergence, measureReloadDrops, measureStopFailures } from "./edge";
+import { BenchFigures, benchLine, percentile } from "./figures";
+import { measureEdgeCost } from "./throughput";
+import { measureEdgeFailover, measureHostFailover } from "./vip";
+
+const CONVERGENCE_RUNS = 10;
+const FAILOVER_RUNS = 3;
+const figures: BenchFigures = {};
+
+for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    process.on(sig, () => {
+        killCurrent();
+        console.log(`FAIL bench: stopped by ${sig}`);
+        process.exit(1);
+    });
+}
+
+/** One figure: its check line carries the measurement and the goal; a failure leaves the figure NA. */
+const measure = (name: string, goal: string, f: () => Promise<string>): Promise<boolean> => check(`bench ${name}`, async () => `${await f()} [goal: ${goal}]`);
+
+async function evaluation(): Promise<void> {
+    await measure("eval_100_hosts_s", "< 5 s, linear", async () => {
+        const r = await run("node", ["-r", "ts-node/register/transpile-only", path.join(__dirname, "evaluate.ts"), "10", "100"], { cwd: ROOT, timeoutMs: 300_000 });
+        if (r.code !== 0) throw new Error(`evaluate.ts: exit ${r.code}: ${r.stderr.slice(-300)}`);
+        const sizes = JSON.parse(r.stdout) as Record<string, { cpuSeconds: number; wallSeconds: number; resources: number }>;
+        figures.eval_100_hosts_s = sizes["100"].cpuSeconds;
+        return Object.entries(sizes)
+            .map(([n, x]) => `${n} hosts: ${x.cpuSeconds.toFixed(1)} s CPU, ${x.wallSeconds.toFixed(1)} s wall, ${x.resources} resources`)
+            .join("; ");
+    });
+}
+
+async function onRunningStack(): Promise<void> {
+    const s = MULTI;
+    const vip = `http://${s.vip}:${s.edgePort}/`;
+    await waitBackends(s, s.replicas, 90_000);
+    await measure("convergence_p95_s", "p95 <= 1.0 s", async () => {
+        const c = await measureConvergence(s, vip, CONVERGENCE_RUNS);
+        figures.convergence_p95_s = percentile(c.seconds, 95);
+        return `new backend: docker run returned -> first request served through ${vip}: ${convergenceSummary(c.seconds)}; ${c.detail}`;
+    });
+    await measure("reload_drops", "0", async () => {
+        const d = await measureReloadDrops(s, vip);
+        const { ["no change"]: baseline, ...changes } = d.perChange;
+        figures.reload_drops = Math.max(...Object.values(changes));
+        return `failed requests per change under 32 keep-alive connections through ${vip}, worst ${figures.reload_drops} (baseline without change ${baseline}): ${d.detail}`;
+    });
+    await measure("stop_failed", "0", async () => {
+        const f = await measureStopFailures(s, vip);
+        figures.stop_failed = f.failed;
+        return `${f.failed} failed requests in all: ${f.detail}`;
+    });
+    await measure("vip_failover_edge_s", "<= 1.0 s", async () => {
+        const f = await measureEdgeFailover(s, vip, FAILOVER_RUNS);
+        figures.vip_failover_edge_s = percentile(f.outage, 95);
+        return `VIP unanswered for p50 ${percentile(f.outage, 50).toFixed(2)} s, max ${Math.max(...f.outage).toFixed(2)} s; ${f.detail}`;
+    });
+    await measure("edge_cost", "edge/peer >= 1.0; added p50 <= 0.3 ms, p99 <= 2 ms; edge/direct printed", async () => {
+        const c = await measureEdgeCost(s, hostAddress(s.edges[0]));
+        figures.edge_direct_ratio = c.edgeDirectRatio;
+        figures.edge_peer_ratio = c.edgePeerRatio;
+        figures.edge_added_p50_ms = c.addedP50Ms;
+        figures.edge_added_p99_ms = c.addedP99Ms;
+        return `edge/direct ${c.edgeDirectRatio.toFixed(2)}, edge/peer ${c.edgePeerRatio.toFixed(2)}, added p50 ${c.addedP50Ms.toFixed(3)} ms, p99 ${c.addedP99Ms.toFixed(3)} ms; ${c.detail}`;
+    });
+    // Last: cutting a host off disturbs Consul and the swarm more than anything above.
+    await measure("vip_failover_host_s", "<= 2.0 s", async () => {
+        const f = await measureHostFailover(s, vip, FAILOVER_RUNS);
+        figures.vip_failover_host_s = percentile(f.outage, 95);
+        return `VIP unanswered for p50 ${percentile(f.outage, 50).toFixed(2)} s, max ${Math.max(...f.outage).toFixed(2)} s; ${f.detail}`;
+    });
+}
+
+async function main(): Promise<number> {
+    const hosts = MULTI.hosts;
+    await check("toolchain", installPlugins);
+    await evaluation();
+    const baseline = await snapshotHosts(hosts);
+    const stack = await rigStack(MULTI.stack);
+    try {
+        if (await checkUp(stack, MULTI)) await onRunningStack();
+    } finally {
+        await checkDestroy(stack, hosts, baseline, "before the benchmark");
+    }
+    info(`bench done: ${tally.passed} passed, ${tally.failed} failed`);
+    console.log(benchLine(figures));
+    return tally.failed === 0 ? 0 : 1;
+}
+
+main().then(
+    (code) => process.exit(code),
+    (e) => {
+        report(false, "bench", `crashed: ${e instanceof Error ? e.stack : String(e)}`);
+        console.log(benchLine(figures));
+        process.exit(1);
+    },
+);

@@ -1,0 +1,99 @@
+/**
+ * What the edge costs: its requests/s beside a backend reached directly and beside a peer proxy
+ * (HAProxy) with the same upstreams on the same host, interleaved at the same concurrency; then the
+ * latency it adds at a fixed rate of half the direct saturation rate.
+ */
+import { info } from "../report";
+import { Scenario, passingInstances } from "../system";
+import { median } from "./figures";
+import { LoadRun, wrk } from "./load";
+import { startPeer } from "./peer";
+
+const SATURATION = { connections: 32, seconds: 5 };
+const ROUNDS = 3;
+const PEER_PORT = 8099;
+/** nginx's `worker_processes auto` on the rig's 2 CPUs; the peer gets as many threads. */
+const PROXY_THREADS = 2;
+
+export interface Targets {
+    edge: string;
+    direct: string;
+    peer: string;
+}
+
+export interface Throughput {
+    rps: Record<keyof Targets, number>;
+    detail: string;
+}
+
+const runLine = (r: LoadRun): string => `${r.requestsPerSecond.toFixed(0)} req/s (CPU ${(r.cpu * 100).toFixed(0)}%, ${r.socketErrors + r.non2xx} failed)`;
+
+/** Saturating runs of edge, direct and peer, interleaved `ROUNDS` times; the median of each. */
+async function saturate(targets: Targets): Promise<Throughput> {
+    const runs: Record<keyof Targets, LoadRun[]> = { edge: [], direct: [], peer: [] };
+    for (let round = 1; round <= ROUNDS; round++) {
+        for (const which of Object.keys(runs) as (keyof Targets)[]) {
+            const r = await wrk(targets[which], SATURATION);
+            runs[which].push(r);
+            info(`throughput round ${round}, ${which} (${targets[which]}): ${runLine(r)}`);
+        }
+    }
+    const rps = Object.fromEntries(Object.entries(runs).map(([k, rs]) => [k, median(rs.map((r) => r.requestsPerSecond))])) as Record<keyof Targets, number>;
+    const detail = (Object.keys(runs) as (keyof Targets)[]).map((k) => `${k} ${runs[k].map(runLine).join(", ")}`).join("; ");
+    return { rps, detail: `${SATURATION.connections} connections, ${SATURATION.seconds} s runs: ${detail}` };
+}
+
+/**
+ * Latency at `perSecond`, paced by wrk's per-connection gap: edge and direct interleaved `ROUNDS`
+ * times; the medians of their p50 and p99.
+ */
+async function latencyAt(targets: Targets, perSecond: number): Promise<{ edge: Record<string, number>; direct: Record<string, number>; detail: string }> {
+    const gapMs = 10;
+    const connections = Math.max(1, Math.round((perSecond * gapMs) / 1000));
+    const runs: Record<"edge" | "direct", LoadRun[]> = { edge: [], direct: [] };
+    for (let round = 1; round <= ROUNDS; round++) {
+        for (const which of ["edge", "direct"] as const) {
+            const r = await wrk(targets[which], { connections, seconds: 6, gapMs });
+            runs[which].push(r);
+            info(`latency round ${round}, ${which}: ${r.requestsPerSecond.toFixed(0)} req/s, p50 ${r.latencyMs["50"]} ms, p99 ${r.latencyMs["99"]} ms, CPU ${(r.cpu * 100).toFixed(0)}%`);
+        }
+    }
+    const pct = (rs: LoadRun[], p: string) => median(rs.map((r) => r.latencyMs[p]));
+    const edge = { p50: pct(runs.edge, "50"), p99: pct(runs.edge, "99") };
+    const direct = { p50: pct(runs.direct, "50"), p99: pct(runs.direct, "99") };
+    const achieved = median([...runs.edge, ...runs.direct].map((r) => r.requestsPerSecond));
+    return {
+        edge,
+        direct,
+        detail: `asked ${perSecond.toFixed(0)} req/s (${connections} connections, ${gapMs} ms apart), got ${achieved.toFixed(0)}: edge p50 ${edge.p50.toFixed(3)} / p99 ${edge.p99.toFixed(3)} ms, direct p50 ${direct.p50.toFixed(3)} / p99 ${direct.p99.toFixed(3)} ms`,
+    };
+}
+
+export interface EdgeCost {
+    edgeDirectRatio: number;
+    edgePeerRatio: number;
+    addedP50Ms: number;
+    addedP99Ms: number;
+    detail: string;
+}
+
+/** Edge on the first edge host, the first passing instance for direct, HAProxy beside the edge as the peer. */
+export async function measureEdgeCost(s: Scenario, edgeAddress: string): Promise<EdgeCost> {
+    const upstreams = await passingInstances(s);
+    if (upstreams.length !== s.replicas) throw new Error(`${upstreams.length} passing instances, expected ${s.replicas}`);
+    const peer = await startPeer(s.edges[0], edgeAddress, PEER_PORT, upstreams, PROXY_THREADS);
+    try {
+        const targets: Targets = { edge: `http://${edgeAddress}:${s.edgePort}/`, direct: `http://${upstreams[0].address}:${upstreams[0].port}/`, peer: peer.url };
+        const t = await saturate(targets);
+        const l = await latencyAt(targets, t.rps.direct / 2);
+        return {
+            edgeDirectRatio: t.rps.edge / t.rps.direct,
+            edgePeerRatio: t.rps.edge / t.rps.peer,
+            addedP50Ms: l.edge.p50 - l.direct.p50,
+            addedP99Ms: l.edge.p99 - l.direct.p99,
+            detail: `${t.detail}. Latency: ${l.detail}`,
+        };
+    } finally {
+        await peer.stop();
+    }
+}
