@@ -21,7 +21,7 @@ export function backendEnvs(spec: BackendSpec): string[] {
     return [
         `SERVICE_NAME=${spec.service}`,
         `SERVICE_CHECK_HTTP=${spec.healthPath}`,
-        "SERVICE_CHECK_INTERVAL=2s",
+        "SERVICE_CHECK_INTERVAL=1s",
         "SERVICE_CHECK_TIMEOUT=1s",
     ];
 }

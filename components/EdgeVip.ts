@@ -16,7 +16,9 @@ export interface EdgeVipArgs {
     edges: Record<string, docker.Container>;
 }
 
-const PRIORITIES = { MASTER: 150, BACKUP: 100 } as const;
+// Close to the top: when the MASTER goes to FAULT it advertises priority 0, and the BACKUP takes over
+// after (256 - its priority) / 256 of an advert interval.
+const PRIORITIES = { MASTER: 250, BACKUP: 240 } as const;
 
 /**
  * A virtual IP shared by the two edge hosts through keepalived (seed 000), with only the capabilities

@@ -26,6 +26,9 @@ function check(ok: boolean, message: string): void {
 }
 
 /*
+ * One failed check moves the VIP (`fall 1`): it asks the edge on loopback for a page nginx serves
+ * itself, so a failure means this edge is not serving, and each extra required failure would add a
+ * second without service. Coming back takes two passes, so a flapping edge does not pull the VIP back.
  * The health check has no `weight`, so a failing check puts the instance in FAULT: it drops the VIP and
  * stops advertising, and the peer takes over after missing adverts, whatever the priority gap. With a
  * weight the hand-over would hinge on priority arithmetic staying right as priorities change.
@@ -54,7 +57,7 @@ vrrp_script chk_edge {
     script "/usr/bin/curl -fsS --max-time 1 -o /dev/null ${s.healthUrl}"
     interval 1
     timeout 2
-    fall 2
+    fall 1
     rise 2
 }
 

@@ -75,7 +75,7 @@ describe("renderKeepalivedConf", () => {
         expect(block(masterConf, "track_script")).toEqual(["chk_edge"]);
         const check = block(masterConf, "vrrp_script chk_edge");
         expect(check).toContain('script "/usr/bin/curl -fsS --max-time 1 -o /dev/null http://127.0.0.1:80/healthz"');
-        expect(check).toEqual(expect.arrayContaining(["interval 1", "fall 2", "rise 2"]));
+        expect(check).toEqual(expect.arrayContaining(["interval 1", "fall 1", "rise 2"]));
         expect(check.some((l) => l.startsWith("weight"))).toBe(false);
     });
 

@@ -35,13 +35,14 @@ async function measureFailover(s: Scenario, url: string, runs: number, what: str
         await vipSettledOnMaster(s);
         const holder = s.edges[0];
         let done = false;
+        let movedAfter = "";
         const stream = openLoop(url, 20, 30_000, () => done);
         try {
             await sleep(2000);
             await fail(holder);
             // Only the backup is asked: a cut-off holder would hold each probe up for its ssh timeout.
             const moved = await waitFor(async () => ((await vipHolders(s, [s.edges[1]])).length > 0 ? true : undefined), 20_000, 100, 200);
-            if (!moved.value) info(`${what} run ${i}: the VIP did not move to rig-h${s.edges[1]} within 20s`);
+            movedAfter = moved.value ? `VIP on rig-h${s.edges[1]} after ${(moved.ms / 1000).toFixed(1)} s` : `VIP not on rig-h${s.edges[1]} within 20 s`;
             await sleep(5000);
         } finally {
             done = true;
@@ -50,7 +51,7 @@ async function measureFailover(s: Scenario, url: string, runs: number, what: str
         const samples = await stream;
         const gap = outageSeconds(samples);
         outage.push(gap);
-        lines.push(`${gap.toFixed(2)} s (${samples.filter((x) => !x.ok).length} of ${samples.length} failed)`);
+        lines.push(`${gap.toFixed(2)} s (${samples.filter((x) => !x.ok).length} of ${samples.length} failed; ${movedAfter})`);
         info(`${what} run ${i}: no answer for ${lines.at(-1)}`);
     }
     await vipSettledOnMaster(s);
