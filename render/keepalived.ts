@@ -30,7 +30,8 @@ function check(ok: boolean, message: string): void {
  * itself, so a failure means this edge is not serving, and each extra required failure would add a
  * second without service. Coming back takes two passes, so a flapping edge does not pull the VIP back.
  * The health check has no `weight`, so a failing check puts the instance in FAULT: it drops the VIP and
- * stops advertising, and the peer takes over after missing adverts, whatever the priority gap. With a
+ * advertises priority 0 on its way out; the peer takes over after its skew time (kept short by the
+ * priorities EdgeVip sets), whatever the priority gap. With a
  * weight the hand-over would hinge on priority arithmetic staying right as priorities change.
  */
 export function renderKeepalivedConf(s: KeepalivedSettings): string {

@@ -5,7 +5,7 @@
  */
 import { dockerOn, httpGet, must, sleep } from "../lib";
 import { info } from "../report";
-import { Scenario, backendHost, backendName, runExtraBackend, vipHolders, waitBackends } from "../system";
+import { Scenario, backendHost, backendName, nameOf, runExtraBackend, vipHolders, waitBackends } from "../system";
 import { percentile, wrkFailures } from "./figures";
 import { LoadRun, openLoop, wrkDuring } from "./load";
 
@@ -21,7 +21,7 @@ async function firstServedBy(url: string, name: string, burst: number, timeoutMs
     for (let round = 0; round < 2000 && Date.now() - t0 < timeoutMs; round++) {
         for (let i = 0; i < burst; i++) {
             const r = await httpGet(url, 1000);
-            if (r.status === 200 && r.body.includes(`Name: ${name}\n`)) return Date.now();
+            if (r.status === 200 && nameOf(r.body) === name) return Date.now();
         }
         await sleep(20);
     }
@@ -60,22 +60,22 @@ const describe = (r: LoadRun): string =>
 export async function measureReloadDrops(s: Scenario, url: string): Promise<{ perChange: Record<string, number>; detail: string }> {
     const [holder] = await vipHolders(s);
     const h = s.hosts[0];
-    const changes: [string, () => Promise<unknown>][] = [
-        ["no change", async () => undefined],
-        ["instance added", () => runExtraBackend(h, "bench-drops")],
-        ["instance removed", async () => must(dockerOn(h, ["rm", "-f", "bench-drops"]), "docker rm bench-drops")],
-        ["reload without change", async () => must(dockerOn(holder, ["exec", "edge", "sh", "-c", 'kill -HUP "$(cat /run/nginx.pid)"']), `reload nginx on rig-h${holder}`)],
+    // Each change, then how many instances Consul passes once it has taken effect.
+    const changes: [string, () => Promise<unknown>, number][] = [
+        ["no change", async () => undefined, s.replicas],
+        ["instance added", () => runExtraBackend(h, "bench-drops"), s.replicas + 1],
+        ["instance removed", async () => must(dockerOn(h, ["rm", "-f", "bench-drops"]), "docker rm bench-drops"), s.replicas],
+        ["reload without change", async () => must(dockerOn(holder, ["exec", "edge", "sh", "-c", 'kill -HUP "$(cat /run/nginx.pid)"']), `reload nginx on rig-h${holder}`), s.replicas],
     ];
     const perChange: Record<string, number> = {};
     const lines: string[] = [];
     try {
-        for (const [label, change] of changes) {
+        for (const [label, change, instancesAfter] of changes) {
             const r = await wrkDuring(url, KEEPALIVE_LOAD, CHANGE_AFTER_MS, change);
             perChange[label] = wrkFailures(r);
             lines.push(`${label}: ${describe(r)}`);
             info(`reload drops, ${label}: ${describe(r)}`);
-            if (label === "instance added") await waitBackends(s, s.replicas + 1);
-            if (label === "instance removed") await waitBackends(s, s.replicas);
+            await waitBackends(s, instancesAfter);
         }
     } finally {
         await dockerOn(h, ["rm", "-f", "bench-drops"]);

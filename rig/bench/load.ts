@@ -6,7 +6,6 @@
 import * as fs from "fs";
 import * as path from "path";
 import { assertRigUrl, httpGet, run, sleep } from "../lib";
-import { nameOf } from "../system";
 import { WrkResult, cpuBusy, parseWrk } from "./figures";
 
 export interface LoadRun extends WrkResult {
@@ -47,8 +46,6 @@ export interface Sample {
     /** Milliseconds from the stream's start to this request's start. */
     t: number;
     ok: boolean;
-    status: number;
-    name?: string;
 }
 
 /**
@@ -62,7 +59,7 @@ export async function openLoop(url: string, perSecond: number, durationMs: numbe
     const t0 = Date.now();
     for (let i = 0; i < perSecond * 120 && Date.now() - t0 < durationMs && !stop(); i++) {
         const t = Date.now() - t0;
-        pending.push(httpGet(url, timeoutMs).then((r) => ({ t, ok: r.status === 200, status: r.status, name: nameOf(r.body) })));
+        pending.push(httpGet(url, timeoutMs).then((r) => ({ t, ok: r.status === 200 })));
         await sleep(Math.max(0, t0 + (i + 1) * gap - Date.now()));
     }
     return (await Promise.all(pending)).sort((a, b) => a.t - b.t);

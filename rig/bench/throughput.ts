@@ -6,7 +6,7 @@
  */
 import { info } from "../report";
 import { Scenario, passingInstances } from "../system";
-import { median } from "./figures";
+import { median, wrkFailures } from "./figures";
 import { LoadRun, wrk } from "./load";
 import { startPeer } from "./peer";
 
@@ -27,7 +27,7 @@ export interface Throughput {
     detail: string;
 }
 
-const runLine = (r: LoadRun): string => `${r.requestsPerSecond.toFixed(0)} req/s (CPU ${(r.cpu * 100).toFixed(0)}%, ${r.socketErrors + r.non2xx} failed)`;
+const runLine = (r: LoadRun): string => `${r.requestsPerSecond.toFixed(0)} req/s (CPU ${(r.cpu * 100).toFixed(0)}%, ${wrkFailures(r)} failed)`;
 
 /** Saturating runs of edge, direct and peer, interleaved `ROUNDS` times; the median of each. */
 async function saturate(targets: Targets): Promise<Throughput> {
