@@ -1,11 +1,11 @@
-import { SWARM_FIXED_OUTPUT, checkAgainstLastDeployment, loadPlatformConfig } from "./lib/config";
+import { CONSUL_AGENTS_OUTPUT, SWARM_FIXED_OUTPUT, checkAgainstLastDeployment, loadPlatformConfig } from "./lib/config";
 import { swarmFixedSettings } from "./lib/validate";
 import { Platform } from "./components/Platform";
 
 export = async () => {
     const { model, sshPrivateKey } = loadPlatformConfig();
-    await checkAgainstLastDeployment(model);
-    const platform = new Platform("platform", { model, sshPrivateKey });
+    const last = await checkAgainstLastDeployment(model);
+    const platform = new Platform("platform", { model, sshPrivateKey, rolling: last.consulAgents.length > 0 });
     return {
         managerAddress: platform.managerAddress,
         nodes: platform.nodes,
@@ -19,5 +19,6 @@ export = async () => {
         consulUiTunnel: platform.consulUiTunnel,
         consulManagementToken: platform.consulManagementToken,
         [SWARM_FIXED_OUTPUT]: swarmFixedSettings(model),
+        [CONSUL_AGENTS_OUTPUT]: platform.consulAgents,
     };
 };

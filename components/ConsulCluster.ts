@@ -5,9 +5,9 @@ import { ConsulSpec, HostSpec } from "../lib/model";
 import { managedVolume, pulledImage, serviceContainer, volumeSuffix } from "../lib/containers";
 import {
     CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, CONSUL_USER, ConsulTokenRole, consulAgentArgs, consulTokenOf, dnsListenPort, gossipKeyOf, renderConsulAclApply, renderConsulAclSetup,
-    renderConsulAgentConfig, renderConsulDataOwner, renderDnsRedirectApply, renderDnsRedirectRemove,
+    renderConsulAgentConfig, renderConsulAgentReady, renderConsulDataOwner, renderConsulLeaderHandoff, renderDnsRedirectApply, renderDnsRedirectRemove,
 } from "../render/consul";
-import { DockerHost } from "./DockerHost";
+import { DockerHost, HostCommand } from "./DockerHost";
 
 export interface ConsulClusterArgs {
     hosts: DockerHost[];
@@ -19,6 +19,19 @@ export interface ConsulClusterArgs {
     protect: boolean;
     /** docker_gwbridge's gateway, where containers on every node find Consul's DNS. */
     dnsAddress: string;
+    /**
+     * The cluster ran in the last deployment: agents then change one host at a time, each after the one
+     * before is back in the cluster. A first deployment starts them together, since servers elect a
+     * leader only once bootstrap-expect of them run.
+     */
+    rolling: boolean;
+}
+
+/** The order a rolling change takes: servers, then clients, each by name, so the list's order does not matter. */
+export function rolloutOrder(hosts: DockerHost[]): DockerHost[] {
+    const byName = (a: DockerHost, b: DockerHost) => a.spec.name.localeCompare(b.spec.name);
+    const server = (h: DockerHost) => h.spec.roles.includes("consul-server");
+    return [...hosts.filter(server).sort(byName), ...hosts.filter((h) => !server(h)).sort(byName)];
 }
 
 /** The client addresses for one host: `{{host}}` resolved, duplicates dropped (Consul cannot bind twice). */
@@ -56,6 +69,8 @@ export class ConsulCluster extends pulumi.ComponentResource {
     readonly agents: Record<string, docker.Container>;
     /** The secret ID of a role's ACL token (a secret output). */
     readonly tokens: Record<Exclude<ConsulTokenRole, "agent" | "dns">, pulumi.Output<string>>;
+    /** The hosts whose agent is in the cluster, known once every agent has joined (the `consulAgents` output). */
+    readonly members: pulumi.Output<string[]>;
     /** Done once the ACL policies and tokens exist: clients that present a token start after it. */
     readonly aclReady: pulumi.Resource;
     readonly uiUrl: string;
@@ -82,7 +97,9 @@ export class ConsulCluster extends pulumi.ComponentResource {
         const listenPort = dnsListenPort(args.spec.dnsPort);
 
         this.agents = {};
-        for (const host of args.hosts) {
+        const joined: pulumi.Output<string>[] = [];
+        let previousAgentReady: HostCommand | undefined;
+        for (const host of rolloutOrder(args.hosts)) {
             const hostName = host.spec.name;
             const server = host.spec.roles.includes("consul-server");
             const nodeId = new random.RandomUuid(`${name}-node-id-${hostName}`, {}, { parent: this });
@@ -145,9 +162,27 @@ export class ConsulCluster extends pulumi.ComponentResource {
                     user: CONSUL_USER,
                     dropAllCapabilities: true,
                 },
-                { parent: this, dependsOn: [...args.readyBefore[hostName], dataOwner, ...dnsRedirect] },
+                {
+                    parent: this,
+                    dependsOn: [...args.readyBefore[hostName], dataOwner, ...dnsRedirect, ...(args.rolling && previousAgentReady ? [previousAgentReady] : [])],
+                },
             );
+            const agentAddress = localAgentAddress(args.spec, host.spec.address);
+            // Replaced with its agent (the agent's id is a trigger): the delete hands leadership over
+            // before the agent stops, the create waits until the new agent has rejoined.
+            previousAgentReady = host.run(
+                `${name}-rollout-${hostName}`,
+                {
+                    create: renderConsulAgentReady(hostName, agentAddress),
+                    delete: server ? renderConsulLeaderHandoff(hostName, agentAddress) : undefined,
+                    stdin: server ? this.tokens.management : undefined,
+                    triggers: [this.agents[hostName].id],
+                },
+                { parent: this },
+            );
+            joined.push(previousAgentReady.stdout.apply(() => hostName));
         }
+        this.members = pulumi.all(joined).apply((names) => [...names].sort());
         // Policies and tokens live in Raft: one server writes them, once a leader answers.
         this.aclReady = servers[0].run(
             `${name}-acl`,
@@ -157,6 +192,6 @@ export class ConsulCluster extends pulumi.ComponentResource {
         const ui = consulUi(args.spec, servers[0].spec);
         this.uiUrl = ui.url;
         this.uiTunnel = ui.tunnel;
-        this.registerOutputs({ uiUrl: this.uiUrl, uiTunnel: this.uiTunnel, servers: serverAddresses });
+        this.registerOutputs({ uiUrl: this.uiUrl, uiTunnel: this.uiTunnel, servers: serverAddresses, members: this.members });
     }
 }

@@ -22,6 +22,8 @@ export interface HostScript {
     stdin?: pulumi.Input<string>;
     /** The script prints a secret: stdout is stored as a secret and never logged. */
     secretOutput?: boolean;
+    /** A change in any of these replaces the command: its delete runs, then its create again. */
+    triggers?: pulumi.Input<unknown>[];
 }
 
 export type HostCommand = local.Command | remote.Command;
@@ -77,6 +79,7 @@ export class DockerHost extends pulumi.ComponentResource {
             create: script.create,
             delete: script.delete,
             stdin: script.stdin,
+            triggers: script.triggers,
             addPreviousOutputInEnv: false,
             logging: script.secretOutput ? "none" : "stdoutAndStderr",
         } as const;

@@ -3,10 +3,12 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import * as random from "@pulumi/random";
 import { ConsulSpec, EdgeSpec, ImageVersions } from "../lib/model";
 import { serviceContainer } from "../lib/containers";
 import { renderImageBuild, renderImageRemove } from "../render/image";
-import { EDGE_PATHS, renderConsulTemplateConfig, renderNginxConf, renderUpstreamsTemplate } from "../render/edge";
+import { EDGE_CONTAINER, EDGE_HEALTH_PATH, EDGE_PATHS, renderConsulTemplateConfig, renderEdgeDrain, renderEdgeReady, renderNginxConf, renderUpstreamsTemplate } from "../render/edge";
+import { KEEPALIVED_CONF_PATH, VIP_SETTLE_SECONDS, keepalivedArgs, renderKeepalivedConf } from "../render/keepalived";
 import { localAgentAddress } from "./ConsulCluster";
 import { DockerHost } from "./DockerHost";
 
@@ -18,7 +20,12 @@ export function edgeImageTag(images: Pick<ImageVersions, "edgeBase" | "consulTem
     return `swarm-platform-edge:${hash.digest("hex").slice(0, 12)}`;
 }
 
+// Close to the top: when the MASTER goes to FAULT it advertises priority 0, and the BACKUP takes over
+// after (256 - its priority) / 256 of an advert interval.
+const PRIORITIES = { MASTER: 250, BACKUP: 240 } as const;
+
 export interface EdgeArgs {
+    /** The edge hosts; with a VIP exactly two, the first by name MASTER. */
     hosts: DockerHost[];
     spec: EdgeSpec;
     consul: ConsulSpec;
@@ -28,27 +35,38 @@ export interface EdgeArgs {
     /** consul-template's ACL token (secret), and the resource after which the token exists. */
     consulToken: pulumi.Output<string>;
     aclReady: pulumi.Resource;
+    /** Where the keepalived containers and their password lived before they joined this component (an edge VIP component of that name). */
+    formerVipComponent?: string;
 }
 
 /**
  * The edge on each edge host: nginx whose upstreams consul-template renders from Consul's healthy
- * instances (seed 004), under consul-template's supervision, with graceful reloads on change. The image
- * is built on the host itself from images/edge/Dockerfile (it needs no other context), with pinned
- * base images.
+ * instances (seed 004), under consul-template's supervision, with graceful reloads on change; with a
+ * VIP, keepalived beside it (seed 000) with only the capabilities VRRP needs instead of --privileged,
+ * tracking the edge's health endpoint so the VIP leaves a host whose nginx is down. The image is built
+ * on the host itself from images/edge/Dockerfile (it needs no other context), with pinned base images.
+ *
+ * Edge hosts change one at a time, by name: a host's edge drains first (its health check fails, so
+ * the VIP moves while nginx still serves), and the next host waits until this one serves again.
  */
 export class Edge extends pulumi.ComponentResource {
-    /** Per host name: the edge image's id, which keepalived reuses. */
-    readonly imageIds: Record<string, pulumi.Output<string>>;
     readonly containers: Record<string, docker.Container>;
     readonly urls: string[];
+    readonly vipUrl?: string;
 
     constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm-platform:edge:Edge", name, {}, opts);
         const dockerfile = fs.readFileSync(EDGE_DOCKERFILE, "utf8");
         const tag = edgeImageTag(args.images, dockerfile);
-        this.imageIds = {};
+        const hosts = [...args.hosts].sort((a, b) => a.spec.name.localeCompare(b.spec.name));
+        const vip = args.spec.vip;
+        if (vip && hosts.length !== 2) throw new pulumi.ResourceError(`a VIP needs exactly two edge hosts, got ${hosts.length}`, this);
+        const formerName = (part: string) => (args.formerVipComponent ? [{ name: `${args.formerVipComponent}-${part}`, parent: pulumi.createUrn(args.formerVipComponent, "swarm-platform:edge:EdgeVip", opts?.parent) }] : []);
+        const authPass = vip ? new random.RandomPassword(`${name}-vip-auth`, { length: 8, special: false }, { parent: this, aliases: formerName("auth") }) : undefined;
+
         this.containers = {};
-        for (const host of args.hosts) {
+        let previousHostReady: pulumi.Resource | undefined;
+        hosts.forEach((host, i) => {
             const hostName = host.spec.name;
             const build = host.run(
                 `${name}-image-${hostName}`,
@@ -61,12 +79,11 @@ export class Edge extends pulumi.ComponentResource {
                 { parent: this, replaceOnChanges: ["create"] },
             );
             const image = build.stdout.apply((id) => id.trim());
-            this.imageIds[hostName] = image;
-            this.containers[hostName] = serviceContainer(
+            const edge = serviceContainer(
                 `${name}-${hostName}`,
                 host,
                 {
-                    containerName: "edge",
+                    containerName: EDGE_CONTAINER,
                     image,
                     uploads: [
                         { file: EDGE_PATHS.nginxConf, content: renderNginxConf() },
@@ -79,10 +96,72 @@ export class Edge extends pulumi.ComponentResource {
                     network: "host",
                     init: true,
                 },
-                { parent: this, dependsOn: [args.agents[hostName], args.aclReady] },
+                { parent: this, dependsOn: [args.agents[hostName], args.aclReady, ...(previousHostReady ? [previousHostReady] : [])] },
             );
-        }
+            this.containers[hostName] = edge;
+            const keepalived =
+                vip && authPass
+                    ? [
+                          this.keepalived(`${name}-vip-${hostName}`, host, hosts, i === 0 ? "MASTER" : "BACKUP", { ...args.spec, vip }, image, authPass, edge, formerName(hostName)),
+                      ]
+                    : [];
+            // Replaced with either container (their ids are triggers): the delete drains this edge
+            // before it stops, the create waits until it serves again.
+            previousHostReady = host.run(
+                `${name}-rollout-${hostName}`,
+                {
+                    create: renderEdgeReady(args.spec.port, vip ? VIP_SETTLE_SECONDS : 0),
+                    delete: renderEdgeDrain(vip),
+                    triggers: [edge.id, ...keepalived.map((k) => k.id)],
+                },
+                { parent: this },
+            );
+        });
         this.urls = args.hosts.map((h) => `http://${h.spec.address}:${args.spec.port}/`);
-        this.registerOutputs({ urls: this.urls });
+        this.vipUrl = vip ? `http://${vip}:${args.spec.port}/` : undefined;
+        this.registerOutputs({ urls: this.urls, vipUrl: this.vipUrl });
+    }
+
+    private keepalived(
+        name: string,
+        host: DockerHost,
+        hosts: DockerHost[],
+        state: keyof typeof PRIORITIES,
+        spec: EdgeSpec & { vip: string },
+        image: pulumi.Input<string>,
+        authPass: random.RandomPassword,
+        edge: docker.Container,
+        aliases: pulumi.Alias[],
+    ): docker.Container {
+        const conf = authPass.result.apply((pass) =>
+            renderKeepalivedConf({
+                routerId: host.spec.name,
+                state,
+                priority: PRIORITIES[state],
+                interfaceName: spec.vipInterface,
+                virtualRouterId: spec.virtualRouterId,
+                vip: spec.vip,
+                prefixLength: spec.vipPrefixLength,
+                unicastSourceAddress: host.spec.address,
+                unicastPeers: hosts.filter((h) => h !== host).map((h) => h.spec.address),
+                authPass: pass,
+                healthUrl: `http://127.0.0.1:${spec.port}${EDGE_HEALTH_PATH}`,
+            }),
+        );
+        return serviceContainer(
+            name,
+            host,
+            {
+                containerName: "keepalived",
+                image,
+                command: keepalivedArgs(),
+                uploads: [{ file: KEEPALIVED_CONF_PATH, content: pulumi.secret(conf) }],
+                // Spelled as the engine stores them (20.10+ adds CAP_), so a refresh reads back what was asked.
+                capabilities: ["CAP_NET_ADMIN", "CAP_NET_BROADCAST", "CAP_NET_RAW"],
+                network: "host",
+                init: true,
+            },
+            { parent: this, dependsOn: [edge], aliases },
+        );
     }
 }

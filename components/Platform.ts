@@ -4,7 +4,6 @@ import { ConsulCluster } from "./ConsulCluster";
 import { DemoBackends } from "./DemoBackends";
 import { DockerHost } from "./DockerHost";
 import { Edge } from "./Edge";
-import { EdgeVip } from "./EdgeVip";
 import { GwBridge } from "./GwBridge";
 import { OverlayNetwork } from "./OverlayNetwork";
 import { Registrator } from "./Registrator";
@@ -14,6 +13,8 @@ import { TierNetworks } from "./TierNetworks";
 export interface PlatformArgs {
     model: PlatformModel;
     sshPrivateKey?: pulumi.Output<string>;
+    /** The platform ran in the last deployment: Consul agents then change one host at a time (see ConsulCluster). */
+    rolling?: boolean;
 }
 
 /**
@@ -30,6 +31,8 @@ export class Platform extends pulumi.ComponentResource {
     readonly vipUrl?: string;
     readonly consulUiUrl: string;
     readonly consulUiTunnel: string | null;
+    /** The hosts whose Consul agent is in the cluster. */
+    readonly consulAgents: pulumi.Output<string[]>;
     /** Consul's management token (secret): `pulumi stack output consulManagementToken --show-secrets`. */
     readonly consulManagementToken: pulumi.Output<string>;
 
@@ -67,6 +70,7 @@ export class Platform extends pulumi.ComponentResource {
                 ),
                 protect: model.protectData,
                 dnsAddress: model.gwbridge.gateway,
+                rolling: args.rolling ?? false,
             },
             { parent: this },
         );
@@ -78,17 +82,18 @@ export class Platform extends pulumi.ComponentResource {
         const edgeGroup = byName(edgeHosts(model).map((h) => h.name));
         const edge = new Edge(
             `${name}-edge`,
-            { hosts: edgeGroup, spec: model.edge, consul: model.consul, images: model.images, agents: consul.agents, consulToken: consul.tokens["consul-template"], aclReady: consul.aclReady },
+            {
+                hosts: edgeGroup,
+                spec: model.edge,
+                consul: model.consul,
+                images: model.images,
+                agents: consul.agents,
+                consulToken: consul.tokens["consul-template"],
+                aclReady: consul.aclReady,
+                formerVipComponent: `${name}-vip`,
+            },
             { parent: this },
         );
-        const vip = model.edge.vip;
-        if (vip) {
-            this.vipUrl = new EdgeVip(
-                `${name}-vip`,
-                { hosts: edgeGroup, spec: { ...model.edge, vip }, imageIds: edge.imageIds, edges: edge.containers },
-                { parent: this },
-            ).url;
-        }
         new DemoBackends(
             `${name}-backends`,
             { hosts, spec: model.backends, image: model.images.backend, registrators: registrator.containers },
@@ -100,9 +105,11 @@ export class Platform extends pulumi.ComponentResource {
         this.overlay = { name: overlay.name, subnet: overlay.subnet };
         this.tierNetworks = Object.fromEntries(model.tiers.map((t) => [`net_${t.name}`, t.subnet]));
         this.edgeUrls = edge.urls;
+        this.vipUrl = edge.vipUrl;
         this.consulUiUrl = consul.uiUrl;
         this.consulUiTunnel = consul.uiTunnel;
         this.consulManagementToken = consul.tokens.management;
+        this.consulAgents = consul.members;
         this.registerOutputs({
             managerAddress: this.managerAddress,
             nodes: this.nodes,
@@ -113,6 +120,7 @@ export class Platform extends pulumi.ComponentResource {
             consulUiUrl: this.consulUiUrl,
             consulUiTunnel: this.consulUiTunnel,
             consulManagementToken: this.consulManagementToken,
+            consulAgents: this.consulAgents,
         });
     }
 }

@@ -31,16 +31,26 @@ const invalid = (stack: string, problems: { key: string; message: string; fix: s
 /** The stack output that records what the running swarm fixed (see unchangeableProblems). */
 export const SWARM_FIXED_OUTPUT = "swarmFixedSettings";
 
+/** The stack output that names the hosts whose Consul agent the last deployment ran. */
+export const CONSUL_AGENTS_OUTPUT = "consulAgents";
+
+export interface LastDeployment {
+    /** Hosts whose Consul agent ran: a cluster exists, so agents change one host at a time. */
+    consulAgents: string[];
+}
+
 /**
- * Refuses, before any resource is registered, settings the last deployment's swarm cannot take in
- * place. The last deployment's outputs come from a reference to this very stack, which the engine
+ * Reads what the last deployment left and refuses, before any resource is registered, settings its
+ * swarm cannot take in place. The outputs come from a reference to this very stack, which the engine
  * reads from the state at preview and up alike.
  */
-export async function checkAgainstLastDeployment(model: PlatformModel): Promise<void> {
+export async function checkAgainstLastDeployment(model: PlatformModel): Promise<LastDeployment> {
     const self = new pulumi.StackReference("last-deployment", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
     const previous = (await self.getOutputDetails(SWARM_FIXED_OUTPUT)).value;
     const problems = unchangeableProblems(previous, model);
     if (problems.length > 0) throw invalid(model.stack, problems);
+    const agents: unknown = (await self.getOutputDetails(CONSUL_AGENTS_OUTPUT)).value;
+    return { consulAgents: Array.isArray(agents) ? agents.filter((a): a is string => typeof a === "string") : [] };
 }
 
 /**

@@ -46,6 +46,9 @@ export interface ServiceContainerArgs {
     init?: boolean;
 }
 
+/** What a replaced or removed container gets between SIGTERM and SIGKILL: Docker's own default for `docker stop`. */
+export const STOP_GRACE_SECONDS = 10;
+
 /** A long-running platform container: restarted by Docker, labelled as the stack's, logs bounded. */
 export function serviceContainer(name: string, host: DockerHost, args: ServiceContainerArgs, opts: pulumi.CustomResourceOptions): docker.Container {
     return new docker.Container(
@@ -68,6 +71,9 @@ export function serviceContainer(name: string, host: DockerHost, args: ServiceCo
             labels: [{ label: MANAGED_LABEL, value: "true" }],
             logOpts: { "max-size": "10m", "max-file": "3" },
             mustRun: true,
+            // The provider's delete otherwise kills at once: nginx could not finish its requests,
+            // keepalived could not hand the VIP over, Consul could not close its Raft log cleanly.
+            destroyGraceSeconds: STOP_GRACE_SECONDS,
         },
         { ...opts, provider: host.provider },
     );

@@ -106,6 +106,51 @@ export function renderConsulAclSetup(seed: string, httpAddress: string): string 
     return posixScript(...lines);
 }
 
+// A replaced agent is back within seconds; this bounds a rollout that can never finish (an agent that
+// cannot rejoin) so `up` stops there, before the next host's agent is touched.
+const AGENT_REJOIN_SECONDS = 180;
+const LEADER_HANDOFF_SECONDS = 30;
+
+/**
+ * Waits until the host's Consul agent is a working member: a catalog read through it reaches a leader
+ * (a restarted server has heard from the leader, so it is back in Raft; a client reaches the servers)
+ * and lists its node. The next host's agent is replaced only after this, so a rolling change keeps a
+ * quorum. Needs no token: the agent's default token reads nodes.
+ */
+export function renderConsulAgentReady(nodeName: string, httpAddress: string): string {
+    return posixScript(
+        "i=0",
+        `until docker exec -e CONSUL_HTTP_ADDR=${shq(httpAddress)} consul consul catalog nodes 2>/dev/null | awk 'NR > 1 { print $1 }' | grep -qxF ${shq(nodeName)}; do`,
+        `  i=$((i + 1)); [ "$i" -le ${AGENT_REJOIN_SECONDS} ] || { echo "consul agent ${nodeName}: no leader answered through it within ${AGENT_REJOIN_SECONDS} s; the next agents are left as they are" >&2; exit 1; }`,
+        "  sleep 1",
+        "done",
+        `echo "consul agent ${nodeName}: in the cluster"`,
+    );
+}
+
+/**
+ * Runs before a server's agent is stopped: when it leads, it hands leadership to an up-to-date peer
+ * (Raft's leadership transfer) and waits until that peer leads, so the cluster is never without a
+ * leader for an election timeout. The management token comes on stdin. Never fails: a server that
+ * cannot hand over is still stopped, and the others elect a leader as they would after a crash.
+ */
+export function renderConsulLeaderHandoff(nodeName: string, httpAddress: string): string {
+    return posixScript(
+        // A last line without a newline still counts: read sets the variable and returns non-zero.
+        'IFS= read -r CONSUL_HTTP_TOKEN || [ -n "$CONSUL_HTTP_TOKEN" ]',
+        "export CONSUL_HTTP_TOKEN",
+        `leader() { docker exec -e CONSUL_HTTP_TOKEN -e CONSUL_HTTP_ADDR=${shq(httpAddress)} consul consul operator raft list-peers 2>/dev/null | awk '$4 == "leader" { print $1 }'; }`,
+        `[ "$(leader)" = ${shq(nodeName)} ] || { echo "consul agent ${nodeName}: not the leader, nothing to hand over"; exit 0; }`,
+        `docker exec -e CONSUL_HTTP_TOKEN -e CONSUL_HTTP_ADDR=${shq(httpAddress)} consul consul operator raft transfer-leader >/dev/null || { echo "consul agent ${nodeName}: leadership transfer refused; the others elect a leader once it stops" >&2; exit 0; }`,
+        "i=0",
+        `while now=$(leader); [ -z "$now" ] || [ "$now" = ${shq(nodeName)} ]; do`,
+        `  i=$((i + 1)); [ "$i" -le ${LEADER_HANDOFF_SECONDS} ] || { echo "consul agent ${nodeName}: no other leader after ${LEADER_HANDOFF_SECONDS} s" >&2; exit 0; }`,
+        "  sleep 1",
+        "done",
+        `echo "consul agent ${nodeName}: leadership handed to $now"`,
+    );
+}
+
 export const CONSUL_CONFIG_DIR = "/consul/config";
 export const CONSUL_DATA_DIR = "/consul/data";
 

@@ -4,13 +4,24 @@
  * container's restart policy restarts both.
  */
 import { EdgeServiceSpec } from "../lib/model";
+import { posixScript, shq } from "./shell";
 
 export const EDGE_PATHS = {
     nginxConf: "/etc/nginx/nginx.conf",
     upstreamsTemplate: "/etc/consul-template/upstreams.ctmpl",
     upstreamsConf: "/etc/nginx/conf.d/upstreams.conf",
     consulTemplateConfig: "/etc/consul-template/config.hcl",
+    /** While this file exists the health endpoint answers 503: keepalived gives the VIP away, traffic still flows. */
+    drainFlag: "/run/swarm-platform-edge.draining",
 } as const;
+
+/** The edge container's name on every edge host. */
+export const EDGE_CONTAINER = "edge";
+
+// A replaced edge answers within seconds; this bounds a rollout that can never finish so `up` stops
+// there, before the next edge host is touched.
+const EDGE_READY_SECONDS = 120;
+const VIP_DEPARTURE_SECONDS = 20;
 
 export const EDGE_HEALTH_PATH = "/healthz";
 
@@ -124,6 +135,9 @@ server {
     location = ${EDGE_HEALTH_PATH} {
         access_log off;
         default_type text/plain;
+        if (-f ${EDGE_PATHS.drainFlag}) {
+            return 503 "draining\\n";
+        }
         return 200 "ok\\n";
     }
 ${services.map(locationBlock).join("")}}
@@ -196,4 +210,45 @@ template {
   }
 }
 `;
+}
+
+const answersHealth = (port: number): string =>
+    `docker exec ${EDGE_CONTAINER} curl -fsS --max-time 2 -o /dev/null http://127.0.0.1:${port}${EDGE_HEALTH_PATH}`;
+
+/**
+ * Waits until the host's edge answers its health check, then `settleSeconds` for keepalived to take
+ * it back as a VIP holder; the next edge host is changed only after this, so one edge always serves.
+ */
+export function renderEdgeReady(port: number, settleSeconds: number): string {
+    return posixScript(
+        "i=0",
+        `until ${answersHealth(port)} 2>/dev/null; do`,
+        `  i=$((i + 1)); [ "$i" -le ${EDGE_READY_SECONDS} ] || { echo "edge: no healthy answer on port ${port} within ${EDGE_READY_SECONDS} s; the other edge hosts are left as they are" >&2; exit 1; }`,
+        "  sleep 1",
+        "done",
+        `sleep ${settleSeconds}`,
+        `echo "edge: healthy"`,
+    );
+}
+
+/**
+ * Runs before the host's edge container stops: its health check starts failing while nginx still
+ * serves, so keepalived hands the VIP to the other edge first; then it waits (bounded) until the VIP
+ * has left this host. Never fails: an edge that cannot drain is stopped all the same.
+ */
+export function renderEdgeDrain(vip: string | undefined): string {
+    const vipHere = (ip: string) => `awk -v ip=${shq(ip)} '$2 == ip { getline; if ($0 ~ /host LOCAL/) found = 1 } END { exit !found }' /proc/net/fib_trie`;
+    return posixScript(
+        `docker exec ${EDGE_CONTAINER} touch ${EDGE_PATHS.drainFlag} 2>/dev/null || { echo "edge: not running, nothing to drain"; exit 0; }`,
+        ...(vip
+            ? [
+                  "i=0",
+                  `while ${vipHere(vip)}; do`,
+                  `  i=$((i + 1)); [ "$i" -le ${VIP_DEPARTURE_SECONDS} ] || { echo "edge: VIP ${vip} still here after ${VIP_DEPARTURE_SECONDS} s (no other edge took it)" >&2; exit 0; }`,
+                  "  sleep 1",
+                  "done",
+                  `echo "edge: draining, VIP ${vip} not on this host"`,
+              ]
+            : [`echo "edge: draining"`]),
+    );
 }

@@ -19,6 +19,13 @@ export interface KeepalivedSettings {
     healthUrl: string;
 }
 
+// The edge health check's cadence (see renderKeepalivedConf).
+const CHECK_INTERVAL_SECONDS = 1;
+const CHECK_RISE = 2;
+
+/** How long after its edge answers again keepalived may still hold back (FAULT until `rise` passes), plus a second. */
+export const VIP_SETTLE_SECONDS = CHECK_INTERVAL_SECONDS * CHECK_RISE + 1;
+
 export const KEEPALIVED_CONF_PATH = "/etc/keepalived/keepalived.conf";
 
 function check(ok: boolean, message: string): void {
@@ -31,7 +38,7 @@ function check(ok: boolean, message: string): void {
  * second without service. Coming back takes two passes, so a flapping edge does not pull the VIP back.
  * The health check has no `weight`, so a failing check puts the instance in FAULT: it drops the VIP and
  * advertises priority 0 on its way out; the peer takes over after its skew time (kept short by the
- * priorities EdgeVip sets), whatever the priority gap. With a
+ * priorities the Edge component sets), whatever the priority gap. With a
  * weight the hand-over would hinge on priority arithmetic staying right as priorities change.
  */
 export function renderKeepalivedConf(s: KeepalivedSettings): string {
@@ -56,10 +63,10 @@ export function renderKeepalivedConf(s: KeepalivedSettings): string {
 
 vrrp_script chk_edge {
     script "/usr/bin/curl -fsS --max-time 1 -o /dev/null ${s.healthUrl}"
-    interval 1
+    interval ${CHECK_INTERVAL_SECONDS}
     timeout 2
     fall 1
-    rise 2
+    rise ${CHECK_RISE}
 }
 
 vrrp_instance edge_vip {

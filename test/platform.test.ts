@@ -182,7 +182,11 @@ describe("multihost stack", () => {
     });
 
     test("secrets reach resources as secrets: join tokens, gossip key, ACL tokens, keepalived password, ssh key", () => {
-        const takesSecretStdin = (name: string) => name.startsWith("platform-swarm-join-") || name === "platform-consul-acl";
+        // A server's rollout command hands leadership over with the management token.
+        const serverRollouts = run.ofType(COMMAND).filter((c) => c.name.startsWith("platform-consul-rollout-") && c.inputs.delete);
+        expect(serverRollouts.length).toBeGreaterThan(0);
+        const takesSecretStdin = (name: string) => name.startsWith("platform-swarm-join-") || name === "platform-consul-acl" || serverRollouts.some((c) => c.name === name);
+        for (const c of serverRollouts) expect(c.secretInputs).toContain("stdin");
         for (const name of ["platform-swarm-join-node2", "platform-swarm-join-node3", "platform-consul-acl"]) expect(run.byName(name).secretInputs).toContain("stdin");
         for (const c of run.ofType(CONTAINER).filter((c) => ["consul", "keepalived", "edge"].includes(c.inputs.name as string))) {
             expect(c.secretInputs).toContain("uploads");

@@ -1,0 +1,170 @@
+/**
+ * Day-2 changes of a running stack through `pulumi up`, each watched from outside while it runs: a
+ * client sends requests through the VIP the whole time (retrying a failed one once, as idempotent
+ * clients do) and every Consul server is asked for the leader. Each check prints one line: how long
+ * `up` took, what it replaced, in what order, the failed requests and the seconds without a leader.
+ */
+import { curlFromHost, dockerOn, httpGet, must, sleep } from "./lib";
+import { PulumiRun, StackCli } from "./pulumi";
+import { assert, check } from "./report";
+import { Scenario } from "./system";
+
+const REQUEST_INTERVAL_MS = 50;
+const LEADER_POLL_MS = 200;
+// Bounds of the watch, whatever `up` does: about 5 minutes of requests and leader polls.
+const MAX_REQUESTS = 6000;
+const MAX_LEADER_POLLS = 1500;
+
+export interface WatchResult {
+    requests: number;
+    /** Requests that failed on the first try. */
+    failedRaw: number;
+    /** Requests that failed again when retried once. */
+    failed: number;
+    /** Seconds during which no server named a leader. */
+    leaderlessSeconds: number;
+    /** The leaders named, in order of appearance. */
+    leaders: string[];
+}
+
+const leaderOf = async (h: number): Promise<string> => {
+    const r = await curlFromHost(h, "http://127.0.0.1:8500/v1/status/leader", { timeoutMs: 1000 });
+    return r.status === 200 ? (JSON.parse(r.body) as string) : "";
+};
+
+/** Starts the client and the leader poll; `stop` ends both and says what they saw. */
+export function watchService(url: string, servers: number[]): { stop: () => Promise<WatchResult> } {
+    let done = false;
+    const client = (async () => {
+        const seen = { requests: 0, failedRaw: 0, failed: 0 };
+        for (let i = 0; i < MAX_REQUESTS && !done; i++) {
+            seen.requests++;
+            if ((await httpGet(url, 2000)).status !== 200) {
+                seen.failedRaw++;
+                if ((await httpGet(url, 2000)).status !== 200) seen.failed++;
+            }
+            await sleep(REQUEST_INTERVAL_MS);
+        }
+        return seen;
+    })();
+    const poll = (async () => {
+        const seen = { leaderlessMs: 0, leaders: [] as string[] };
+        let last = Date.now();
+        for (let i = 0; i < MAX_LEADER_POLLS && !done; i++) {
+            const named = (await Promise.all(servers.map(leaderOf))).filter(Boolean);
+            const now = Date.now();
+            if (named.length === 0) seen.leaderlessMs += now - last;
+            for (const l of named) if (seen.leaders[seen.leaders.length - 1] !== l) seen.leaders.push(l);
+            last = now;
+            await sleep(LEADER_POLL_MS);
+        }
+        return seen;
+    })();
+    return {
+        stop: async () => {
+            done = true;
+            const [c, p] = await Promise.all([client, poll]);
+            return { ...c, leaderlessSeconds: p.leaderlessMs / 1000, leaders: [...new Set(p.leaders)] };
+        },
+    };
+}
+
+/** The engine's step lines of a resource: `name` deleting / deleted / creating / created, in output order. */
+const STEP = /^\s*[-+~]{1,3}\s+\S+\s+(\S+)\s+(deleting original|created replacement|replaced|created|deleted|updated)\b/;
+
+/** The resources `up` replaced, in the order their replacements were created. */
+export const replacedIn = (r: PulumiRun): string[] =>
+    r.output
+        .split("\n")
+        .map((l) => STEP.exec(l))
+        .filter((m): m is RegExpExecArray => m !== null && m[2] === "created replacement")
+        .map((m) => m[1]);
+
+/** The resources `up` touched at all (created, deleted, updated or replaced). */
+export const touchedIn = (r: PulumiRun): string[] => [...new Set(r.output.split("\n").map((l) => STEP.exec(l)?.[1]).filter((n): n is string => Boolean(n)))];
+
+/** The rig host a resource belongs to, by the host name its name ends with. */
+const hostOf = (name: string): string | undefined => /(rig-h\d+)$/.exec(name)?.[1];
+
+/**
+ * Hosts whose replacements overlapped, by the engine's own output: a host is in the middle of a change
+ * from the deletion of its first matching resource until every one it deleted has its replacement.
+ */
+export function overlappingHosts(r: PulumiRun, of: RegExp): string[] {
+    const pending = new Map<string, Set<string>>();
+    const overlaps = new Set<string>();
+    for (const line of r.output.split("\n")) {
+        const m = STEP.exec(line);
+        const host = m && of.test(m[1]) ? hostOf(m[1]) : undefined;
+        if (!m || !host) continue;
+        if (m[2] === "deleting original") {
+            for (const [other, names] of pending) if (other !== host && names.size > 0) overlaps.add([other, host].sort().join(" + "));
+            pending.set(host, (pending.get(host) ?? new Set()).add(m[1]));
+        } else if (m[2] === "created replacement") pending.get(host)?.delete(m[1]);
+    }
+    return [...overlaps];
+}
+
+/** A locally built image that differs from `base` (a label), tagged `tag` on each host: an upgrade with nothing else changed. */
+export async function buildVariant(hosts: number[], base: string, tag: string): Promise<void> {
+    for (const h of hosts) {
+        await must(dockerOn(h, ["build", "-q", "-t", tag, "-"], { input: `FROM ${base}\nLABEL io.swarm-platform.rig.variant=${JSON.stringify(tag)}\n`, env: { ...process.env, DOCKER_BUILDKIT: "0" } }), `docker build ${tag} on rig-h${h}`);
+    }
+}
+
+const describe = (r: PulumiRun, w: WatchResult, replaced: string[]): string =>
+    `up ${r.seconds.toFixed(1)}s; replaced in order: ${replaced.join(", ") || "nothing"}; ${w.requests} requests, ${w.failed} failed after one retry (${w.failedRaw} raw); ${w.leaderlessSeconds.toFixed(1)}s without a Consul leader (leaders: ${w.leaders.join(" -> ")})`;
+
+/**
+ * A config change rolled out by `up` while the service is watched: every resource matching `rolled`
+ * is replaced, one at a time, nothing outside `allowed` changes, no request fails after one retry and
+ * a server always names a leader.
+ */
+export async function checkRollout(stack: StackCli, s: Scenario, label: string, config: string[], rolled: RegExp, allowed: RegExp): Promise<boolean> {
+    return check(`${label}[${stack.label}]`, async () => {
+        const watch = watchService(`http://${s.vip}:${s.edgePort}/`, s.consulServers);
+        let r: PulumiRun;
+        try {
+            r = await stack.cli("up", config.flatMap((c) => ["--config", c]));
+        } finally {
+            await sleep(2000);
+        }
+        const w = await watch.stop();
+        const replaced = replacedIn(r).filter((n) => rolled.test(n));
+        const line = describe(r, w, replaced);
+        assert(r.code === 0, `up exit ${r.code}: ${r.output.split("\n").filter((l) => /error/.test(l)).slice(0, 4).join(" / ")}; ${line}`);
+        const outside = touchedIn(r).filter((n) => !rolled.test(n) && !allowed.test(n));
+        assert(replaced.length > 0, `nothing matching ${rolled} was replaced; ${line}`);
+        assert(outside.length === 0, `up also changed ${outside.join(", ")}; ${line}`);
+        const overlaps = overlappingHosts(r, rolled);
+        assert(overlaps.length === 0, `hosts changed at the same time: ${overlaps.join("; ")}; ${line}`);
+        assert(w.failed === 0, `${w.failed} requests failed after a retry; ${line}`);
+        assert(w.leaderlessSeconds === 0, `no leader for ${w.leaderlessSeconds.toFixed(1)}s; ${line}`);
+        return line;
+    });
+}
+
+/** The upgrades the rig rolls out: a config key, the rig's image it names, what it replaces and what else it may touch. */
+const UPGRADES = [
+    { label: "consul-upgrade", key: "swarm-platform:consulImage", image: "rig/consul:1.20.1", hosts: (s: Scenario) => s.hosts, rolled: /^platform-consul-(agent|rollout)-/, alsoTouched: /^platform-consul-(image|data-owner)-/ },
+    { label: "edge-upgrade", key: "swarm-platform:edgeBaseImage", image: "rig/base:sid", hosts: (s: Scenario) => s.edges, rolled: /^platform-edge-(rig|vip|rollout)-/, alsoTouched: /^platform-edge-image-/ },
+];
+
+/**
+ * Each upgrade to a rebuilt image and back again, both rolled out while watched; the rebuilt images
+ * go afterwards, so the hosts end as the stack found them.
+ */
+export async function checkUpgrades(stack: StackCli, s: Scenario): Promise<void> {
+    for (const u of UPGRADES) {
+        const rebuilt = `${u.image}-rebuilt`;
+        await buildVariant(u.hosts(s), u.image, rebuilt);
+        try {
+            if (await checkRollout(stack, s, u.label, [`${u.key}=${rebuilt}`], u.rolled, u.alsoTouched)) {
+                await checkRollout(stack, s, `${u.label}-back`, [`${u.key}=${u.image}`], u.rolled, u.alsoTouched);
+            }
+        } finally {
+            await stack.cli("config", ["set", u.key, u.image]);
+            for (const h of u.hosts(s)) await dockerOn(h, ["image", "rm", rebuilt]);
+        }
+    }
+}

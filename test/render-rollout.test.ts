@@ -1,0 +1,130 @@
+import { execFileSync, spawnSync } from "child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import { renderConsulAgentReady, renderConsulLeaderHandoff } from "../render/consul";
+import { EDGE_PATHS, renderEdgeDrain, renderEdgeReady } from "../render/edge";
+
+/**
+ * The rollout scripts run against stand-ins for `docker` and `sleep` on PATH: the stand-in docker
+ * answers from a small state file and logs every call with the token it saw in its environment.
+ */
+const FAKE_DOCKER = `#!/bin/sh
+echo "argv=$* token=\${CONSUL_HTTP_TOKEN:-}" >> "$FAKE/log"
+case "$*" in
+  *"operator raft list-peers"*)
+    leader=$(cat "$FAKE/leader")
+    echo "Node ID Address State Voter RaftProtocol"
+    for n in rig-h1 rig-h2 rig-h3; do
+      if [ "$n" = "$leader" ]; then echo "$n id-$n 10.0.0.1:8300 leader true 3"; else echo "$n id-$n 10.0.0.1:8300 follower true 3"; fi
+    done ;;
+  *"transfer-leader"*) [ -f "$FAKE/refuse" ] && exit 1; echo rig-h2 > "$FAKE/leader" ;;
+  *"catalog nodes"*)
+    n=$(cat "$FAKE/failures"); [ "$n" -gt 0 ] && { echo $((n - 1)) > "$FAKE/failures"; exit 1; }
+    echo "Node ID Address DC"; echo "rig-h1 1 10.0.0.1 dc1"; echo "rig-h3 3 10.0.0.3 dc1" ;;
+  *" curl "*)
+    n=$(cat "$FAKE/failures"); [ "$n" -gt 0 ] && { echo $((n - 1)) > "$FAKE/failures"; exit 7; }; exit 0 ;;
+  *" touch "*) [ -f "$FAKE/stopped" ] && exit 1; exit 0 ;;
+esac
+`;
+
+let fake: string;
+
+beforeEach(() => {
+    fake = mkdtempSync(join(tmpdir(), "rollout-"));
+    writeFileSync(join(fake, "docker"), FAKE_DOCKER);
+    writeFileSync(join(fake, "sleep"), `#!/bin/sh\necho "sleep $1" >> "$FAKE/log"\n`);
+    for (const f of ["docker", "sleep"]) chmodSync(join(fake, f), 0o755);
+    writeFileSync(join(fake, "leader"), "rig-h1\n");
+    writeFileSync(join(fake, "failures"), "0\n");
+    writeFileSync(join(fake, "log"), "");
+});
+afterEach(() => rmSync(fake, { recursive: true, force: true }));
+
+/** Runs a script from a file, `stdin` (where a secret arrives) on its standard input. */
+function runScript(script: string, stdin = ""): { code: number; stdout: string; stderr: string; log: string[] } {
+    const file = join(fake, "script.sh");
+    writeFileSync(file, script);
+    const r = spawnSync("sh", [file], { input: stdin, env: { PATH: `${fake}:/usr/bin:/bin`, FAKE: fake }, encoding: "utf8" });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, log: readFileSync(join(fake, "log"), "utf8").split("\n").filter(Boolean) };
+}
+
+const scripts = {
+    agentReady: renderConsulAgentReady("rig-h3", "127.0.0.1:8500"),
+    leaderHandoff: renderConsulLeaderHandoff("rig-h1", "127.0.0.1:8500"),
+    edgeReady: renderEdgeReady(80, 3),
+    edgeDrain: renderEdgeDrain("203.0.113.7"),
+    edgeDrainNoVip: renderEdgeDrain(undefined),
+};
+
+test.each(Object.keys(scripts) as (keyof typeof scripts)[])("%s parses under sh -n and bash -n and stops at the first error", (key) => {
+    for (const shell of ["sh", "bash"]) execFileSync(shell, ["-n"], { input: scripts[key] });
+    expect(scripts[key].startsWith("set -eu\n")).toBe(true);
+});
+
+describe("a Consul agent's rollout", () => {
+    test("ready once a read through the agent reaches a leader and the catalog lists its node; retried each second meanwhile", () => {
+        writeFileSync(join(fake, "failures"), "2\n");
+        const r = runScript(scripts.agentReady);
+        expect(r.code).toBe(0);
+        expect(r.stdout).toContain("consul agent rig-h3: in the cluster");
+        expect(r.log.filter((l) => l.includes("catalog nodes"))).toHaveLength(3);
+        expect(r.log.filter((l) => l === "sleep 1")).toHaveLength(2);
+    });
+
+    test("a node the catalog never lists fails the rollout after a bounded wait, naming the node", () => {
+        const r = runScript(renderConsulAgentReady("rig-h9", "127.0.0.1:8500"));
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("consul agent rig-h9: no leader answered through it within 180 s");
+        expect(r.log.filter((l) => l.includes("catalog nodes"))).toHaveLength(181);
+    });
+
+    test("the leader hands leadership over before it stops, with the token from stdin (no trailing newline) in the environment only", () => {
+        const r = runScript(scripts.leaderHandoff, "s3cr3t-token");
+        expect(r.code).toBe(0);
+        expect(r.stdout).toContain("consul agent rig-h1: leadership handed to rig-h2");
+        expect(r.log.some((l) => l.includes("operator raft transfer-leader") && l.endsWith("token=s3cr3t-token"))).toBe(true);
+        expect(r.log.every((l) => !l.split(" token=")[0].includes("s3cr3t-token"))).toBe(true);
+    });
+
+    test("a follower has nothing to hand over", () => {
+        writeFileSync(join(fake, "leader"), "rig-h3\n");
+        const r = runScript(scripts.leaderHandoff, "t\n");
+        expect(r.code).toBe(0);
+        expect(r.stdout).toContain("not the leader");
+        expect(r.log.some((l) => l.includes("transfer-leader"))).toBe(false);
+    });
+
+    test("a refused transfer does not stop the change: the agent still goes, the others elect a leader", () => {
+        writeFileSync(join(fake, "refuse"), "");
+        const r = runScript(scripts.leaderHandoff, "t\n");
+        expect(r.code).toBe(0);
+        expect(r.stderr).toContain("leadership transfer refused");
+    });
+});
+
+describe("an edge's rollout", () => {
+    test("ready once the edge answers its health check, then the VIP's settle time", () => {
+        writeFileSync(join(fake, "failures"), "1\n");
+        const r = runScript(scripts.edgeReady);
+        expect(r.code).toBe(0);
+        expect(r.log.filter((l) => l.includes("curl -fsS --max-time 2 -o /dev/null http://127.0.0.1:80/healthz"))).toHaveLength(2);
+        expect(r.log.slice(-1)).toEqual(["sleep 3"]);
+    });
+
+    test("drain marks the edge so its health check fails, then returns once the VIP is not on this host", () => {
+        const r = runScript(scripts.edgeDrain);
+        expect(r.code).toBe(0);
+        expect(r.log[0]).toContain(`exec edge touch ${EDGE_PATHS.drainFlag}`);
+        expect(r.stdout).toContain("VIP 203.0.113.7 not on this host");
+    });
+
+    test("an edge that is not running has nothing to drain, and its removal goes on", () => {
+        writeFileSync(join(fake, "stopped"), "");
+        for (const script of [scripts.edgeDrain, scripts.edgeDrainNoVip]) {
+            const r = runScript(script);
+            expect(r.code).toBe(0);
+            expect(r.stdout).toContain("not running, nothing to drain");
+        }
+    });
+});
