@@ -1,11 +1,11 @@
-import { CONSUL_AGENTS_OUTPUT, SWARM_FIXED_OUTPUT, checkAgainstLastDeployment, loadPlatformConfig } from "./lib/config";
+import { BACKEND_PLACEMENT_OUTPUT, CONSUL_AGENTS_OUTPUT, SWARM_FIXED_OUTPUT, checkAgainstLastDeployment, loadPlatformConfig } from "./lib/config";
 import { swarmFixedSettings } from "./lib/validate";
 import { Platform } from "./components/Platform";
 
 export = async () => {
     const { model, sshPrivateKey } = loadPlatformConfig();
     const last = await checkAgainstLastDeployment(model);
-    const platform = new Platform("platform", { model, sshPrivateKey, rolling: last.consulAgents.length > 0 });
+    const platform = new Platform("platform", { model, sshPrivateKey, last });
     return {
         managerAddress: platform.managerAddress,
         nodes: platform.nodes,
@@ -20,5 +20,6 @@ export = async () => {
         consulManagementToken: platform.consulManagementToken,
         [SWARM_FIXED_OUTPUT]: swarmFixedSettings(model),
         [CONSUL_AGENTS_OUTPUT]: platform.consulAgents,
+        [BACKEND_PLACEMENT_OUTPUT]: platform.backendPlacement,
     };
 };

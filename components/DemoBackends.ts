@@ -10,11 +10,30 @@ export interface DemoBackendsArgs {
     image: string;
     /** Per host name: registrator, which must watch before backends start so none is missed. */
     registrators: Record<string, docker.Container>;
+    /** Per replica name: the host the last deployment ran it on (the `backendPlacement` output). */
+    previousPlacement: Record<string, string>;
 }
 
-/** Round-robin placement: replica i runs on host i mod n, so replicas spread over every host. */
-export const placeReplicas = (replicas: number, hostNames: string[]): string[] =>
-    Array.from({ length: replicas }, (_, i) => hostNames[i % hostNames.length]);
+/**
+ * Per replica name (`<service>-<k>`), its host: where the last deployment ran it while that host
+ * remains, so adding or removing a host or scaling moves no other replica; a new replica, or one whose
+ * host went, goes to the host with the fewest, the first by name on a tie. On a first deployment that
+ * is round-robin over the hosts in name order.
+ */
+export function placeReplicas(service: string, replicas: number, hostNames: string[], previous: Record<string, string>): Record<string, string> {
+    const load = new Map([...hostNames].sort().map((h) => [h, 0]));
+    const names = Array.from({ length: replicas }, (_, i) => `${service}-${i + 1}`);
+    const placement: Record<string, string> = {};
+    const place = (replica: string, host: string) => {
+        placement[replica] = host;
+        load.set(host, (load.get(host) ?? 0) + 1);
+    };
+    for (const replica of names) if (load.has(previous[replica])) place(replica, previous[replica]);
+    for (const replica of names.filter((r) => !(r in placement))) {
+        place(replica, [...load.entries()].reduce((least, entry) => (entry[1] < least[1] ? entry : least))[0]);
+    }
+    return Object.fromEntries(names.map((r) => [r, placement[r]]));
+}
 
 /** The registrator metadata that names the service and gives it an HTTP health check in Consul. */
 export function backendEnvs(spec: BackendSpec): string[] {
@@ -31,15 +50,16 @@ export function backendEnvs(spec: BackendSpec): string[] {
  * port so registrator registers host address + port, and the edge serves traffic on a fresh stack.
  */
 export class DemoBackends extends pulumi.ComponentResource {
-    readonly names: string[];
+    /** Per replica name, its host (the `backendPlacement` output). */
+    readonly placement: Record<string, string>;
 
     constructor(name: string, args: DemoBackendsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm-platform:services:DemoBackends", name, {}, opts);
         const byName = new Map(args.hosts.map((h) => [h.spec.name, h]));
         const images = new Map(args.hosts.map((h) => [h.spec.name, pulledImage(`${name}-image-${h.spec.name}`, h, args.image, this)]));
-        this.names = placeReplicas(args.spec.replicas, [...byName.keys()]).map((hostName, i) => {
+        this.placement = placeReplicas(args.spec.service, args.spec.replicas, [...byName.keys()], args.previousPlacement);
+        for (const [containerName, hostName] of Object.entries(this.placement)) {
             const host = byName.get(hostName) as DockerHost;
-            const containerName = `${args.spec.service}-${i + 1}`;
             serviceContainer(
                 `${name}-${containerName}`,
                 host,
@@ -53,8 +73,7 @@ export class DemoBackends extends pulumi.ComponentResource {
                 },
                 { parent: this, dependsOn: [args.registrators[hostName]] },
             );
-            return containerName;
-        });
-        this.registerOutputs({ names: this.names });
+        }
+        this.registerOutputs({ placement: this.placement });
     }
 }

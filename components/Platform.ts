@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PlatformModel, edgeHosts } from "../lib/model";
+import { FIRST_DEPLOYMENT, LastDeployment, PlatformModel, edgeHosts } from "../lib/model";
 import { ConsulCluster } from "./ConsulCluster";
 import { DemoBackends } from "./DemoBackends";
 import { DockerHost } from "./DockerHost";
@@ -13,8 +13,8 @@ import { TierNetworks } from "./TierNetworks";
 export interface PlatformArgs {
     model: PlatformModel;
     sshPrivateKey?: pulumi.Output<string>;
-    /** The platform ran in the last deployment: Consul agents then change one host at a time (see ConsulCluster). */
-    rolling?: boolean;
+    /** What the last deployment ran; a first deployment when absent. */
+    last?: LastDeployment;
 }
 
 /**
@@ -31,6 +31,8 @@ export class Platform extends pulumi.ComponentResource {
     readonly vipUrl?: string;
     readonly consulUiUrl: string;
     readonly consulUiTunnel: string | null;
+    /** Per backend replica name, its host. */
+    readonly backendPlacement: Record<string, string>;
     /** The hosts whose Consul agent is in the cluster. */
     readonly consulAgents: pulumi.Output<string[]>;
     /** Consul's management token (secret): `pulumi stack output consulManagementToken --show-secrets`. */
@@ -70,7 +72,7 @@ export class Platform extends pulumi.ComponentResource {
                 ),
                 protect: model.protectData,
                 dnsAddress: model.gwbridge.gateway,
-                rolling: args.rolling ?? false,
+                rolling: (args.last ?? FIRST_DEPLOYMENT).consulAgents.length > 0,
             },
             { parent: this },
         );
@@ -94,9 +96,15 @@ export class Platform extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        new DemoBackends(
+        const backends = new DemoBackends(
             `${name}-backends`,
-            { hosts, spec: model.backends, image: model.images.backend, registrators: registrator.containers },
+            {
+                hosts,
+                spec: model.backends,
+                image: model.images.backend,
+                registrators: registrator.containers,
+                previousPlacement: (args.last ?? FIRST_DEPLOYMENT).backendPlacement,
+            },
             { parent: this },
         );
 
@@ -110,6 +118,7 @@ export class Platform extends pulumi.ComponentResource {
         this.consulUiTunnel = consul.uiTunnel;
         this.consulManagementToken = consul.tokens.management;
         this.consulAgents = consul.members;
+        this.backendPlacement = backends.placement;
         this.registerOutputs({
             managerAddress: this.managerAddress,
             nodes: this.nodes,
@@ -121,6 +130,7 @@ export class Platform extends pulumi.ComponentResource {
             consulUiTunnel: this.consulUiTunnel,
             consulManagementToken: this.consulManagementToken,
             consulAgents: this.consulAgents,
+            backendPlacement: this.backendPlacement,
         });
     }
 }

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { SwarmSpec } from "../lib/model";
-import { renderJoinToken, renderSwarmInit, renderSwarmJoin, renderSwarmLeave } from "../render/swarm";
+import { renderJoinToken, renderNodeRemove, renderNodeTracked, renderSwarmInit, renderSwarmJoin, renderSwarmLeave } from "../render/swarm";
 import { DockerHost } from "./DockerHost";
 
 export interface SwarmClusterArgs {
@@ -60,17 +60,24 @@ export class SwarmCluster extends pulumi.ComponentResource {
         const tokens = { manager: token("manager"), worker: token("worker") };
 
         const joiners = [...others, ...args.hosts.filter((h) => h.spec.roles.includes("worker"))];
-        const joins = joiners.map((host) =>
-            host.run(
+        const joins = joiners.map((host) => {
+            // The join depends on it, so when the host goes the node leaves first and then the first
+            // manager removes its entry.
+            const tracked = first.run(
+                `${name}-node-${host.spec.name}`,
+                { create: host.engineName.apply(renderNodeTracked), delete: host.engineName.apply(renderNodeRemove) },
+                { parent: this, dependsOn: [this.init] },
+            );
+            return host.run(
                 `${name}-join-${host.spec.name}`,
                 {
                     create: renderSwarmJoin(host.spec, first.spec.address),
                     delete: renderSwarmLeave(),
                     stdin: tokens[host.spec.roles.includes("manager") ? "manager" : "worker"].apply((t) => `${t.trim()}\n`),
                 },
-                { parent: this, dependsOn: [this.init, args.readyBefore[host.spec.name]] },
-            ),
-        );
+                { parent: this, dependsOn: [this.init, args.readyBefore[host.spec.name], tracked] },
+            );
+        });
         this.members = [this.init, ...joins];
         this.memberOf = Object.fromEntries([[first.spec.name, this.init], ...joiners.map((h, i) => [h.spec.name, joins[i]])]);
         this.registerOutputs({ managerAddress: this.managerAddress, nodes: args.hosts.map((h) => h.spec.name) });

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { projectConfigDefaults } from "./defaults";
-import { PlatformModel } from "./model";
+import { LastDeployment, PlatformModel } from "./model";
 import { RawConfig, formatProblem, unchangeableProblems, validateConfig } from "./validate";
 
 export interface LoadedConfig {
@@ -31,13 +31,9 @@ const invalid = (stack: string, problems: { key: string; message: string; fix: s
 /** The stack output that records what the running swarm fixed (see unchangeableProblems). */
 export const SWARM_FIXED_OUTPUT = "swarmFixedSettings";
 
-/** The stack output that names the hosts whose Consul agent the last deployment ran. */
+/** The stack outputs that say what the last deployment ran: Consul's agents and where each backend is. */
 export const CONSUL_AGENTS_OUTPUT = "consulAgents";
-
-export interface LastDeployment {
-    /** Hosts whose Consul agent ran: a cluster exists, so agents change one host at a time. */
-    consulAgents: string[];
-}
+export const BACKEND_PLACEMENT_OUTPUT = "backendPlacement";
 
 /**
  * Reads what the last deployment left and refuses, before any resource is registered, settings its
@@ -50,7 +46,14 @@ export async function checkAgainstLastDeployment(model: PlatformModel): Promise<
     const problems = unchangeableProblems(previous, model);
     if (problems.length > 0) throw invalid(model.stack, problems);
     const agents: unknown = (await self.getOutputDetails(CONSUL_AGENTS_OUTPUT)).value;
-    return { consulAgents: Array.isArray(agents) ? agents.filter((a): a is string => typeof a === "string") : [] };
+    const placement: unknown = (await self.getOutputDetails(BACKEND_PLACEMENT_OUTPUT)).value;
+    return {
+        consulAgents: Array.isArray(agents) ? agents.filter((a): a is string => typeof a === "string") : [],
+        backendPlacement:
+            typeof placement === "object" && placement !== null
+                ? Object.fromEntries(Object.entries(placement).filter((e): e is [string, string] => typeof e[1] === "string"))
+                : {},
+    };
 }
 
 /**

@@ -141,3 +141,13 @@ export const managers = (model: Pick<PlatformModel, "hosts">): HostSpec[] => mod
 export const consulServers = (model: Pick<PlatformModel, "hosts">): HostSpec[] =>
     model.hosts.filter((h) => hasRole(h, "consul-server"));
 export const edgeHosts = (model: Pick<PlatformModel, "hosts">): HostSpec[] => model.hosts.filter((h) => hasRole(h, "edge"));
+
+/** What the last deployment of the stack ran, read back from its outputs; empty on a first deployment. */
+export interface LastDeployment {
+    /** Hosts whose Consul agent was in the cluster: one exists, so agents change one host at a time. */
+    consulAgents: string[];
+    /** Per backend replica name, the host it ran on: replicas stay there while the host remains. */
+    backendPlacement: Record<string, string>;
+}
+
+export const FIRST_DEPLOYMENT: LastDeployment = { consulAgents: [], backendPlacement: {} };

@@ -78,5 +78,32 @@ export function renderSwarmLeave(): string {
     );
 }
 
+// A node that left is marked down within a second or two; past this the entry is left for an operator.
+const NODE_DOWN_SECONDS = 60;
+
+/** On a manager: says which node joining the swarm it will remove once that node leaves. */
+export const renderNodeTracked = (nodeName: string): string => posixScript(`echo ${shq(`swarm: node ${nodeName} tracked`)}`);
+
+/**
+ * On a manager, after the node left (its join's delete ran first): waits until the swarm marks the
+ * node down, then removes its entry, so `docker node ls` keeps no Down node for a host the stack no
+ * longer has. Never fails: when this manager cannot tell (it left too, or the node never went down)
+ * it says so and the entry stays.
+ */
+export function renderNodeRemove(nodeName: string): string {
+    const entries = (status: "down" | "up") =>
+        `docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}}' | awk -v n=${shq(nodeName)} '$2 == n && ($3 == "Down") == ${status === "down" ? 1 : 0} { print $1 }'`;
+    return posixScript(
+        `docker node ls >/dev/null 2>&1 || { echo ${shq(`swarm: this host manages no swarm any more; node ${nodeName} not removed here`)}; exit 0; }`,
+        "i=0",
+        `while [ -n "$(${entries("up")})" ]; do`,
+        `  i=$((i + 1)); [ "$i" -le ${NODE_DOWN_SECONDS} ] || { echo ${shq(`swarm: node ${nodeName} still not down after ${NODE_DOWN_SECONDS} s; its entry stays (docker node rm once it is)`)} >&2; exit 0; }`,
+        "  sleep 1",
+        "done",
+        `for id in $(${entries("down")}); do docker node rm "$id" >/dev/null; done`,
+        `echo ${shq(`swarm: node ${nodeName} removed`)}`,
+    );
+}
+
 /** Prints the engine's node name, which swarm and Consul use as the node's identity. */
 export const renderEngineName = (): string => posixScript(`docker info --format '{{.Name}}'`);

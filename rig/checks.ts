@@ -12,14 +12,15 @@ import { devLocalStack, insideHost, readmeUpCommand, tagDefaultImages, untagDefa
 import { checkDestroy, checkHostKeyPinned, checkNoChanges, checkScale, checkUnchangeableRefused, checkPreview, checkProtect, checkStateSecrets, checkUp, engineWarnings } from "./lifecycle";
 import { HostSnapshot, RIG_STATE, diffSnapshots, dockerOn, filesHolding, hostAddress, must, publicKeyOf, run, snapshotHosts, waitFor } from "./lib";
 import { CliStack, RIG_HOST_KEY, installPlugins, killCurrent, rigStack } from "./pulumi";
-import { checkUpgrades } from "./day2";
+import { checkHostAddedAndRemoved, checkUpgrades } from "./day2";
 import { assert, check, info, report, tally, timing } from "./report";
 import {
     DEV, GWBRIDGE_WANT, MULTI, Scenario, checkConsul, checkConsulApiClosed, checkConsulUnprivileged, checkDockerProxy, checkEdgeDynamics, checkEdgeMalformedEntry, checkEdgeReach, checkGwbridge, checkIsolation, checkOverlay,
     checkRegistrator, checkServiceDns, checkSwarm, checkVersions, checkVip, gwbridgeOf, secretsOnHosts,
 } from "./system";
 
-const ALL_HOSTS = [1, 2, 3];
+// rig-h4 is in no stack file: rig-multi adds it as a worker and takes it out again.
+const ALL_HOSTS = [1, 2, 3, 4];
 const RIG_KEY = path.join(RIG_STATE, "id_ed25519");
 
 for (const sig of ["SIGTERM", "SIGINT"] as const) {
@@ -164,6 +165,7 @@ async function scenarioMulti(baseline: HostSnapshot[]): Promise<void> {
             await checkDayOne(stack, s, checkVip, 2);
             await checkScale(stack, s, `http://${s.vip}:${s.edgePort}/`, [9, 3]);
             await checkUpgrades(stack, s);
+            await checkHostAddedAndRemoved(stack, s, 4);
             await checkReorder(stack);
         }
     } finally {

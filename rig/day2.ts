@@ -4,8 +4,9 @@
  * clients do) and every Consul server is asked for the leader. Each check prints one line: how long
  * `up` took, what it replaced, in what order, the failed requests and the seconds without a leader.
  */
-import { curlFromHost, dockerOn, httpGet, must, sleep } from "./lib";
-import { PulumiRun, StackCli } from "./pulumi";
+import * as path from "path";
+import { RIG_STATE, curlFromHost, dockerOn, hostAddress, httpGet, must, publicKeyOf, sleep } from "./lib";
+import { PulumiRun, RIG_HOST_KEY, StackCli } from "./pulumi";
 import { assert, check } from "./report";
 import { Scenario } from "./system";
 
@@ -112,35 +113,120 @@ export async function buildVariant(hosts: number[], base: string, tag: string): 
     }
 }
 
-const describe = (r: PulumiRun, w: WatchResult, replaced: string[]): string =>
-    `up ${r.seconds.toFixed(1)}s; replaced in order: ${replaced.join(", ") || "nothing"}; ${w.requests} requests, ${w.failed} failed after one retry (${w.failedRaw} raw); ${w.leaderlessSeconds.toFixed(1)}s without a Consul leader (leaders: ${w.leaders.join(" -> ")})`;
+const describe = (r: PulumiRun, w: WatchResult, changed: string): string =>
+    `up ${r.seconds.toFixed(1)}s; ${changed}; ${w.requests} requests, ${w.failed} failed after one retry (${w.failedRaw} raw); ${w.leaderlessSeconds.toFixed(1)}s without a Consul leader (leaders: ${w.leaders.join(" -> ")})`;
+
+/** `pulumi up` with `args` while the service is watched; the watch goes on 2 s past the end of `up`. */
+async function watchedUp(stack: StackCli, s: Scenario, args: string[]): Promise<{ r: PulumiRun; w: WatchResult }> {
+    const watch = watchService(`http://${s.vip}:${s.edgePort}/`, s.consulServers);
+    let r: PulumiRun;
+    try {
+        r = await stack.cli("up", args);
+    } finally {
+        await sleep(2000);
+    }
+    return { r, w: await watch.stop() };
+}
+
+/** Fails the check unless `up` succeeded with nothing failed and a leader throughout. */
+function assertUndisturbed(r: PulumiRun, w: WatchResult, line: string): void {
+    assert(r.code === 0, `up exit ${r.code}: ${r.output.split("\n").filter((l) => /error/.test(l)).slice(0, 4).join(" / ")}; ${line}`);
+    assert(w.failed === 0, `${w.failed} requests failed after a retry; ${line}`);
+    assert(w.leaderlessSeconds === 0, `no leader for ${w.leaderlessSeconds.toFixed(1)}s; ${line}`);
+}
 
 /**
  * A config change rolled out by `up` while the service is watched: every resource matching `rolled`
- * is replaced, one at a time, nothing outside `allowed` changes, no request fails after one retry and
- * a server always names a leader.
+ * is replaced, one host at a time, nothing outside `rolled` and `alsoTouched` changes, no request
+ * fails after one retry and a server always names a leader.
  */
-export async function checkRollout(stack: StackCli, s: Scenario, label: string, config: string[], rolled: RegExp, allowed: RegExp): Promise<boolean> {
+export async function checkRollout(stack: StackCli, s: Scenario, label: string, config: string[], rolled: RegExp, alsoTouched: RegExp): Promise<boolean> {
     return check(`${label}[${stack.label}]`, async () => {
-        const watch = watchService(`http://${s.vip}:${s.edgePort}/`, s.consulServers);
-        let r: PulumiRun;
-        try {
-            r = await stack.cli("up", config.flatMap((c) => ["--config", c]));
-        } finally {
-            await sleep(2000);
-        }
-        const w = await watch.stop();
+        const { r, w } = await watchedUp(stack, s, config.flatMap((c) => ["--config", c]));
         const replaced = replacedIn(r).filter((n) => rolled.test(n));
-        const line = describe(r, w, replaced);
-        assert(r.code === 0, `up exit ${r.code}: ${r.output.split("\n").filter((l) => /error/.test(l)).slice(0, 4).join(" / ")}; ${line}`);
-        const outside = touchedIn(r).filter((n) => !rolled.test(n) && !allowed.test(n));
+        const line = describe(r, w, `replaced in order: ${replaced.join(", ") || "nothing"}`);
+        assertUndisturbed(r, w, line);
+        const outside = touchedIn(r).filter((n) => !rolled.test(n) && !alsoTouched.test(n));
         assert(replaced.length > 0, `nothing matching ${rolled} was replaced; ${line}`);
         assert(outside.length === 0, `up also changed ${outside.join(", ")}; ${line}`);
         const overlaps = overlappingHosts(r, rolled);
         assert(overlaps.length === 0, `hosts changed at the same time: ${overlaps.join("; ")}; ${line}`);
-        assert(w.failed === 0, `${w.failed} requests failed after a retry; ${line}`);
-        assert(w.leaderlessSeconds === 0, `no leader for ${w.leaderlessSeconds.toFixed(1)}s; ${line}`);
         return line;
+    });
+}
+
+/** `pulumi config <args>` on the stack, as a user changes it; a refusal fails the check. */
+async function configure(stack: StackCli, args: string[]): Promise<void> {
+    const r = await stack.cli("config", args);
+    if (r.code !== 0) throw new Error(`pulumi config ${args.join(" ")}: exit ${r.code}: ${r.output.slice(-300)}`);
+}
+
+interface Member {
+    Name: string;
+    /** Serf's member status: 1 alive, 3 left. */
+    Status: number;
+}
+
+const consulMembers = async (from: number): Promise<Member[]> => JSON.parse((await curlFromHost(from, "http://127.0.0.1:8500/v1/agent/members")).body || "[]") as Member[];
+const swarmNodes = async (manager: number): Promise<string[]> => (await must(dockerOn(manager, ["node", "ls", "--format", "{{.Hostname}} {{.Status}}"]), "docker node ls")).split("\n").filter(Boolean);
+
+/** The config keys of a worker and Consul client rig-h<h>, at position `index` of the hosts list, as a user sets them. */
+const workerHostConfig = (index: number, h: number): [string, string][] => {
+    const p = `hosts[${index}]`;
+    return [
+        [`${p}.name`, `rig-h${h}`],
+        [`${p}.address`, hostAddress(h)],
+        [`${p}.ssh.user`, "root"],
+        [`${p}.ssh.privateKeyPath`, path.join(RIG_STATE, "id_ed25519")],
+        [`${p}.ssh.hostKey`, publicKeyOf(RIG_HOST_KEY)],
+        [`${p}.dockerSocket`, `${RIG_STATE}/h${h}.sock`],
+        [`${p}.roles[0]`, "worker"],
+        [`${p}.roles[1]`, "consul-client"],
+    ];
+};
+
+/**
+ * rig-h<h> added to the stack as a worker and Consul client, then removed again, each by `up` while
+ * the service is watched: `up` touches only that host's resources; the host joins the swarm and
+ * Consul, then leaves both, with no Down node left behind and nothing of the stack left on it.
+ */
+export async function checkHostAddedAndRemoved(stack: StackCli, s: Scenario, h: number): Promise<void> {
+    const name = `rig-h${h}`;
+    const ofHost = new RegExp(`-${name}(-|$)`);
+    const manager = s.managers[0];
+    const added = await check(`host-added[${stack.label}]`, async () => {
+        for (const [key, value] of workerHostConfig(s.hosts.length, h)) await configure(stack, ["set", "--path", key, value]);
+        const { r, w } = await watchedUp(stack, s, []);
+        const touched = touchedIn(r);
+        const line = describe(r, w, `created ${touched.length} resources`);
+        assertUndisturbed(r, w, line);
+        assert(touched.length > 0, `up created nothing for ${name}; ${line}`);
+        const elsewhere = touched.filter((n) => !ofHost.test(n));
+        assert(elsewhere.length === 0, `up also changed ${elsewhere.join(", ")}; ${line}`);
+        const node = (await swarmNodes(manager)).find((l) => l.startsWith(`${name} `));
+        assert(node === `${name} Ready`, `docker node ls on rig-h${manager} shows ${node ?? `no ${name}`}; ${line}`);
+        const member = (await consulMembers(manager)).find((m) => m.Name === name);
+        assert(member?.Status === 1, `Consul lists ${name} as ${member ? `status ${member.Status}` : "no member"}; ${line}`);
+        return `${line}; only ${name}'s resources; ${node}, Consul member alive`;
+    });
+    await check(`host-removed[${stack.label}]`, async () => {
+        assert(added, `${name} was not added, so there is nothing to remove`);
+        await configure(stack, ["rm", "--path", `hosts[${s.hosts.length}]`]);
+        const { r, w } = await watchedUp(stack, s, []);
+        const touched = touchedIn(r);
+        const line = describe(r, w, `deleted ${touched.length} resources`);
+        assertUndisturbed(r, w, line);
+        const elsewhere = touched.filter((n) => !ofHost.test(n));
+        assert(elsewhere.length === 0, `up also changed ${elsewhere.join(", ")}; ${line}`);
+        const nodes = await swarmNodes(manager);
+        assert(!nodes.some((l) => l.startsWith(`${name} `)), `docker node ls on rig-h${manager} still lists ${nodes.filter((l) => l.startsWith(name)).join(", ")}; ${line}`);
+        const member = (await consulMembers(manager)).find((m) => m.Name === name);
+        assert(!member || member.Status === 3, `Consul lists ${name} with status ${member?.Status} (3 is left); ${line}`);
+        const state = (await must(dockerOn(h, ["info", "--format", "{{.Swarm.LocalNodeState}}"]), "docker info")).trim();
+        assert(state === "inactive", `${name}'s engine is still in a swarm (${state}); ${line}`);
+        const left = (await must(dockerOn(h, ["ps", "-aq", "--filter", "label=io.swarm-platform.managed"]), "docker ps")).trim();
+        assert(left === "", `stack containers left on ${name}: ${left.split("\n").length}; ${line}`);
+        return `${line}; only ${name}'s resources; gone from docker node ls, Consul member ${member ? "left" : "gone"}, engine out of the swarm, no stack container left`;
     });
 }
 
@@ -163,7 +249,7 @@ export async function checkUpgrades(stack: StackCli, s: Scenario): Promise<void>
                 await checkRollout(stack, s, `${u.label}-back`, [`${u.key}=${u.image}`], u.rolled, u.alsoTouched);
             }
         } finally {
-            await stack.cli("config", ["set", u.key, u.image]);
+            await configure(stack, ["set", u.key, u.image]);
             for (const h of u.hosts(s)) await dockerOn(h, ["image", "rm", rebuilt]);
         }
     }

@@ -4,6 +4,7 @@ import { tmpdir } from "os";
 import { join } from "path";
 import { renderConsulAgentReady, renderConsulLeaderHandoff } from "../render/consul";
 import { EDGE_PATHS, renderEdgeDrain, renderEdgeReady } from "../render/edge";
+import { renderNodeRemove } from "../render/swarm";
 
 /**
  * The rollout scripts run against stand-ins for `docker` and `sleep` on PATH: the stand-in docker
@@ -25,6 +26,11 @@ case "$*" in
   *" curl "*)
     n=$(cat "$FAKE/failures"); [ "$n" -gt 0 ] && { echo $((n - 1)) > "$FAKE/failures"; exit 7; }; exit 0 ;;
   *" touch "*) [ -f "$FAKE/stopped" ] && exit 1; exit 0 ;;
+  "node ls"*)
+    [ -f "$FAKE/no-swarm" ] && exit 1
+    n=$(cat "$FAKE/failures"); state=Down; [ "$n" -gt 0 ] && { echo $((n - 1)) > "$FAKE/failures"; state=Ready; }
+    echo "id-old web7 Down"; echo "id-web7 web7 $state"; echo "id-web70 web70 Down"; echo "id-m1 m1 Ready" ;;
+  "node rm"*) ;;
 esac
 `;
 
@@ -55,6 +61,7 @@ const scripts = {
     edgeReady: renderEdgeReady(80, 3),
     edgeDrain: renderEdgeDrain("203.0.113.7"),
     edgeDrainNoVip: renderEdgeDrain(undefined),
+    nodeRemove: renderNodeRemove("web7"),
 };
 
 test.each(Object.keys(scripts) as (keyof typeof scripts)[])("%s parses under sh -n and bash -n and stops at the first error", (key) => {
@@ -126,5 +133,25 @@ describe("an edge's rollout", () => {
             expect(r.code).toBe(0);
             expect(r.stdout).toContain("not running, nothing to drain");
         }
+    });
+});
+
+describe("a node's removal from the swarm", () => {
+    test("waits until the node that left is down, then removes every down entry of exactly that hostname", () => {
+        // Ready for three listings: the script's first look (is this a manager?) and two rounds of waiting.
+        writeFileSync(join(fake, "failures"), "3\n");
+        const r = runScript(scripts.nodeRemove);
+        expect(r.code).toBe(0);
+        expect(r.log.filter((l) => l === "sleep 1")).toHaveLength(2);
+        expect(r.log.filter((l) => l.startsWith("argv=node rm")).map((l) => l.split(" ")[2])).toEqual(["id-old", "id-web7"]);
+        expect(r.stdout).toContain("swarm: node web7 removed");
+    });
+
+    test("a host that manages no swarm any more removes nothing and does not fail", () => {
+        writeFileSync(join(fake, "no-swarm"), "");
+        const r = runScript(scripts.nodeRemove);
+        expect(r.code).toBe(0);
+        expect(r.stdout).toContain("not removed here");
+        expect(r.log.some((l) => l.includes("node rm"))).toBe(false);
     });
 });

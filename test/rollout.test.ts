@@ -1,8 +1,11 @@
+import { placeReplicas } from "../components/DemoBackends";
 import { Platform } from "../components/Platform";
 import { PlatformModel } from "../lib/model";
 import { RecordedResource, runUnderMocks } from "./mockEngine";
 import { modelWithHosts } from "./stacks";
 
+// A last deployment whose Consul cluster ran: changes to the agents roll.
+const clusterRan = { consulAgents: ["node001"], backendPlacement: {} };
 const before = (a: RecordedResource, b: RecordedResource) => expect(a.finished).toBeLessThanOrEqual(b.started);
 
 describe("rolling changes", () => {
@@ -15,7 +18,7 @@ describe("rolling changes", () => {
     };
 
     test("with a cluster running, each Consul agent starts after the one before is back: servers, then clients, each by name", async () => {
-        const run = await runUnderMocks(() => new Platform("platform", { model: model(), rolling: true }), slowRollouts);
+        const run = await runUnderMocks(() => new Platform("platform", { model: model(), last: clusterRan }), slowRollouts);
         const order = ["node001", "node002", "node003", "node004", "node005"];
         for (let i = 1; i < order.length; i++) before(run.byName(`platform-consul-rollout-${order[i - 1]}`), run.byName(`platform-consul-agent-${order[i]}`));
     });
@@ -26,7 +29,7 @@ describe("rolling changes", () => {
     });
 
     test("a rollout step is replaced with what it guards: an agent; an edge and its keepalived", async () => {
-        const run = await runUnderMocks(() => new Platform("platform", { model: model(), rolling: true }));
+        const run = await runUnderMocks(() => new Platform("platform", { model: model(), last: clusterRan }));
         expect(run.byName("platform-consul-rollout-node001").inputs.triggers).toEqual(["platform-consul-agent-node001-id"]);
         expect(run.byName("platform-edge-rollout-node002").inputs.triggers).toEqual(["platform-edge-node002-id", "platform-edge-vip-node002-id"]);
         // Only a server can lead, so only a server's step hands leadership over (with the management token).
@@ -42,5 +45,41 @@ describe("rolling changes", () => {
         const conf = (host: string) => JSON.stringify(run.byName(`platform-edge-vip-${host}`).inputs.uploads);
         expect(conf("node001")).toContain("state MASTER");
         expect(conf("node002")).toContain("state BACKUP");
+    });
+});
+
+describe("hosts coming and going", () => {
+    const hosts3 = ["h1", "h2", "h3"];
+
+    test("a first deployment places replicas round-robin over the hosts in name order", () => {
+        expect(placeReplicas("web", 5, ["h3", "h1", "h2"], {})).toEqual({ "web-1": "h1", "web-2": "h2", "web-3": "h3", "web-4": "h1", "web-5": "h2" });
+    });
+
+    test("an added host moves no replica; the next new replicas go to it first", () => {
+        const last = placeReplicas("web", 6, hosts3, {});
+        expect(placeReplicas("web", 6, [...hosts3, "h4"], last)).toEqual(last);
+        const scaled = placeReplicas("web", 8, [...hosts3, "h4"], last);
+        expect([scaled["web-7"], scaled["web-8"]]).toEqual(["h4", "h4"]);
+    });
+
+    test("a removed host's replicas go to the hosts with the fewest; the others stay", () => {
+        const last = placeReplicas("web", 6, [...hosts3, "h4"], {});
+        const now = placeReplicas("web", 6, hosts3, last);
+        for (const [replica, host] of Object.entries(last)) if (host !== "h4") expect(now[replica]).toBe(host);
+        expect(Object.values(now).filter((h) => h === "h4")).toEqual([]);
+        expect(["h1", "h2", "h3"].map((h) => Object.values(now).filter((x) => x === h).length)).toEqual([2, 2, 2]);
+    });
+
+    test("scaling down keeps the remaining replicas where they were", () => {
+        const last = { "web-1": "h3", "web-2": "h1", "web-3": "h2", "web-4": "h3" };
+        expect(placeReplicas("web", 2, hosts3, last)).toEqual({ "web-1": "h3", "web-2": "h1" });
+    });
+
+    test("a joining node is tracked on the first manager before it joins; its removal runs there after it left", async () => {
+        const run = await runUnderMocks(() => new Platform("platform", { model: modelWithHosts(4) }), (_t, name) => (/swarm-node-/.test(name) ? 150 : 0));
+        const tracked = run.byName("platform-swarm-node-node004");
+        expect((tracked.inputs.connection as { host: string }).host).toBe(modelWithHosts(4).hosts[0].address);
+        expect(tracked.inputs.delete).toContain("engine-platform-host-node004-engine-name");
+        before(tracked, run.byName("platform-swarm-join-node004"));
     });
 });
