@@ -174,7 +174,7 @@ export class ConsulCluster extends pulumi.ComponentResource {
                 `${name}-rollout-${hostName}`,
                 {
                     create: renderConsulAgentReady(hostName, agentAddress),
-                    delete: server ? renderConsulLeaderHandoff(hostName, agentAddress) : undefined,
+                    delete: server ? this.agents[hostName].id.apply((id) => renderConsulLeaderHandoff(hostName, agentAddress, id)) : undefined,
                     stdin: server ? this.tokens.management : undefined,
                     triggers: [this.agents[hostName].id],
                 },

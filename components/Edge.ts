@@ -111,7 +111,7 @@ export class Edge extends pulumi.ComponentResource {
                 `${name}-rollout-${hostName}`,
                 {
                     create: renderEdgeReady(args.spec.port, vip ? VIP_SETTLE_SECONDS : 0),
-                    delete: renderEdgeDrain(vip),
+                    delete: edge.id.apply((id) => renderEdgeDrain(vip, id)),
                     triggers: [edge.id, ...keepalived.map((k) => k.id)],
                 },
                 { parent: this },

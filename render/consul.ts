@@ -131,17 +131,18 @@ export function renderConsulAgentReady(nodeName: string, httpAddress: string): s
 /**
  * Runs before a server's agent is stopped: when it leads, it hands leadership to an up-to-date peer
  * (Raft's leadership transfer) and waits until that peer leads, so the cluster is never without a
- * leader for an election timeout. The management token comes on stdin. Never fails: a server that
- * cannot hand over is still stopped, and the others elect a leader as they would after a crash.
+ * leader for an election timeout. The management token comes on stdin; the agent is named by its
+ * container id, so an agent already gone (and maybe recreated) is left alone. Never fails: a server
+ * that cannot hand over is still stopped, and the others elect a leader as they would after a crash.
  */
-export function renderConsulLeaderHandoff(nodeName: string, httpAddress: string): string {
+export function renderConsulLeaderHandoff(nodeName: string, httpAddress: string, containerId: string): string {
     return posixScript(
         // A last line without a newline still counts: read sets the variable and returns non-zero.
         'IFS= read -r CONSUL_HTTP_TOKEN || [ -n "$CONSUL_HTTP_TOKEN" ]',
         "export CONSUL_HTTP_TOKEN",
-        `leader() { docker exec -e CONSUL_HTTP_TOKEN -e CONSUL_HTTP_ADDR=${shq(httpAddress)} consul consul operator raft list-peers 2>/dev/null | awk '$4 == "leader" { print $1 }'; }`,
+        `leader() { docker exec -e CONSUL_HTTP_TOKEN -e CONSUL_HTTP_ADDR=${shq(httpAddress)} ${shq(containerId)} consul operator raft list-peers 2>/dev/null | awk '$4 == "leader" { print $1 }'; }`,
         `[ "$(leader)" = ${shq(nodeName)} ] || { echo "consul agent ${nodeName}: not the leader, nothing to hand over"; exit 0; }`,
-        `docker exec -e CONSUL_HTTP_TOKEN -e CONSUL_HTTP_ADDR=${shq(httpAddress)} consul consul operator raft transfer-leader >/dev/null || { echo "consul agent ${nodeName}: leadership transfer refused; the others elect a leader once it stops" >&2; exit 0; }`,
+        `docker exec -e CONSUL_HTTP_TOKEN -e CONSUL_HTTP_ADDR=${shq(httpAddress)} ${shq(containerId)} consul operator raft transfer-leader >/dev/null || { echo "consul agent ${nodeName}: leadership transfer refused; the others elect a leader once it stops" >&2; exit 0; }`,
         "i=0",
         `while now=$(leader); [ -z "$now" ] || [ "$now" = ${shq(nodeName)} ]; do`,
         `  i=$((i + 1)); [ "$i" -le ${LEADER_HANDOFF_SECONDS} ] || { echo "consul agent ${nodeName}: no other leader after ${LEADER_HANDOFF_SECONDS} s" >&2; exit 0; }`,

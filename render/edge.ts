@@ -234,12 +234,14 @@ export function renderEdgeReady(port: number, settleSeconds: number): string {
 /**
  * Runs before the host's edge container stops: its health check starts failing while nginx still
  * serves, so keepalived hands the VIP to the other edge first; then it waits (bounded) until the VIP
- * has left this host. Never fails: an edge that cannot drain is stopped all the same.
+ * has left this host. It names the container by id: one that is already gone (removed by hand, then
+ * recreated by `up`) has nothing to drain, and its successor must not be drained. Never fails: an
+ * edge that cannot drain is stopped all the same.
  */
-export function renderEdgeDrain(vip: string | undefined): string {
+export function renderEdgeDrain(vip: string | undefined, containerId: string): string {
     const vipHere = (ip: string) => `awk -v ip=${shq(ip)} '$2 == ip { getline; if ($0 ~ /host LOCAL/) found = 1 } END { exit !found }' /proc/net/fib_trie`;
     return posixScript(
-        `docker exec ${EDGE_CONTAINER} touch ${EDGE_PATHS.drainFlag} 2>/dev/null || { echo "edge: not running, nothing to drain"; exit 0; }`,
+        `docker exec ${shq(containerId)} touch ${EDGE_PATHS.drainFlag} 2>/dev/null || { echo "edge: not running, nothing to drain"; exit 0; }`,
         ...(vip
             ? [
                   "i=0",

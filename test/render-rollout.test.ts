@@ -57,10 +57,10 @@ function runScript(script: string, stdin = ""): { code: number; stdout: string; 
 
 const scripts = {
     agentReady: renderConsulAgentReady("rig-h3", "127.0.0.1:8500"),
-    leaderHandoff: renderConsulLeaderHandoff("rig-h1", "127.0.0.1:8500"),
+    leaderHandoff: renderConsulLeaderHandoff("rig-h1", "127.0.0.1:8500", "c0ffee"),
     edgeReady: renderEdgeReady(80, 3),
-    edgeDrain: renderEdgeDrain("203.0.113.7"),
-    edgeDrainNoVip: renderEdgeDrain(undefined),
+    edgeDrain: renderEdgeDrain("203.0.113.7", "c0ffee"),
+    edgeDrainNoVip: renderEdgeDrain(undefined, "c0ffee"),
     nodeRemove: renderNodeRemove("web7"),
 };
 
@@ -90,7 +90,7 @@ describe("a Consul agent's rollout", () => {
         const r = runScript(scripts.leaderHandoff, "s3cr3t-token");
         expect(r.code).toBe(0);
         expect(r.stdout).toContain("consul agent rig-h1: leadership handed to rig-h2");
-        expect(r.log.some((l) => l.includes("operator raft transfer-leader") && l.endsWith("token=s3cr3t-token"))).toBe(true);
+        expect(r.log.some((l) => l.includes("c0ffee consul operator raft transfer-leader") && l.endsWith("token=s3cr3t-token"))).toBe(true);
         expect(r.log.every((l) => !l.split(" token=")[0].includes("s3cr3t-token"))).toBe(true);
     });
 
@@ -122,7 +122,8 @@ describe("an edge's rollout", () => {
     test("drain marks the edge so its health check fails, then returns once the VIP is not on this host", () => {
         const r = runScript(scripts.edgeDrain);
         expect(r.code).toBe(0);
-        expect(r.log[0]).toContain(`exec edge touch ${EDGE_PATHS.drainFlag}`);
+        // By id: a successor container of the same name is never drained by its predecessor's step.
+        expect(r.log[0]).toContain(`exec c0ffee touch ${EDGE_PATHS.drainFlag}`);
         expect(r.stdout).toContain("VIP 203.0.113.7 not on this host");
     });
 
