@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
-import { ConsulSpec, HostSpec } from "../lib/model";
+import { ConsulSpec, HostSpec, byHostName } from "../lib/model";
 import { managedVolume, pulledImage, serviceContainer, volumeSuffix } from "../lib/containers";
 import {
     CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, CONSUL_USER, ConsulTokenRole, consulAgentArgs, consulTokenOf, dnsListenPort, gossipKeyOf, renderConsulAclApply, renderConsulAclSetup,
-    renderConsulAgentConfig, renderConsulAgentReady, renderConsulDataOwner, renderConsulLeaderHandoff, renderDnsRedirectApply, renderDnsRedirectRemove,
+    renderConsulAgentConfig, renderConsulAgentReady, renderConsulDataOwner, renderConsulLeaderHandoff, renderConsulServerPrune, renderConsulServerTracked, renderDnsRedirectApply, renderDnsRedirectRemove,
 } from "../render/consul";
 import { DockerHost, HostCommand } from "./DockerHost";
 
@@ -29,7 +29,7 @@ export interface ConsulClusterArgs {
 
 /** The order a rolling change takes: servers, then clients, each by name, so the list's order does not matter. */
 export function rolloutOrder(hosts: DockerHost[]): DockerHost[] {
-    const byName = (a: DockerHost, b: DockerHost) => a.spec.name.localeCompare(b.spec.name);
+    const byName = (a: DockerHost, b: DockerHost) => byHostName(a.spec, b.spec);
     const server = (h: DockerHost) => h.spec.roles.includes("consul-server");
     return [...hosts.filter(server).sort(byName), ...hosts.filter((h) => !server(h)).sort(byName)];
 }
@@ -96,6 +96,8 @@ export class ConsulCluster extends pulumi.ComponentResource {
         const dataSuffix = volumeSuffix(`${name}-data-suffix`, this);
         const listenPort = dnsListenPort(args.spec.dnsPort);
 
+        // A removed server is pruned from Raft by the first other server by name, once its agent has stopped.
+        const pruner = (host: DockerHost) => [...servers].sort((a, b) => byHostName(a.spec, b.spec)).find((s) => s !== host);
         this.agents = {};
         const joined: pulumi.Output<string>[] = [];
         let previousAgentReady: HostCommand | undefined;
@@ -147,6 +149,20 @@ export class ConsulCluster extends pulumi.ComponentResource {
                               { parent: this },
                           ),
                       ];
+            const prunedBy = server ? pruner(host) : undefined;
+            const tracked = prunedBy
+                ? [
+                      prunedBy.run(
+                          `${name}-server-${hostName}`,
+                          {
+                              create: renderConsulServerTracked(hostName),
+                              delete: renderConsulServerPrune(hostName, localAgentAddress(args.spec, prunedBy.spec.address)),
+                              stdin: this.tokens.management,
+                          },
+                          { parent: this },
+                      ),
+                  ]
+                : [];
             this.agents[hostName] = serviceContainer(
                 `${name}-agent-${hostName}`,
                 host,
@@ -164,7 +180,8 @@ export class ConsulCluster extends pulumi.ComponentResource {
                 },
                 {
                     parent: this,
-                    dependsOn: [...args.readyBefore[hostName], dataOwner, ...dnsRedirect, ...(args.rolling && previousAgentReady ? [previousAgentReady] : [])],
+                    // The agent goes before its tracker, whose delete then prunes it.
+                    dependsOn: [...args.readyBefore[hostName], dataOwner, ...dnsRedirect, ...tracked, ...(args.rolling && previousAgentReady ? [previousAgentReady] : [])],
                 },
             );
             const agentAddress = localAgentAddress(args.spec, host.spec.address);

@@ -4,7 +4,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
-import { ConsulSpec, EdgeSpec, ImageVersions } from "../lib/model";
+import { ConsulSpec, EdgeSpec, ImageVersions, byHostName } from "../lib/model";
 import { serviceContainer } from "../lib/containers";
 import { renderImageBuild, renderImageRemove } from "../render/image";
 import { EDGE_CONTAINER, EDGE_HEALTH_PATH, EDGE_PATHS, renderConsulTemplateConfig, renderEdgeDrain, renderEdgeReady, renderNginxConf, renderUpstreamsTemplate } from "../render/edge";
@@ -58,7 +58,7 @@ export class Edge extends pulumi.ComponentResource {
         super("swarm-platform:edge:Edge", name, {}, opts);
         const dockerfile = fs.readFileSync(EDGE_DOCKERFILE, "utf8");
         const tag = edgeImageTag(args.images, dockerfile);
-        const hosts = [...args.hosts].sort((a, b) => a.spec.name.localeCompare(b.spec.name));
+        const hosts = [...args.hosts].sort((a, b) => byHostName(a.spec, b.spec));
         const vip = args.spec.vip;
         if (vip && hosts.length !== 2) throw new pulumi.ResourceError(`a VIP needs exactly two edge hosts, got ${hosts.length}`, this);
         const formerName = (part: string) => (args.formerVipComponent ? [{ name: `${args.formerVipComponent}-${part}`, parent: pulumi.createUrn(args.formerVipComponent, "swarm-platform:edge:EdgeVip", opts?.parent) }] : []);

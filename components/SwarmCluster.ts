@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { SwarmSpec } from "../lib/model";
+import { SwarmSpec, byHostName } from "../lib/model";
 import { renderJoinToken, renderNodeRemove, renderNodeTracked, renderSwarmInit, renderSwarmJoin, renderSwarmLeave } from "../render/swarm";
 import { DockerHost } from "./DockerHost";
 
@@ -21,8 +21,11 @@ export function duplicateEngineNames(names: Record<string, string>): string[] {
 }
 
 /**
- * A Docker Swarm across the hosts: `init` on the first manager, then every other node joins by role in
- * parallel, each join depending only on init. Join tokens are read as secrets and reach nodes on stdin.
+ * A Docker Swarm across the hosts: `init` on the first manager by name, then every other node joins by
+ * role in parallel, each join depending only on init. Join tokens are read as secrets and reach nodes
+ * on stdin. Each node's membership is keyed by its host's name, so when the first manager goes, the
+ * next one by name takes its part (its init finds the swarm it is in and keeps it) and nothing else
+ * moves. Another manager tracks every node and removes its entry once the node has left.
  */
 export class SwarmCluster extends pulumi.ComponentResource {
     readonly managerAddress: string;
@@ -34,7 +37,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
 
     constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm-platform:cluster:SwarmCluster", name, {}, opts);
-        const [first, ...others] = args.hosts.filter((h) => h.spec.roles.includes("manager"));
+        const managers = args.hosts.filter((h) => h.spec.roles.includes("manager")).sort((a, b) => byHostName(a.spec, b.spec));
+        const [first, ...others] = managers;
         if (!first) throw new pulumi.ResourceError("a swarm needs at least one manager", this);
         this.managerAddress = first.spec.address;
 
@@ -47,12 +51,27 @@ export class SwarmCluster extends pulumi.ComponentResource {
                 }
                 return true;
             });
+        // A node's entry is removed by a manager that stays in the swarm when the node goes: the first
+        // manager, or for the first manager itself the next one.
+        const tracker = (host: DockerHost) => (host === first ? others[0] : first);
+        const tracked = (host: DockerHost): pulumi.Resource[] => {
+            const by = tracker(host);
+            if (!by) return [];
+            // The membership depends on it, so when the host goes the node leaves first, then its entry goes.
+            return [
+                by.run(
+                    `${name}-node-${host.spec.name}`,
+                    { create: host.engineName.apply(renderNodeTracked), delete: host.engineName.apply(renderNodeRemove) },
+                    { parent: this },
+                ),
+            ];
+        };
         // Only init waits for every host's name: the joins wait for init, so a node's join depends on its
         // own host and the first manager, and the graph grows linearly with the hosts.
         this.init = first.run(
-            `${name}-init`,
+            `${name}-member-${first.spec.name}`,
             { create: namesChecked.apply(() => renderSwarmInit(first.spec, args.swarm)), delete: renderSwarmLeave() },
-            { parent: this, dependsOn: [args.readyBefore[first.spec.name]], protect: args.protect },
+            { parent: this, dependsOn: [args.readyBefore[first.spec.name], ...tracked(first)], protect: args.protect, aliases: [{ name: `${name}-init` }] },
         );
         const token = (role: "manager" | "worker") =>
             // Secret here as well as by additionalSecretOutputs, so no path to a join can see it in the clear.
@@ -60,24 +79,17 @@ export class SwarmCluster extends pulumi.ComponentResource {
         const tokens = { manager: token("manager"), worker: token("worker") };
 
         const joiners = [...others, ...args.hosts.filter((h) => h.spec.roles.includes("worker"))];
-        const joins = joiners.map((host) => {
-            // The join depends on it, so when the host goes the node leaves first and then the first
-            // manager removes its entry.
-            const tracked = first.run(
-                `${name}-node-${host.spec.name}`,
-                { create: host.engineName.apply(renderNodeTracked), delete: host.engineName.apply(renderNodeRemove) },
-                { parent: this, dependsOn: [this.init] },
-            );
-            return host.run(
-                `${name}-join-${host.spec.name}`,
+        const joins = joiners.map((host) =>
+            host.run(
+                `${name}-member-${host.spec.name}`,
                 {
                     create: renderSwarmJoin(host.spec, first.spec.address),
                     delete: renderSwarmLeave(),
                     stdin: tokens[host.spec.roles.includes("manager") ? "manager" : "worker"].apply((t) => `${t.trim()}\n`),
                 },
-                { parent: this, dependsOn: [this.init, args.readyBefore[host.spec.name], tracked] },
-            );
-        });
+                { parent: this, dependsOn: [this.init, args.readyBefore[host.spec.name], ...tracked(host)], aliases: [{ name: `${name}-join-${host.spec.name}` }] },
+            ),
+        );
         this.members = [this.init, ...joins];
         this.memberOf = Object.fromEntries([[first.spec.name, this.init], ...joiners.map((h, i) => [h.spec.name, joins[i]])]);
         this.registerOutputs({ managerAddress: this.managerAddress, nodes: args.hosts.map((h) => h.spec.name) });

@@ -151,3 +151,6 @@ export interface LastDeployment {
 }
 
 export const FIRST_DEPLOYMENT: LastDeployment = { consulAgents: [], backendPlacement: {} };
+
+/** Hosts in name order (code points, as the model lists them): whatever follows "the first by name" uses this one order. */
+export const byHostName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);

@@ -14,6 +14,7 @@ import {
     edgeHosts,
     managers,
     consulServers,
+    byHostName,
 } from "./model";
 
 /** One thing wrong with the config: which key, what is wrong, and how to fix it. */
@@ -495,7 +496,7 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
     const protectData = bool(c, raw, "protectData");
     // Ordered by name, not by their place in the list: which manager initialises the swarm, which edge is
     // MASTER and where backends go then follow the hosts themselves, so reordering the list changes nothing.
-    const byName = [...hosts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const byName = [...hosts].sort(byHostName);
     const model: PlatformModel = { stack, protectData, hosts: byName, overlay, gwbridge, swarm, tiers, flows, images, consul, registrator, edge, backends };
     return c.errors.length === 0 ? { model, errors: [], warnings: c.warnings } : { errors: c.errors, warnings: c.warnings };
 }

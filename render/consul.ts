@@ -152,6 +152,31 @@ export function renderConsulLeaderHandoff(nodeName: string, httpAddress: string,
     );
 }
 
+/** On another server: says which server it will prune once that server's agent is gone. */
+export const renderConsulServerTracked = (nodeName: string): string => posixScript(`echo ${shq(`consul: server ${nodeName} tracked`)}`);
+
+/**
+ * On another server, after a removed server's agent stopped (servers keep their Raft membership when
+ * they stop, so a restart rejoins): waits until Consul no longer sees it alive, then removes it from
+ * the member list and from Raft (`force-leave -prune`), so the remaining servers' quorum counts only
+ * them. The management token comes on stdin. Never fails: a host with no agent left says so.
+ */
+export function renderConsulServerPrune(nodeName: string, httpAddress: string): string {
+    const consul = `docker exec -e CONSUL_HTTP_TOKEN -e CONSUL_HTTP_ADDR=${shq(httpAddress)} consul consul`;
+    return posixScript(
+        'IFS= read -r CONSUL_HTTP_TOKEN || [ -n "$CONSUL_HTTP_TOKEN" ]',
+        "export CONSUL_HTTP_TOKEN",
+        `${consul} members >/dev/null 2>&1 || { echo ${shq(`consul: no agent answers on this host; server ${nodeName} not pruned here`)}; exit 0; }`,
+        "i=0",
+        `while ${consul} members 2>/dev/null | awk -v n=${shq(nodeName)} '$1 == n && $3 == "alive"' | grep -q .; do`,
+        `  i=$((i + 1)); [ "$i" -le ${LEADER_HANDOFF_SECONDS} ] || { echo ${shq(`consul: server ${nodeName} still alive after ${LEADER_HANDOFF_SECONDS} s; not pruned`)} >&2; exit 0; }`,
+        "  sleep 1",
+        "done",
+        `${consul} force-leave -prune ${shq(nodeName)} >/dev/null 2>&1 || true`,
+        `echo ${shq(`consul: server ${nodeName} pruned`)}`,
+    );
+}
+
 export const CONSUL_CONFIG_DIR = "/consul/config";
 export const CONSUL_DATA_DIR = "/consul/data";
 

@@ -165,7 +165,8 @@ async function scenarioMulti(baseline: HostSnapshot[]): Promise<void> {
             await checkDayOne(stack, s, checkVip, 2);
             await checkScale(stack, s, `http://${s.vip}:${s.edgePort}/`, [9, 3]);
             await checkUpgrades(stack, s);
-            await checkHostAddedAndRemoved(stack, s, 4);
+            await checkHostAddedAndRemoved(stack, s, 4, "worker");
+            await checkHostAddedAndRemoved(stack, s, 4, "manager");
             await checkReorder(stack);
         }
     } finally {

@@ -15,7 +15,7 @@ const CONTAINER = "docker:index/container:Container";
 /** Slows the resources that must come first, so a dependent that does not wait shows up as overlapping. */
 const SLOW = 300;
 const slowFirsts = (_type: string, name: string): number =>
-    /gwbridge-.*-network$|swarm-init$|swarm-join-|swarm-(manager|worker)-token$/.test(name) ? SLOW : 0;
+    /gwbridge-.*-network$|swarm-member-|swarm-(manager|worker)-token$/.test(name) ? SLOW : 0;
 
 async function deploy(model: PlatformModel): Promise<{ run: MockRun; platform: Platform }> {
     let platform: Platform | undefined;
@@ -41,27 +41,27 @@ describe("multihost stack", () => {
     test("every host gets a docker_gwbridge before it inits or joins", () => {
         for (const host of ["node1", "node2", "node3"]) {
             const gw = run.byName(`platform-gwbridge-${host}-network`);
-            const member = host === "node1" ? run.byName("platform-swarm-init") : run.byName(`platform-swarm-join-${host}`);
+            const member = host === "node1" ? run.byName("platform-swarm-member-node1") : run.byName(`platform-swarm-member-${host}`);
             before(gw, member);
         }
     });
 
     test("init runs on the first manager, before the tokens and every join", () => {
-        const init = run.byName("platform-swarm-init");
+        const init = run.byName("platform-swarm-member-node1");
         expect((init.inputs.connection as { host: string }).host).toBe("192.0.2.11");
         before(init, run.byName("platform-swarm-manager-token"));
-        for (const host of ["node2", "node3"]) before(run.byName("platform-swarm-manager-token"), run.byName(`platform-swarm-join-${host}`));
+        for (const host of ["node2", "node3"]) before(run.byName("platform-swarm-manager-token"), run.byName(`platform-swarm-member-${host}`));
     });
 
     test("joins do not wait for each other", () => {
-        const [a, b] = [run.byName("platform-swarm-join-node2"), run.byName("platform-swarm-join-node3")];
+        const [a, b] = [run.byName("platform-swarm-member-node2"), run.byName("platform-swarm-member-node3")];
         expect(a.started).toBeLessThan(b.finished);
         expect(b.started).toBeLessThan(a.finished);
     });
 
     test("managers join with the manager token, fed on stdin", () => {
-        expect(stdinOf(run.byName("platform-swarm-join-node2"))).toBe("stdout-of-platform-swarm-manager-token\n");
-        expect(run.byName("platform-swarm-join-node2").inputs.create).not.toContain("stdout-of-platform-swarm-manager-token");
+        expect(stdinOf(run.byName("platform-swarm-member-node2"))).toBe("stdout-of-platform-swarm-manager-token\n");
+        expect(run.byName("platform-swarm-member-node2").inputs.create).not.toContain("stdout-of-platform-swarm-manager-token");
     });
 
     test("commands never get previous output in their environment", () => {
@@ -78,7 +78,7 @@ describe("multihost stack", () => {
         expect(overlay.inputs.create).toContain("docker network create --driver overlay --subnet '10.10.0.0/16' --gateway '10.10.0.254' --attachable");
         expect(overlay.inputs.create).toContain("'my-network-overlay'");
         expect((overlay.inputs.connection as { host: string }).host).toBe("192.0.2.11");
-        for (const m of ["platform-swarm-init", "platform-swarm-join-node2", "platform-swarm-join-node3"]) before(run.byName(m), overlay);
+        for (const m of ["platform-swarm-member-node1", "platform-swarm-member-node2", "platform-swarm-member-node3"]) before(run.byName(m), overlay);
     });
 
     test("tier networks on every host, with fixed bridge names, and flow rules after them", () => {
@@ -106,7 +106,7 @@ describe("multihost stack", () => {
     test("consul agents start after the swarm and networks", () => {
         const agent = run.ofType(CONTAINER).find((c) => c.inputs.name === "consul") as RecordedResource;
         before(run.byName("platform-overlay-network"), agent);
-        before(run.byName("platform-swarm-join-node3"), agent);
+        before(run.byName("platform-swarm-member-node3"), agent);
     });
 
     test("registrator on every node: only the proxy's socket, host address, local agent", () => {
@@ -185,9 +185,14 @@ describe("multihost stack", () => {
         // A server's rollout command hands leadership over with the management token.
         const serverRollouts = run.ofType(COMMAND).filter((c) => c.name.startsWith("platform-consul-rollout-") && c.inputs.delete);
         expect(serverRollouts.length).toBeGreaterThan(0);
-        const takesSecretStdin = (name: string) => name.startsWith("platform-swarm-join-") || name === "platform-consul-acl" || serverRollouts.some((c) => c.name === name);
+        // So does the server that prunes another one from Raft once it is removed.
+        const takesSecretStdin = (name: string) =>
+            (name.startsWith("platform-swarm-member-") && name !== "platform-swarm-member-node1") ||
+            name === "platform-consul-acl" ||
+            name.startsWith("platform-consul-server-") ||
+            serverRollouts.some((c) => c.name === name);
         for (const c of serverRollouts) expect(c.secretInputs).toContain("stdin");
-        for (const name of ["platform-swarm-join-node2", "platform-swarm-join-node3", "platform-consul-acl"]) expect(run.byName(name).secretInputs).toContain("stdin");
+        for (const name of ["platform-swarm-member-node2", "platform-swarm-member-node3", "platform-consul-acl"]) expect(run.byName(name).secretInputs).toContain("stdin");
         for (const c of run.ofType(CONTAINER).filter((c) => ["consul", "keepalived", "edge"].includes(c.inputs.name as string))) {
             expect(c.secretInputs).toContain("uploads");
         }
@@ -257,8 +262,9 @@ describe("dev stack", () => {
     });
 
     test("a single-node swarm: init, no joins", () => {
-        expect(run.byName("platform-swarm-init")).toBeDefined();
-        expect(run.resources.filter((r) => r.name.startsWith("platform-swarm-join-"))).toHaveLength(0);
+        const members = run.resources.filter((r) => r.name.startsWith("platform-swarm-member-"));
+        expect(members).toHaveLength(1);
+        expect(members[0].inputs.create).toContain("docker swarm init");
     });
 
     test("one consul server with bootstrap-expect 1, one edge, no VIP, three backends", () => {
@@ -300,7 +306,7 @@ describe("SSH identity and host keys", () => {
         for (const host of model.hosts) host.connection = { kind: "ssh", user: "root", port: 22 };
         const run = await runUnderMocks(() => new Platform("platform", { model, sshPrivateKey: pulumi.secret(PRIVATE_KEY) }));
         expect(filesHolding(os.tmpdir(), "secret-material-for-this-test")).toEqual([]);
-        const join = run.byName("platform-swarm-join-node2");
+        const join = run.byName("platform-swarm-member-node2");
         expect((join.inputs.connection as { privateKey: string }).privateKey).toBe(PRIVATE_KEY);
         for (const p of run.ofType("pulumi:providers:docker")) expect(JSON.parse(p.inputs.sshOpts as string)).not.toContain("-i");
     });
@@ -313,14 +319,14 @@ describe("SSH identity and host keys", () => {
             const opts = JSON.parse(p.inputs.sshOpts as string) as string[];
             expect(opts[opts.indexOf("-i") + 1]).toBe(keyPath);
         }
-        expect((run.byName("platform-swarm-init").inputs.connection as { privateKey: string }).privateKey).toBe(fs.readFileSync(keyPath, "utf8"));
+        expect((run.byName("platform-swarm-member-node1").inputs.connection as { privateKey: string }).privateKey).toBe(fs.readFileSync(keyPath, "utf8"));
     });
 
     test("a pinned host key reaches both the scripts' connection and the Docker CLI's ssh", async () => {
         const model = stackModel("multihost");
         for (const host of model.hosts) if (host.connection.kind === "ssh") host.connection.hostKey = HOST_KEY;
         const run = await runUnderMocks(() => new Platform("platform", { model }));
-        expect((run.byName("platform-swarm-join-node3").inputs.connection as { hostKey: string }).hostKey).toBe(HOST_KEY);
+        expect((run.byName("platform-swarm-member-node3").inputs.connection as { hostKey: string }).hostKey).toBe(HOST_KEY);
         for (const p of run.ofType("pulumi:providers:docker")) {
             const opts = JSON.parse(p.inputs.sshOpts as string) as string[];
             expect(opts).toEqual(expect.arrayContaining(["StrictHostKeyChecking=yes", "UserKnownHostsFile=/dev/null", `KnownHostsCommand=/bin/echo %H ${HOST_KEY}`]));

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { renderConsulAgentReady, renderConsulLeaderHandoff } from "../render/consul";
+import { renderConsulAgentReady, renderConsulLeaderHandoff, renderConsulServerPrune } from "../render/consul";
 import { EDGE_PATHS, renderEdgeDrain, renderEdgeReady } from "../render/edge";
 import { renderNodeRemove } from "../render/swarm";
 
@@ -19,6 +19,11 @@ case "$*" in
     for n in rig-h1 rig-h2 rig-h3; do
       if [ "$n" = "$leader" ]; then echo "$n id-$n 10.0.0.1:8300 leader true 3"; else echo "$n id-$n 10.0.0.1:8300 follower true 3"; fi
     done ;;
+  *"consul members"*)
+    [ -f "$FAKE/no-agent" ] && exit 1
+    n=$(cat "$FAKE/failures"); state=failed; [ "$n" -gt 0 ] && { echo $((n - 1)) > "$FAKE/failures"; state=alive; }
+    echo "Node Address Status Type"; echo "rig-h1 10.0.0.1:8301 alive server"; echo "rig-h3 10.0.0.3:8301 $state server" ;;
+  *"force-leave"*) ;;
   *"transfer-leader"*) [ -f "$FAKE/refuse" ] && exit 1; echo rig-h2 > "$FAKE/leader" ;;
   *"catalog nodes"*)
     n=$(cat "$FAKE/failures"); [ "$n" -gt 0 ] && { echo $((n - 1)) > "$FAKE/failures"; exit 1; }
@@ -62,6 +67,7 @@ const scripts = {
     edgeDrain: renderEdgeDrain("203.0.113.7", "c0ffee"),
     edgeDrainNoVip: renderEdgeDrain(undefined, "c0ffee"),
     nodeRemove: renderNodeRemove("web7"),
+    serverPrune: renderConsulServerPrune("rig-h3", "127.0.0.1:8500"),
 };
 
 test.each(Object.keys(scripts) as (keyof typeof scripts)[])("%s parses under sh -n and bash -n and stops at the first error", (key) => {
@@ -154,5 +160,25 @@ describe("a node's removal from the swarm", () => {
         expect(r.code).toBe(0);
         expect(r.stdout).toContain("not removed here");
         expect(r.log.some((l) => l.includes("node rm"))).toBe(false);
+    });
+});
+
+describe("a removed Consul server's pruning", () => {
+    test("waits until the server is no longer alive, then prunes it with the token from stdin", () => {
+        // Alive for three listings: the first look (does an agent answer here?) and two rounds of waiting.
+        writeFileSync(join(fake, "failures"), "3\n");
+        const r = runScript(scripts.serverPrune, "mgmt-token");
+        expect(r.code).toBe(0);
+        expect(r.log.filter((l) => l === "sleep 1")).toHaveLength(2);
+        expect(r.log.some((l) => l.includes("force-leave -prune rig-h3") && l.endsWith("token=mgmt-token"))).toBe(true);
+        expect(r.stdout).toContain("consul: server rig-h3 pruned");
+    });
+
+    test("a host whose agent is gone prunes nothing and does not fail", () => {
+        writeFileSync(join(fake, "no-agent"), "");
+        const r = runScript(scripts.serverPrune, "mgmt-token");
+        expect(r.code).toBe(0);
+        expect(r.stdout).toContain("not pruned here");
+        expect(r.log.some((l) => l.includes("force-leave"))).toBe(false);
     });
 });

@@ -80,6 +80,45 @@ describe("hosts coming and going", () => {
         const tracked = run.byName("platform-swarm-node-node004");
         expect((tracked.inputs.connection as { host: string }).host).toBe(modelWithHosts(4).hosts[0].address);
         expect(tracked.inputs.delete).toContain("engine-platform-host-node004-engine-name");
-        before(tracked, run.byName("platform-swarm-join-node004"));
+        before(tracked, run.byName("platform-swarm-member-node004"));
+    });
+});
+
+describe("managers and Consul servers coming and going", () => {
+    const slowTrackers = (_type: string, name: string): number => (/swarm-node-|consul-server-/.test(name) ? 150 : 0);
+    const connectionOf = (r: RecordedResource) => (r.inputs.connection as { host: string }).host;
+
+    test("the first manager by name inits; its own entry is tracked by the next manager, before init", async () => {
+        const model = modelWithHosts(4);
+        const run = await runUnderMocks(() => new Platform("platform", { model }), slowTrackers);
+        expect(run.byName("platform-swarm-member-node001").inputs.create).toContain("docker swarm init");
+        const tracked = run.byName("platform-swarm-node-node001");
+        expect(connectionOf(tracked)).toBe(model.hosts[1].address);
+        before(tracked, run.byName("platform-swarm-member-node001"));
+    });
+
+    test("without the first manager, the next by name takes over init under its own name and the others join it", async () => {
+        const model = modelWithHosts(4);
+        model.hosts = model.hosts.filter((h) => h.name !== "node001");
+        // node001 was one of the VIP's two edges.
+        model.edge.vip = undefined;
+        const run = await runUnderMocks(() => new Platform("platform", { model }));
+        expect(run.byName("platform-swarm-member-node002").inputs.create).toContain("docker swarm init");
+        for (const host of ["node003", "node004"]) expect(run.byName(`platform-swarm-member-${host}`).inputs.create).toContain(`${model.hosts[0].address}:2377`);
+        expect(run.resources.some((r) => r.name.includes("node001"))).toBe(false);
+    });
+
+    test("a Consul server is tracked by the first other server, which prunes it with the management token once its agent is gone", async () => {
+        const model = modelWithHosts(4);
+        const run = await runUnderMocks(() => new Platform("platform", { model }), slowTrackers);
+        for (const [server, by] of [["node001", 1], ["node003", 0]] as const) {
+            const tracked = run.byName(`platform-consul-server-${server}`);
+            expect(connectionOf(tracked)).toBe(model.hosts[by].address);
+            expect(tracked.inputs.delete).toContain(`force-leave -prune '${server}'`);
+            expect(tracked.secretInputs).toContain("stdin");
+            before(tracked, run.byName(`platform-consul-agent-${server}`));
+        }
+        // A client leaves the cluster by itself when it stops.
+        expect(run.resources.some((r) => r.name === "platform-consul-server-node004")).toBe(false);
     });
 });
