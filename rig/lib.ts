@@ -59,6 +59,19 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     });
 }
 
+/** Every live process below `pid`, children before their own children, from /proc (Linux). */
+export function descendants(pid: number): number[] {
+    let children: number[] = [];
+    try {
+        for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+            children.push(...fs.readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").split(" ").filter(Boolean).map(Number));
+        }
+    } catch {
+        children = [];
+    }
+    return children.flatMap((c) => [c, ...descendants(c)]);
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Rig host i (1-based). */

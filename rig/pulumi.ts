@@ -8,7 +8,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { RIG_STATE, ROOT, must, publicKeyOf, run } from "./lib";
+import { RIG_STATE, ROOT, descendants, must, publicKeyOf, run } from "./lib";
 
 /** The plugins the SDK packages ask for, at the versions package.json pins. */
 const PLUGINS = ["command", "random", "docker"].map((name) => ({
@@ -65,6 +65,8 @@ export interface PulumiRun {
     code: number;
     output: string;
     seconds: number;
+    /** Killed on `killWhen`. */
+    killed?: boolean;
 }
 
 export interface PulumiRunOptions {
@@ -74,6 +76,8 @@ export interface PulumiRunOptions {
     env?: NodeJS.ProcessEnv;
     /** A command prefix the run goes through (nsenter into a rig host's namespaces). */
     wrapper?: string[];
+    /** SIGKILL the run as soon as its output matches, as a crash or an operator's `kill -9` would. */
+    killWhen?: RegExp;
 }
 
 /** The run in progress, ended (by its pid) if the checks are told to stop. */
@@ -93,8 +97,22 @@ export function runPulumi(argv: string[], opts: PulumiRunOptions): Promise<Pulum
         const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...pulumiEnv(), ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
         let output = "";
         let partial = "";
+        let killed = false;
         const onData = (d: Buffer) => {
             output += d.toString();
+            if (opts.killWhen && !killed && opts.killWhen.test(output)) {
+                killed = true;
+                // The CLI's plugins (language host, providers) outlive a SIGKILLed CLI: they go by pid too.
+                const plugins = child.pid ? descendants(child.pid) : [];
+                child.kill("SIGKILL");
+                for (const pid of plugins) {
+                    try {
+                        process.kill(pid, "SIGTERM");
+                    } catch {
+                        // Gone with the CLI already.
+                    }
+                }
+            }
             const lines = (partial + d.toString()).split("\n");
             partial = lines.pop() ?? "";
             for (const l of lines) console.log(`  | ${l}`);
@@ -107,7 +125,7 @@ export function runPulumi(argv: string[], opts: PulumiRunOptions): Promise<Pulum
             clearTimeout(timer);
             current = undefined;
             if (partial) console.log(`  | ${partial}`);
-            resolve({ code: code ?? 1, output, seconds: (Date.now() - t0) / 1000 });
+            resolve({ code: code ?? 1, output, seconds: (Date.now() - t0) / 1000, killed });
         });
     });
 }
@@ -115,7 +133,8 @@ export function runPulumi(argv: string[], opts: PulumiRunOptions): Promise<Pulum
 /** A stack the real CLI acts on: `cli("up")` is `pulumi up --yes` on it, wherever and however it runs. */
 export interface StackCli {
     readonly label: string;
-    cli(verb: string, args?: string[]): Promise<PulumiRun>;
+    /** `killWhen`: SIGKILL the CLI once its output matches (see PulumiRunOptions). */
+    cli(verb: string, args?: string[], killWhen?: RegExp): Promise<PulumiRun>;
     exportState(): Promise<string>;
 }
 
@@ -148,14 +167,14 @@ export class CliStack implements StackCli {
     ) {}
 
     /** A shell line run in the project copy, through the wrapper. */
-    shell(line: string, env: NodeJS.ProcessEnv = {}): Promise<PulumiRun> {
-        return runPulumi([...this.wrapper, "sh", "-c", `cd "$0" && ${line}`, this.projectDir], { cwd: ROOT, timeoutMs: 900_000, env: { ...this.env, ...env } });
+    shell(line: string, env: NodeJS.ProcessEnv = {}, killWhen?: RegExp): Promise<PulumiRun> {
+        return runPulumi([...this.wrapper, "sh", "-c", `cd "$0" && ${line}`, this.projectDir], { cwd: ROOT, timeoutMs: 900_000, env: { ...this.env, ...env }, killWhen });
     }
 
     /** `pulumi <verb> ...` on this stack; `up`, `refresh` and `destroy` are confirmed with --yes. */
-    cli(verb: string, args: string[] = []): Promise<PulumiRun> {
-        const confirm = ["up", "refresh", "destroy"].includes(verb) ? ["--yes"] : [];
-        return this.shell(["exec", "pulumi", verb, "--stack", this.stackName, "--non-interactive", ...confirm, ...args].map(shellWord).join(" "));
+    cli(verb: string, args: string[] = [], killWhen?: RegExp): Promise<PulumiRun> {
+        const confirm = ["up", "refresh", "destroy", "cancel"].includes(verb) ? ["--yes"] : [];
+        return this.shell(["exec", "pulumi", verb, "--stack", this.stackName, "--non-interactive", ...confirm, ...args].map(shellWord).join(" "), {}, killWhen);
     }
 
     /** The stack's state as `pulumi stack export` writes it, secrets left encrypted. */
