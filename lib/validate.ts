@@ -506,6 +506,9 @@ export interface SwarmFixedSettings {
     swarmAddressPool: string;
     swarmAddressPoolMaskLength: number;
     swarmDataPathPort: number;
+    /** docker_gwbridge as every node was set up with it before joining. */
+    gwbridgeSubnet: string;
+    gwbridgeGateway: string;
     /** Per host name: the addresses the node joined the swarm (and Consul) with. */
     members: Record<string, { address: string; dataPathAddress: string | null }>;
 }
@@ -514,6 +517,8 @@ export const swarmFixedSettings = (model: PlatformModel): SwarmFixedSettings => 
     swarmAddressPool: model.swarm.defaultAddressPool,
     swarmAddressPoolMaskLength: model.swarm.defaultAddressPoolMaskLength,
     swarmDataPathPort: model.swarm.dataPathPort,
+    gwbridgeSubnet: model.gwbridge.subnet,
+    gwbridgeGateway: model.gwbridge.gateway,
     members: Object.fromEntries(model.hosts.map((h) => [h.name, { address: h.address, dataPathAddress: h.dataPathAddress ?? null }])),
 });
 
@@ -533,6 +538,17 @@ export function unchangeableProblems(previous: unknown, model: PlatformModel): P
         problems.push({
             key,
             message: `the running swarm was initialised with ${String(was)}, and swarm mode keeps it for the swarm's life: ${String(now[key])} would change nothing`,
+            fix: `set it back to ${String(was)}; a new value needs a new swarm (pulumi destroy with protectData off, then pulumi up)`,
+        });
+    }
+    // Rebuilding docker_gwbridge takes the node out of the swarm, which on a running stack would be
+    // every node at once: refused rather than done.
+    for (const key of ["gwbridgeSubnet", "gwbridgeGateway"] as const) {
+        const was = previous[key];
+        if (was === undefined || was === now[key]) continue;
+        problems.push({
+            key,
+            message: `every node's docker_gwbridge was made with ${String(was)} before it joined the swarm; rebuilding it takes a node out of the swarm, and ${String(now[key])} would rebuild it on every node at once`,
             fix: `set it back to ${String(was)}; a new value needs a new swarm (pulumi destroy with protectData off, then pulumi up)`,
         });
     }

@@ -5,7 +5,7 @@
  * `up` took, what it replaced, in what order, the failed requests and the seconds without a leader.
  */
 import * as path from "path";
-import { RIG_STATE, curlFromHost, dockerOn, hostAddress, httpGet, must, publicKeyOf, sleep } from "./lib";
+import { RIG_STATE, ROOT, curlFromHost, dockerOn, hostAddress, httpGet, must, publicKeyOf, run, sleep, snapshotHost, waitFor } from "./lib";
 import { PulumiRun, RIG_HOST_KEY, StackCli } from "./pulumi";
 import { assert, check } from "./report";
 import { Scenario } from "./system";
@@ -338,4 +338,57 @@ export async function checkInterrupted(stack: StackCli, s: Scenario): Promise<vo
         await checkRollout(stack, s, `${u.label}-after-interruption`, [], u.rolled, u.alsoTouched);
         for (const h of u.hosts(s)) await dockerOn(h, ["image", "rm", rebuilt]);
     }
+}
+
+const containerStates = async (h: number): Promise<Map<string, string>> =>
+    new Map(
+        (await must(dockerOn(h, ["ps", "-a", "--filter", "label=io.swarm-platform.managed", "--format", "{{.Names}} {{.State}}"]), "docker ps"))
+            .split("\n")
+            .filter(Boolean)
+            .map((l) => l.split(" ") as [string, string]),
+    );
+
+/**
+ * Drift on rig-h<h>: registrator removed by hand, then the host's dockerd restarted, all while the
+ * service is watched. What Docker can bring back comes back by itself (every other container, by its
+ * restart policy; the flow rules, which live in the kernel, stay), and `pulumi refresh` then `pulumi
+ * up` restore the rest, touching nothing else; a preview then finds nothing to change.
+ */
+export async function checkDrift(stack: StackCli, s: Scenario, h: number): Promise<void> {
+    const name = `rig-h${h}`;
+    await check(`drift[${stack.label}]`, async () => {
+        const before = await snapshotHost(h);
+        const running = [...(await containerStates(h)).entries()].filter(([, state]) => state === "running").map(([n]) => n);
+        const watch = watchService(`http://${s.vip}:${s.edgePort}/`, s.consulServers);
+        let back: string[] = [];
+        let refresh: PulumiRun | undefined;
+        let up: PulumiRun | undefined;
+        try {
+            await must(dockerOn(h, ["rm", "-f", "registrator"]), "docker rm -f registrator");
+            await must(run("bash", [path.join(ROOT, "rig", "hosts.sh"), "restart-engine", String(h)], { timeoutMs: 180_000 }), `hosts.sh restart-engine ${h}`);
+            const expected = running.filter((n) => n !== "registrator");
+            const settled = await waitFor(async () => {
+                const now = await containerStates(h);
+                return expected.every((n) => now.get(n) === "running") ? [...now.keys()] : undefined;
+            }, 60_000, 1000, 60);
+            back = settled.value ?? [];
+            assert(settled.value, `not back after the restart: ${expected.filter((n) => !back.includes(n)).join(", ")}`);
+            refresh = await stack.cli("refresh");
+            up = await stack.cli("up");
+        } finally {
+            await sleep(2000);
+        }
+        const w = await watch.stop();
+        assert(refresh.code === 0, `pulumi refresh: exit ${refresh.code}: ${refresh.output.slice(-300)}`);
+        const firewall = (await snapshotHost(h)).firewall;
+        assert(JSON.stringify(firewall) === JSON.stringify(before.firewall), `${name}'s firewall rules changed over the restart`);
+        const touched = touchedIn(up);
+        const line = describe(up, w, `${back.length} containers back by themselves; refresh then up changed ${touched.join(", ") || "nothing"}`);
+        assert(up.code === 0, `up exit ${up.code}; ${line}`);
+        assert(touched.length > 0 && touched.every((n) => n === `platform-registrator-${name}`), `up should recreate only platform-registrator-${name}; ${line}`);
+        assert((await containerStates(h)).get("registrator") === "running", `registrator not running on ${name}; ${line}`);
+        const again = await stack.cli("preview", ["--expect-no-changes"]);
+        assert(again.code === 0, `preview after the repair found changes: exit ${again.code}; ${line}`);
+        return `${line}; flow rules unchanged; preview --expect-no-changes passes (${w.failed} failed requests, ${w.leaderlessSeconds.toFixed(1)}s without a leader while ${name}'s engine restarted)`;
+    });
 }

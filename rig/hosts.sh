@@ -483,6 +483,24 @@ cmd_down() {
   log "down: done in $(since "$t0")s"
 }
 
+# --- restart-engine ---------------------------------------------------------------
+
+# What a host goes through when its Docker engine restarts (an upgrade, a crash): dockerd stops its
+# containers and starts again, in a fresh mount namespace, where sshd follows it. The network
+# namespace, and so the host's firewall rules, stay.
+cmd_restart_engine() {
+  local i=${1:-}
+  [[ $i =~ ^[1-9]$ && -s $RIG_STATE/h$i-dockerd.launch ]] || die "restart-engine I: rig-h$i is not up"
+  ENGINE_BIN=$(<"$RIG_STATE/engine-bin")
+  stop_pids 10 "rig-h$i sshd|$(pid_in "$RIG_STATE/h$i-sshd.launch")|ListenAddress=$(host_ip "$i"):"
+  stop_pids 40 "rig-h$i dockerd|$(pid_in "$RIG_STATE/h$i-dockerd.launch")|$(sock "$i")"
+  reap_leftovers "$i"
+  start_dockerd "$i"
+  wait_dockerd "$i"
+  start_sshd "$i"
+  wait_sshd "$i"
+}
+
 cmd_status() {
   local n i
   n=$(cat "$RIG_STATE/hosts" 2>/dev/null || echo 0)
@@ -505,7 +523,8 @@ main() {
     up) shift; cmd_up "$@" ;;
     down) cmd_down ;;
     status) cmd_status ;;
-    *) die "usage: hosts.sh up [N] | down | status" ;;
+    restart-engine) shift; cmd_restart_engine "$@" ;;
+    *) die "usage: hosts.sh up [N] | down | status | restart-engine I" ;;
   esac
 }
 

@@ -305,6 +305,20 @@ describe("settings a running swarm cannot take in place", () => {
     const model = () => validateConfig(base(), "multihost").model as PlatformModel;
     const last = () => swarmFixedSettings(model());
 
+    test("a new docker_gwbridge subnet or gateway is refused: rebuilding it would take every node out of the swarm at once", () => {
+        const raw = base();
+        raw.gwbridgeSubnet = "172.24.0.0/20";
+        raw.gwbridgeGateway = "172.24.0.1";
+        const problems = unchangeableProblems(last(), validateConfig(raw, "multihost").model as PlatformModel);
+        expect(problems.map((p) => p.key)).toEqual(["gwbridgeSubnet", "gwbridgeGateway"]);
+        expect(formatProblem(problems[0])).toContain("rebuilding it takes a node out of the swarm, and 172.24.0.0/20 would rebuild it on every node at once");
+        // A stack recorded before these keys were: nothing to compare, nothing refused.
+        const older: Record<string, unknown> = { ...last() };
+        delete older.gwbridgeSubnet;
+        delete older.gwbridgeGateway;
+        expect(unchangeableProblems(older, validateConfig(raw, "multihost").model as PlatformModel)).toEqual([]);
+    });
+
     test("nothing recorded yet (a new stack) or nothing changed: no problem", () => {
         expect(unchangeableProblems(undefined, model())).toEqual([]);
         expect(unchangeableProblems(last(), model())).toEqual([]);
