@@ -12,7 +12,7 @@ import { devLocalStack, insideHost, readmeUpCommand, tagDefaultImages, untagDefa
 import { checkDestroy, checkHostKeyPinned, checkNoChanges, checkScale, checkUnchangeableRefused, checkPreview, checkProtect, checkStateSecrets, checkUp, engineWarnings } from "./lifecycle";
 import { HostSnapshot, RIG_STATE, diffSnapshots, dockerOn, filesHolding, hostAddress, must, publicKeyOf, run, snapshotHosts, waitFor } from "./lib";
 import { CliStack, RIG_HOST_KEY, installPlugins, killCurrent, rigStack } from "./pulumi";
-import { checkDrift, checkHostAddedAndRemoved, checkInterrupted, checkUpgrades } from "./day2";
+import { checkDrift, checkInterrupted, checkUpgrades, checkWorkerAddedAndRemoved } from "./day2";
 import { assert, check, info, report, tally, timing } from "./report";
 import {
     DEV, GWBRIDGE_WANT, MULTI, Scenario, checkConsul, checkConsulApiClosed, checkConsulUnprivileged, checkDockerProxy, checkEdgeDynamics, checkEdgeMalformedEntry, checkEdgeReach, checkGwbridge, checkIsolation, checkOverlay,
@@ -165,8 +165,7 @@ async function scenarioMulti(baseline: HostSnapshot[]): Promise<void> {
             await checkDayOne(stack, s, checkVip, 2);
             await checkScale(stack, s, `http://${s.vip}:${s.edgePort}/`, [9, 3]);
             await checkUpgrades(stack, s);
-            await checkHostAddedAndRemoved(stack, s, 4, "worker");
-            await checkHostAddedAndRemoved(stack, s, 4, "manager");
+            await checkWorkerAddedAndRemoved(stack, s, 4);
             await checkInterrupted(stack, s);
             await checkDrift(stack, s, 2);
             await checkReorder(stack);

@@ -188,7 +188,10 @@ export async function snapshotHost(i: number): Promise<HostSnapshot> {
     const containers = ids.length
         ? lines(await must(dockerOn(i, ["inspect", "-f", "{{.Name}} {{.Id}} {{.State.Status}} started={{.State.StartedAt}}", ...ids]), "docker inspect"))
         : [];
-    const networks = lines(await must(dockerOn(i, ["network", "ls", "--no-trunc", "--format", "{{.Name}} {{.ID}} {{.Driver}}"]), "docker network ls"));
+    // Docker makes its predefined networks anew, with new ids, each time the engine starts: by name only.
+    const networks = lines(await must(dockerOn(i, ["network", "ls", "--no-trunc", "--format", "{{.Name}} {{.ID}} {{.Driver}}"]), "docker network ls")).map((l) =>
+        /^(bridge|host|none) /.test(l) ? l.replace(/ \S+ /, " (predefined) ") : l,
+    );
     const volumes = lines(await must(dockerOn(i, ["volume", "ls", "-q"]), "docker volume ls"));
     const images = lines(await must(dockerOn(i, ["image", "ls", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]), "docker image ls"));
     const chain = async (table: string, name: string) => {
