@@ -16,7 +16,7 @@ const LEADER_POLL_MS = 200;
 const MAX_REQUESTS = 6000;
 const MAX_LEADER_POLLS = 1500;
 
-export interface WatchResult {
+interface WatchResult {
     requests: number;
     /** Requests that failed on the first try. */
     failedRaw: number;
@@ -34,7 +34,7 @@ const leaderOf = async (h: number): Promise<string> => {
 };
 
 /** Starts the client and the leader poll; `stop` ends both and says what they saw. */
-export function watchService(url: string, servers: number[]): { stop: () => Promise<WatchResult> } {
+function watchService(url: string, servers: number[]): { stop: () => Promise<WatchResult> } {
     let done = false;
     const client = (async () => {
         const seen = { requests: 0, failedRaw: 0, failed: 0 };
@@ -74,7 +74,7 @@ export function watchService(url: string, servers: number[]): { stop: () => Prom
 const STEP = /^\s*[-+~]{1,3}\s+\S+\s+(\S+)\s+(deleting original|created replacement|replaced|created|deleted|updated)\b/;
 
 /** The resources `up` replaced, in the order their replacements were created. */
-export const replacedIn = (r: PulumiRun): string[] =>
+const replacedIn = (r: PulumiRun): string[] =>
     r.output
         .split("\n")
         .map((l) => STEP.exec(l))
@@ -91,7 +91,7 @@ const hostOf = (name: string): string | undefined => /(rig-h\d+)$/.exec(name)?.[
  * Hosts whose replacements overlapped, by the engine's own output: a host is in the middle of a change
  * from the deletion of its first matching resource until every one it deleted has its replacement.
  */
-export function overlappingHosts(r: PulumiRun, of: RegExp): string[] {
+function overlappingHosts(r: PulumiRun, of: RegExp): string[] {
     const pending = new Map<string, Set<string>>();
     const overlaps = new Set<string>();
     for (const line of r.output.split("\n")) {
@@ -107,7 +107,7 @@ export function overlappingHosts(r: PulumiRun, of: RegExp): string[] {
 }
 
 /** A locally built image that differs from `base` (a label), tagged `tag` on each host: an upgrade with nothing else changed. */
-export async function buildVariant(hosts: number[], base: string, tag: string): Promise<void> {
+async function buildVariant(hosts: number[], base: string, tag: string): Promise<void> {
     for (const h of hosts) {
         await must(dockerOn(h, ["build", "-q", "-t", tag, "-"], { input: `FROM ${base}\nLABEL io.swarm-platform.rig.variant=${JSON.stringify(tag)}\n`, env: { ...process.env, DOCKER_BUILDKIT: "0" } }), `docker build ${tag} on rig-h${h}`);
     }
@@ -140,7 +140,7 @@ function assertUndisturbed(r: PulumiRun, w: WatchResult, line: string): void {
  * is replaced, one host at a time, nothing outside `rolled` and `alsoTouched` changes, no request
  * fails after one retry and a server always names a leader.
  */
-export async function checkRollout(stack: StackCli, s: Scenario, label: string, config: string[], rolled: RegExp, alsoTouched: RegExp): Promise<boolean> {
+async function checkRollout(stack: StackCli, s: Scenario, label: string, config: string[], rolled: RegExp, alsoTouched: RegExp): Promise<boolean> {
     return check(`${label}[${stack.label}]`, async () => {
         const { r, w } = await watchedUp(stack, s, config.flatMap((c) => ["--config", c]));
         const replaced = replacedIn(r).filter((n) => rolled.test(n));

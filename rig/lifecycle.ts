@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { HostSnapshot, diffSnapshots, httpGet, must, publicKeyOf, run, snapshotHosts, waitFor } from "./lib";
+import { touchedIn } from "./day2";
 import { PulumiRun, StackCli, pinHostKeys } from "./pulumi";
 import { assert, check, report, timing } from "./report";
 import { Scenario, edgeUrl, nameOf, requestLoop, waitBackends } from "./system";
@@ -145,7 +146,7 @@ export async function checkScale(stack: StackCli, s: Scenario, url: string, step
             try {
                 const r = await stack.cli("up", ["--config", `swarm-platform:backendReplicas=${replicas}`]);
                 assert(r.code === 0, `up with backendReplicas=${replicas}: exit ${r.code}: ${errorLines(r)}`);
-                const touched = [...new Set(r.output.split("\n").map((l) => /^\s*[-+~]{1,3}\s+\S+\s+(\S+)\s+(?:created|deleted|updated|replaced)\b/.exec(l)?.[1]).filter((n): n is string => Boolean(n)))];
+                const touched = touchedIn(r);
                 const others = touched.filter((n) => !/^platform-backends-web-\d+$/.test(n));
                 assert(touched.length > 0, `no created or deleted resource in the output of up: ${r.output.slice(-400)}`);
                 assert(others.length === 0, `up changed more than backends: ${others.join(", ")}`);
