@@ -15,6 +15,7 @@ import {
     managers,
     consulServers,
     byHostName,
+    hasRole,
 } from "./model";
 
 /** One thing wrong with the config: which key, what is wrong, and how to fix it. */
@@ -509,8 +510,8 @@ export interface SwarmFixedSettings {
     /** docker_gwbridge as every node was set up with it before joining. */
     gwbridgeSubnet: string;
     gwbridgeGateway: string;
-    /** Per host name: the addresses the node joined the swarm (and Consul) with. */
-    members: Record<string, { address: string; dataPathAddress: string | null }>;
+    /** Per host name: the addresses and roles the node joined the swarm (and Consul) with. */
+    members: Record<string, { address: string; dataPathAddress: string | null; swarmRole: SwarmRole; consulRole: ConsulRole }>;
 }
 
 export const swarmFixedSettings = (model: PlatformModel): SwarmFixedSettings => ({
@@ -519,8 +520,17 @@ export const swarmFixedSettings = (model: PlatformModel): SwarmFixedSettings => 
     swarmDataPathPort: model.swarm.dataPathPort,
     gwbridgeSubnet: model.gwbridge.subnet,
     gwbridgeGateway: model.gwbridge.gateway,
-    members: Object.fromEntries(model.hosts.map((h) => [h.name, { address: h.address, dataPathAddress: h.dataPathAddress ?? null }])),
+    members: Object.fromEntries(
+        model.hosts.map((h) => [
+            h.name,
+            { address: h.address, dataPathAddress: h.dataPathAddress ?? null, swarmRole: swarmRoleOf(h), consulRole: hasRole(h, "consul-server") ? "server" : "client" },
+        ]),
+    ),
 });
+
+type SwarmRole = "manager" | "worker";
+type ConsulRole = "server" | "client";
+const swarmRoleOf = (h: HostSpec): SwarmRole => (hasRole(h, "manager") ? "manager" : "worker");
 
 /**
  * Settings a running swarm cannot take in place, compared with what the last deployment applied
@@ -563,6 +573,17 @@ export function unchangeableProblems(previous: unknown, model: PlatformModel): P
                 key: `hosts[name=${name}].${field}`,
                 message: `${name} joined the swarm and Consul with ${field} ${String(was ?? "unset")}, which a member keeps: ${String(current[field] ?? "unset")} would not reach them`,
                 fix: `set it back to ${String(was ?? "unset")}; to move the host, take it out of hosts (pulumi up), then add it back with the new address`,
+            });
+        }
+        // A joined node keeps its swarm role and a Consul server its Raft data: the scripts that would
+        // change them run only when a node joins, so a new role would change nothing on the host.
+        for (const [field, cluster] of [["swarmRole", "the swarm"], ["consulRole", "Consul"]] as const) {
+            const was = joined[field];
+            if (was === undefined || was === current[field]) continue;
+            problems.push({
+                key: `hosts[name=${name}].roles`,
+                message: `${name} joined ${cluster} as a ${String(was)} and stays one while it is a member: the roles that make it a ${current[field]} would change nothing on it`,
+                fix: `put the roles back; to change them, take the host out of hosts (pulumi up), then add it back with its new roles`,
             });
         }
     }

@@ -319,6 +319,25 @@ describe("settings a running swarm cannot take in place", () => {
         expect(unchangeableProblems(older, validateConfig(raw, "multihost").model as PlatformModel)).toEqual([]);
     });
 
+    test("a member's new swarm or Consul role is refused, naming the host; older records without roles refuse nothing", () => {
+        const withFourth = (fourth: string[], third: string[]): PlatformModel => {
+            const raw = base();
+            hosts(raw)[2].roles = third;
+            hosts(raw).push({ ...hosts(raw)[2], name: "node4", address: "192.0.2.14", roles: fourth });
+            return validateConfig(raw, "multihost").model as PlatformModel;
+        };
+        const before = swarmFixedSettings(withFourth(["worker", "consul-client"], ["manager", "consul-server"]));
+        const swapped = withFourth(["manager", "consul-server"], ["worker", "consul-client"]);
+        expect(unchangeableProblems(before, swapped).map(formatProblem)).toEqual([
+            "hosts[name=node3].roles: node3 joined the swarm as a manager and stays one while it is a member: the roles that make it a worker would change nothing on it. Fix: put the roles back; to change them, take the host out of hosts (pulumi up), then add it back with its new roles.",
+            "hosts[name=node3].roles: node3 joined Consul as a server and stays one while it is a member: the roles that make it a client would change nothing on it. Fix: put the roles back; to change them, take the host out of hosts (pulumi up), then add it back with its new roles.",
+            "hosts[name=node4].roles: node4 joined the swarm as a worker and stays one while it is a member: the roles that make it a manager would change nothing on it. Fix: put the roles back; to change them, take the host out of hosts (pulumi up), then add it back with its new roles.",
+            "hosts[name=node4].roles: node4 joined Consul as a client and stays one while it is a member: the roles that make it a server would change nothing on it. Fix: put the roles back; to change them, take the host out of hosts (pulumi up), then add it back with its new roles.",
+        ]);
+        for (const member of Object.values(before.members)) delete (member as Partial<typeof member>).swarmRole;
+        expect(unchangeableProblems(before, swapped).map((p) => p.message)).toEqual([expect.stringContaining("node3 joined Consul"), expect.stringContaining("node4 joined Consul")]);
+    });
+
     test("nothing recorded yet (a new stack) or nothing changed: no problem", () => {
         expect(unchangeableProblems(undefined, model())).toEqual([]);
         expect(unchangeableProblems(last(), model())).toEqual([]);
