@@ -1,4 +1,4 @@
-import { BACKEND_PLACEMENT_OUTPUT, CONSUL_AGENTS_OUTPUT, SWARM_FIXED_OUTPUT, checkAgainstLastDeployment, loadPlatformConfig } from "./lib/config";
+import { BACKEND_PLACEMENT_OUTPUT, CONSUL_AGENTS_OUTPUT, MANAGER_ADDRESS_OUTPUT, SWARM_FIXED_OUTPUT, checkAgainstLastDeployment, loadPlatformConfig } from "./lib/config";
 import { swarmFixedSettings } from "./lib/validate";
 import { Platform } from "./components/Platform";
 
@@ -7,7 +7,7 @@ export = async () => {
     const last = await checkAgainstLastDeployment(model);
     const platform = new Platform("platform", { model, sshPrivateKey, last });
     return {
-        managerAddress: platform.managerAddress,
+        [MANAGER_ADDRESS_OUTPUT]: platform.managerAddress,
         nodes: platform.nodes,
         overlayNetwork: platform.overlay,
         gwbridgeSubnet: model.gwbridge.subnet,

@@ -41,13 +41,14 @@ export class Platform extends pulumi.ComponentResource {
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm-platform:index:Platform", name, {}, opts);
         const { model } = args;
+        const last = args.last ?? FIRST_DEPLOYMENT;
         const hosts = model.hosts.map((spec) => new DockerHost(`${name}-host-${spec.name}`, { host: spec, sshPrivateKey: args.sshPrivateKey }, { parent: this }));
         const byName = (names: string[]) => hosts.filter((h) => names.includes(h.spec.name));
 
         const gwbridges = Object.fromEntries(
             hosts.map((host) => [host.spec.name, new GwBridge(`${name}-gwbridge-${host.spec.name}`, { host, spec: model.gwbridge }, { parent: this }).ready]),
         );
-        const swarm = new SwarmCluster(`${name}-swarm`, { hosts, swarm: model.swarm, readyBefore: gwbridges, protect: model.protectData }, { parent: this });
+        const swarm = new SwarmCluster(`${name}-swarm`, { hosts, swarm: model.swarm, readyBefore: gwbridges, protect: model.protectData, initHost: last.swarmInit }, { parent: this });
         const overlay = new OverlayNetwork(
             `${name}-overlay`,
             { manager: hosts.find((h) => h.spec.address === swarm.managerAddress) as DockerHost, spec: model.overlay, swarmMembers: swarm.members },
@@ -72,7 +73,7 @@ export class Platform extends pulumi.ComponentResource {
                 ),
                 protect: model.protectData,
                 dnsAddress: model.gwbridge.gateway,
-                rolling: (args.last ?? FIRST_DEPLOYMENT).consulAgents.length > 0,
+                rolling: last.consulAgents.length > 0,
             },
             { parent: this },
         );
@@ -103,7 +104,7 @@ export class Platform extends pulumi.ComponentResource {
                 spec: model.backends,
                 image: model.images.backend,
                 registrators: registrator.containers,
-                previousPlacement: (args.last ?? FIRST_DEPLOYMENT).backendPlacement,
+                previousPlacement: last.backendPlacement,
             },
             { parent: this },
         );

@@ -1,16 +1,26 @@
 import * as pulumi from "@pulumi/pulumi";
-import { SwarmSpec, byHostName } from "../lib/model";
+import { HostSpec, SwarmSpec, byHostName } from "../lib/model";
 import { renderJoinToken, renderNodeRemove, renderNodeTracked, renderSwarmInit, renderSwarmJoin, renderSwarmLeave } from "../render/swarm";
 import { DockerHost } from "./DockerHost";
 
 export interface SwarmClusterArgs {
-    /** Every node, ordered by name; the first manager initialises the swarm. */
     hosts: DockerHost[];
     swarm: SwarmSpec;
     /** Per host name: what must exist on it before it inits or joins (its docker_gwbridge). */
     readyBefore: Record<string, pulumi.Resource>;
     /** Refuse to delete the init, whose delete takes the swarm down (Pulumi's `protect`). */
     protect: boolean;
+    /**
+     * The host the running swarm was initialised on (the last deployment's), null for a new swarm. It
+     * keeps that part while it is a manager, so a manager added under an earlier name joins the swarm
+     * instead of initialising another one.
+     */
+    initHost: string | null;
+}
+
+/** The manager that holds init: the one that held it, while it is a manager; otherwise the first by name. */
+export function initManager<T extends { spec: HostSpec }>(managers: T[], initHost: string | null): T | undefined {
+    return managers.find((m) => m.spec.name === initHost) ?? [...managers].sort((a, b) => byHostName(a.spec, b.spec))[0];
 }
 
 /** Fails with every clashing name: swarm and Consul confuse nodes that share one (seed 002). */
@@ -21,11 +31,11 @@ export function duplicateEngineNames(names: Record<string, string>): string[] {
 }
 
 /**
- * A Docker Swarm across the hosts: `init` on the first manager by name, then every other node joins by
- * role in parallel, each join depending only on init. Join tokens are read as secrets and reach nodes
- * on stdin. Each node's membership is keyed by its host's name, so when the first manager goes, the
- * next one by name takes its part (its init finds the swarm it is in and keeps it) and nothing else
- * moves. Another manager tracks every node and removes its entry once the node has left.
+ * A Docker Swarm across the hosts: `init` on one manager (see initManager), then every other node joins
+ * by role in parallel, each join depending only on init. Join tokens are read as secrets and reach
+ * nodes on stdin. Each node's membership is keyed by its host's name, so when the init manager goes,
+ * the first other one by name takes its part (its init finds the swarm it is in and keeps it) and
+ * nothing else moves. Another manager tracks every node and removes its entry once the node has left.
  */
 export class SwarmCluster extends pulumi.ComponentResource {
     readonly managerAddress: string;
@@ -38,8 +48,9 @@ export class SwarmCluster extends pulumi.ComponentResource {
     constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm-platform:cluster:SwarmCluster", name, {}, opts);
         const managers = args.hosts.filter((h) => h.spec.roles.includes("manager")).sort((a, b) => byHostName(a.spec, b.spec));
-        const [first, ...others] = managers;
+        const first = initManager(managers, args.initHost);
         if (!first) throw new pulumi.ResourceError("a swarm needs at least one manager", this);
+        const others = managers.filter((m) => m !== first);
         this.managerAddress = first.spec.address;
 
         const namesChecked = pulumi
@@ -52,7 +63,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
                 return true;
             });
         // A node's entry is removed by a manager that stays in the swarm when the node goes: the first
-        // manager, or for the first manager itself the next one.
+        // manager, or for the init manager itself the first other one.
         const tracker = (host: DockerHost) => (host === first ? others[0] : first);
         const tracked = (host: DockerHost): pulumi.Resource[] => {
             const by = tracker(host);
@@ -67,7 +78,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             ];
         };
         // Only init waits for every host's name: the joins wait for init, so a node's join depends on its
-        // own host and the first manager, and the graph grows linearly with the hosts.
+        // own host and the init manager, and the graph grows linearly with the hosts.
         this.init = first.run(
             `${name}-member-${first.spec.name}`,
             { create: namesChecked.apply(() => renderSwarmInit(first.spec, args.swarm)), delete: renderSwarmLeave() },

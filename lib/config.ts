@@ -34,6 +34,8 @@ export const SWARM_FIXED_OUTPUT = "swarmFixedSettings";
 /** The stack outputs that say what the last deployment ran: Consul's agents and where each backend is. */
 export const CONSUL_AGENTS_OUTPUT = "consulAgents";
 export const BACKEND_PLACEMENT_OUTPUT = "backendPlacement";
+/** The address of the manager the others joined through. */
+export const MANAGER_ADDRESS_OUTPUT = "managerAddress";
 
 /**
  * Reads what the last deployment left and refuses, before any resource is registered, settings its
@@ -47,7 +49,10 @@ export async function checkAgainstLastDeployment(model: PlatformModel): Promise<
     if (problems.length > 0) throw invalid(model.stack, problems);
     const agents: unknown = (await self.getOutputDetails(CONSUL_AGENTS_OUTPUT)).value;
     const placement: unknown = (await self.getOutputDetails(BACKEND_PLACEMENT_OUTPUT)).value;
+    const managerAddress: unknown = (await self.getOutputDetails(MANAGER_ADDRESS_OUTPUT)).value;
     return {
+        // A member's address cannot change (refused above), so the address still names its host.
+        swarmInit: model.hosts.find((h) => h.address === managerAddress)?.name ?? null,
         consulAgents: Array.isArray(agents) ? agents.filter((a): a is string => typeof a === "string") : [],
         backendPlacement:
             typeof placement === "object" && placement !== null

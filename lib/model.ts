@@ -148,9 +148,11 @@ export interface LastDeployment {
     consulAgents: string[];
     /** Per backend replica name, the host it ran on: replicas stay there while the host remains. */
     backendPlacement: Record<string, string>;
+    /** The host the others joined the swarm through: it keeps that part while it stays a manager. */
+    swarmInit: string | null;
 }
 
-export const FIRST_DEPLOYMENT: LastDeployment = { consulAgents: [], backendPlacement: {} };
+export const FIRST_DEPLOYMENT: LastDeployment = { consulAgents: [], backendPlacement: {}, swarmInit: null };
 
 /** Hosts in name order (code points, as the model lists them): whatever follows "the first by name" uses this one order. */
 export const byHostName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);

@@ -5,7 +5,7 @@ import { RecordedResource, runUnderMocks } from "./mockEngine";
 import { modelWithHosts } from "./stacks";
 
 // A last deployment whose Consul cluster ran: changes to the agents roll.
-const clusterRan = { consulAgents: ["node001"], backendPlacement: {} };
+const clusterRan = { consulAgents: ["node001"], backendPlacement: {}, swarmInit: "node001" };
 const before = (a: RecordedResource, b: RecordedResource) => expect(a.finished).toBeLessThanOrEqual(b.started);
 
 describe("rolling changes", () => {
@@ -102,10 +102,21 @@ describe("managers and Consul servers coming and going", () => {
         model.hosts = model.hosts.filter((h) => h.name !== "node001");
         // node001 was one of the VIP's two edges.
         model.edge.vip = undefined;
-        const run = await runUnderMocks(() => new Platform("platform", { model }));
+        const run = await runUnderMocks(() => new Platform("platform", { model, last: clusterRan }));
         expect(run.byName("platform-swarm-member-node002").inputs.create).toContain("docker swarm init");
         for (const host of ["node003", "node004"]) expect(run.byName(`platform-swarm-member-${host}`).inputs.create).toContain(`${model.hosts[0].address}:2377`);
         expect(run.resources.some((r) => r.name.includes("node001"))).toBe(false);
+    });
+
+    test("a manager added under an earlier name joins the swarm that another manager initialised; init stays where it was", async () => {
+        const model = modelWithHosts(4);
+        const initialised = model.hosts[0];
+        model.hosts = [{ ...model.hosts[3], name: "node000", address: "10.60.0.200", roles: ["manager", "consul-client"] }, ...model.hosts];
+        const run = await runUnderMocks(() => new Platform("platform", { model, last: { ...clusterRan, swarmInit: initialised.name } }));
+        expect(run.byName("platform-swarm-member-node001").inputs.create).toContain("docker swarm init");
+        for (const host of ["node000", "node002", "node004"]) expect(run.byName(`platform-swarm-member-${host}`).inputs.create).toContain(`docker swarm join --token "$token" --advertise-addr`);
+        expect(run.byName("platform-swarm-member-node000").inputs.create).toContain(`${initialised.address}:2377`);
+        expect(connectionOf(run.byName("platform-swarm-node-node000"))).toBe(initialised.address);
     });
 
     test("a Consul server is tracked by the first other server, which prunes it with the management token once its agent is gone", async () => {
