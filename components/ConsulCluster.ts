@@ -190,7 +190,7 @@ export class ConsulCluster extends pulumi.ComponentResource {
             previousAgentReady = host.run(
                 `${name}-rollout-${hostName}`,
                 {
-                    create: renderConsulAgentReady(hostName, agentAddress),
+                    create: renderConsulAgentReady(hostName, agentAddress, server),
                     delete: server ? this.agents[hostName].id.apply((id) => renderConsulLeaderHandoff(hostName, agentAddress, id)) : undefined,
                     stdin: server ? this.tokens.management : undefined,
                     triggers: [this.agents[hostName].id],

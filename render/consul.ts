@@ -111,17 +111,43 @@ export function renderConsulAclSetup(seed: string, httpAddress: string): string 
 const AGENT_REJOIN_SECONDS = 180;
 const LEADER_HANDOFF_SECONDS = 30;
 
+/** Puts the management token from stdin into the environment of the `docker exec`s that name it. */
+const TOKEN_FROM_STDIN = [
+    // A last line without a newline still counts: read sets the variable and returns non-zero.
+    'IFS= read -r CONSUL_HTTP_TOKEN || [ -n "$CONSUL_HTTP_TOKEN" ]',
+    "export CONSUL_HTTP_TOKEN",
+];
+
+/**
+ * The awk program that passes `consul operator autopilot state` when every server is healthy (in
+ * contact with the leader, on its term, its log caught up) and node `n` votes. A server back from a
+ * restart can answer reads through the leader before its own Raft log has caught up; stopping the
+ * next server then can leave too few up-to-date voters to elect a leader.
+ */
+const AUTOPILOT_READY = [
+    `/^Healthy:/ { all = $2 }`,
+    `$1 == "Name:" { me = ($2 == n) }`,
+    `me && $1 == "Status:" { status = $2 }`,
+    `me && $1 == "Healthy:" { healthy = $2 }`,
+    `END { exit !(all == "true" && healthy == "true" && (status == "voter" || status == "leader")) }`,
+].join(" ");
+
 /**
  * Waits until the host's Consul agent is a working member: a catalog read through it reaches a leader
- * (a restarted server has heard from the leader, so it is back in Raft; a client reaches the servers)
- * and lists its node. The next host's agent is replaced only after this, so a rolling change keeps a
- * quorum. Needs no token: the agent's default token reads nodes.
+ * and lists its node, and for a server, autopilot reports every server healthy with this one voting
+ * (the management token comes on stdin). The next host's agent is replaced only after this, so a
+ * rolling change keeps a quorum of up-to-date voters.
  */
-export function renderConsulAgentReady(nodeName: string, httpAddress: string): string {
+export function renderConsulAgentReady(nodeName: string, httpAddress: string, server: boolean): string {
+    // A client's read needs no token: the agent's default token reads nodes.
+    const consul = `docker exec${server ? " -e CONSUL_HTTP_TOKEN" : ""} -e CONSUL_HTTP_ADDR=${shq(httpAddress)} consul consul`;
+    const listed = `${consul} catalog nodes 2>/dev/null | awk 'NR > 1 { print $1 }' | grep -qxF ${shq(nodeName)}`;
+    const voting = `${consul} operator autopilot state 2>/dev/null | awk -v n=${shq(nodeName)} ${shq(AUTOPILOT_READY)}`;
     return posixScript(
+        ...(server ? TOKEN_FROM_STDIN : []),
         "i=0",
-        `until docker exec -e CONSUL_HTTP_ADDR=${shq(httpAddress)} consul consul catalog nodes 2>/dev/null | awk 'NR > 1 { print $1 }' | grep -qxF ${shq(nodeName)}; do`,
-        `  i=$((i + 1)); [ "$i" -le ${AGENT_REJOIN_SECONDS} ] || { echo "consul agent ${nodeName}: no leader answered through it within ${AGENT_REJOIN_SECONDS} s; the next agents are left as they are" >&2; exit 1; }`,
+        `until ${server ? `${listed} && ${voting}` : listed}; do`,
+        `  i=$((i + 1)); [ "$i" -le ${AGENT_REJOIN_SECONDS} ] || { echo "consul agent ${nodeName}: ${server ? "not a healthy voter among healthy servers" : "no leader answered through it"} within ${AGENT_REJOIN_SECONDS} s; the next agents are left as they are" >&2; exit 1; }`,
         "  sleep 1",
         "done",
         `echo "consul agent ${nodeName}: in the cluster"`,
@@ -137,9 +163,7 @@ export function renderConsulAgentReady(nodeName: string, httpAddress: string): s
  */
 export function renderConsulLeaderHandoff(nodeName: string, httpAddress: string, containerId: string): string {
     return posixScript(
-        // A last line without a newline still counts: read sets the variable and returns non-zero.
-        'IFS= read -r CONSUL_HTTP_TOKEN || [ -n "$CONSUL_HTTP_TOKEN" ]',
-        "export CONSUL_HTTP_TOKEN",
+        ...TOKEN_FROM_STDIN,
         `leader() { docker exec -e CONSUL_HTTP_TOKEN -e CONSUL_HTTP_ADDR=${shq(httpAddress)} ${shq(containerId)} consul operator raft list-peers 2>/dev/null | awk '$4 == "leader" { print $1 }'; }`,
         `[ "$(leader)" = ${shq(nodeName)} ] || { echo "consul agent ${nodeName}: not the leader, nothing to hand over"; exit 0; }`,
         `docker exec -e CONSUL_HTTP_TOKEN -e CONSUL_HTTP_ADDR=${shq(httpAddress)} ${shq(containerId)} consul operator raft transfer-leader >/dev/null || { echo "consul agent ${nodeName}: leadership transfer refused; the others elect a leader once it stops" >&2; exit 0; }`,
@@ -164,8 +188,7 @@ export const renderConsulServerTracked = (nodeName: string): string => posixScri
 export function renderConsulServerPrune(nodeName: string, httpAddress: string): string {
     const consul = `docker exec -e CONSUL_HTTP_TOKEN -e CONSUL_HTTP_ADDR=${shq(httpAddress)} consul consul`;
     return posixScript(
-        'IFS= read -r CONSUL_HTTP_TOKEN || [ -n "$CONSUL_HTTP_TOKEN" ]',
-        "export CONSUL_HTTP_TOKEN",
+        ...TOKEN_FROM_STDIN,
         `${consul} members >/dev/null 2>&1 || { echo ${shq(`consul: no agent answers on this host; server ${nodeName} not pruned here`)}; exit 0; }`,
         "i=0",
         `while ${consul} members 2>/dev/null | awk -v n=${shq(nodeName)} '$1 == n && $3 == "alive"' | grep -q .; do`,

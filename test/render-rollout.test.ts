@@ -23,6 +23,15 @@ case "$*" in
     [ -f "$FAKE/no-agent" ] && exit 1
     n=$(cat "$FAKE/failures"); state=failed; [ "$n" -gt 0 ] && { echo $((n - 1)) > "$FAKE/failures"; state=alive; }
     echo "Node Address Status Type"; echo "rig-h1 10.0.0.1:8301 alive server"; echo "rig-h3 10.0.0.3:8301 $state server" ;;
+  *"operator autopilot state"*)
+    # The real output's shape; until "settling" runs out, rig-h3 has not caught up.
+    n=$(cat "$FAKE/settling"); h3=true; status=voter
+    [ "$n" -gt 0 ] && { echo $((n - 1)) > "$FAKE/settling"; h3=false; [ "$n" -gt 1 ] && status=non-voter; }
+    echo "Healthy:                      $h3"; echo "Failure Tolerance:            0"; echo "Servers:"
+    for s in rig-h1:leader:true rig-h3:$status:$h3; do
+      echo "   id-\${s%%:*}"; echo "      Name:            \${s%%:*}"; rest=\${s#*:}
+      echo "      Status:          \${rest%%:*}"; echo "      Node Status:     alive"; echo "      Healthy:         \${rest#*:}"
+    done ;;
   *"force-leave"*) ;;
   *"transfer-leader"*) [ -f "$FAKE/refuse" ] && exit 1; echo rig-h2 > "$FAKE/leader" ;;
   *"catalog nodes"*)
@@ -48,6 +57,7 @@ beforeEach(() => {
     for (const f of ["docker", "sleep"]) chmodSync(join(fake, f), 0o755);
     writeFileSync(join(fake, "leader"), "rig-h1\n");
     writeFileSync(join(fake, "failures"), "0\n");
+    writeFileSync(join(fake, "settling"), "0\n");
     writeFileSync(join(fake, "log"), "");
 });
 afterEach(() => rmSync(fake, { recursive: true, force: true }));
@@ -61,7 +71,8 @@ function runScript(script: string, stdin = ""): { code: number; stdout: string; 
 }
 
 const scripts = {
-    agentReady: renderConsulAgentReady("rig-h3", "127.0.0.1:8500"),
+    agentReady: renderConsulAgentReady("rig-h3", "127.0.0.1:8500", false),
+    serverReady: renderConsulAgentReady("rig-h3", "127.0.0.1:8500", true),
     leaderHandoff: renderConsulLeaderHandoff("rig-h1", "127.0.0.1:8500", "c0ffee"),
     edgeReady: renderEdgeReady(80, 3),
     edgeDrain: renderEdgeDrain("203.0.113.7", "c0ffee"),
@@ -86,10 +97,28 @@ describe("a Consul agent's rollout", () => {
     });
 
     test("a node the catalog never lists fails the rollout after a bounded wait, naming the node", () => {
-        const r = runScript(renderConsulAgentReady("rig-h9", "127.0.0.1:8500"));
+        const r = runScript(renderConsulAgentReady("rig-h9", "127.0.0.1:8500", false));
         expect(r.code).toBe(1);
         expect(r.stderr).toContain("consul agent rig-h9: no leader answered through it within 180 s");
         expect(r.log.filter((l) => l.includes("catalog nodes"))).toHaveLength(181);
+    });
+
+    test("a server is ready only once autopilot reports every server healthy and it votes; the token comes from stdin", () => {
+        writeFileSync(join(fake, "settling"), "3\n");
+        const r = runScript(scripts.serverReady, "s3cr3t-token\n");
+        expect(r.code).toBe(0);
+        expect(r.stdout).toContain("consul agent rig-h3: in the cluster");
+        const probes = r.log.filter((l) => l.includes("autopilot state"));
+        expect(probes).toHaveLength(4);
+        expect(probes.every((l) => l.endsWith("token=s3cr3t-token"))).toBe(true);
+        expect(r.log.filter((l) => l.startsWith("sleep"))).toHaveLength(3);
+    });
+
+    test("a server that never becomes a healthy voter fails the rollout after a bounded wait, naming it", () => {
+        writeFileSync(join(fake, "settling"), "1000\n");
+        const r = runScript(scripts.serverReady, "s3cr3t-token");
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("consul agent rig-h3: not a healthy voter among healthy servers within 180 s");
     });
 
     test("the leader hands leadership over before it stops, with the token from stdin (no trailing newline) in the environment only", () => {
