@@ -218,11 +218,13 @@ const answersHealth = (port: number): string =>
 /**
  * Waits until the host's edge answers its health check, then `settleSeconds` for keepalived to take
  * it back as a VIP holder; the next edge host is changed only after this, so one edge always serves.
+ * It first clears the drain mark of the edge in place: when only keepalived was replaced, the drain
+ * before it marked an edge that stays.
  */
 export function renderEdgeReady(port: number, settleSeconds: number): string {
     return posixScript(
         "i=0",
-        `until ${answersHealth(port)} 2>/dev/null; do`,
+        `until docker exec ${EDGE_CONTAINER} rm -f ${EDGE_PATHS.drainFlag} 2>/dev/null && ${answersHealth(port)} 2>/dev/null; do`,
         `  i=$((i + 1)); [ "$i" -le ${EDGE_READY_SECONDS} ] || { echo "edge: no healthy answer on port ${port} within ${EDGE_READY_SECONDS} s; the other edge hosts are left as they are" >&2; exit 1; }`,
         "  sleep 1",
         "done",

@@ -38,8 +38,10 @@ case "$*" in
     n=$(cat "$FAKE/failures"); [ "$n" -gt 0 ] && { echo $((n - 1)) > "$FAKE/failures"; exit 1; }
     echo "Node ID Address DC"; echo "rig-h1 1 10.0.0.1 dc1"; echo "rig-h3 3 10.0.0.3 dc1" ;;
   *" curl "*)
+    [ -f "$FAKE/drained" ] && exit 22
     n=$(cat "$FAKE/failures"); [ "$n" -gt 0 ] && { echo $((n - 1)) > "$FAKE/failures"; exit 7; }; exit 0 ;;
-  *" touch "*) [ -f "$FAKE/stopped" ] && exit 1; exit 0 ;;
+  *" touch "*) [ -f "$FAKE/stopped" ] && exit 1; : > "$FAKE/drained" ;;
+  *" rm -f "*) rm -f "$FAKE/drained" ;;
   "node ls"*)
     [ -f "$FAKE/no-swarm" ] && exit 1
     n=$(cat "$FAKE/failures"); state=Down; [ "$n" -gt 0 ] && { echo $((n - 1)) > "$FAKE/failures"; state=Ready; }
@@ -152,6 +154,14 @@ describe("an edge's rollout", () => {
         expect(r.code).toBe(0);
         expect(r.log.filter((l) => l.includes("curl -fsS --max-time 2 -o /dev/null http://127.0.0.1:80/healthz"))).toHaveLength(2);
         expect(r.log.slice(-1)).toEqual(["sleep 3"]);
+    });
+
+    test("an edge drained but kept (only its keepalived was replaced) is cleared by the ready step and serves again", () => {
+        expect(runScript(scripts.edgeDrain).code).toBe(0);
+        const r = runScript(scripts.edgeReady);
+        expect(r.code).toBe(0);
+        expect(r.stdout).toContain("edge: healthy");
+        expect(r.log.filter((l) => l.includes("/healthz"))).toHaveLength(1);
     });
 
     test("drain marks the edge so its health check fails, then returns once the VIP is not on this host", () => {
