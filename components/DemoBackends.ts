@@ -60,8 +60,12 @@ export class DemoBackends extends pulumi.ComponentResource {
         this.placement = placeReplicas(args.spec.service, args.spec.replicas, [...byName.keys()], args.previousPlacement);
         for (const [containerName, hostName] of Object.entries(this.placement)) {
             const host = byName.get(hostName) as DockerHost;
+            // Keyed by host too: the engine does not replace a container whose provider alone changes, so
+            // under one name a replica moved off a host would stay running there. A stack from before
+            // this naming keeps a replica that stays where it ran.
+            const formerName = args.previousPlacement[containerName] === hostName ? [{ name: `${name}-${containerName}` }] : [];
             serviceContainer(
-                `${name}-${containerName}`,
+                `${name}-${containerName}-${hostName}`,
                 host,
                 {
                     containerName,
@@ -71,7 +75,7 @@ export class DemoBackends extends pulumi.ComponentResource {
                     ports: [{ internal: args.spec.containerPort }],
                     hostname: containerName,
                 },
-                { parent: this, dependsOn: [args.registrators[hostName]] },
+                { parent: this, dependsOn: [args.registrators[hostName]], aliases: formerName },
             );
         }
         this.registerOutputs({ placement: this.placement });

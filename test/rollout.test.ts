@@ -75,6 +75,20 @@ describe("hosts coming and going", () => {
         expect(placeReplicas("web", 2, hosts3, last)).toEqual({ "web-1": "h3", "web-2": "h1" });
     });
 
+    test("a replica whose host goes is a new resource on the host it moves to, so the engine creates it there and deletes the old one", async () => {
+        const model = modelWithHosts(4);
+        const ran = placeReplicas("web", model.backends.replicas, model.hosts.map((h) => h.name), {});
+        model.hosts = model.hosts.filter((h) => h.name !== "node001");
+        model.edge.vip = undefined;
+        const run = await runUnderMocks(() => new Platform("platform", { model, last: { ...clusterRan, backendPlacement: ran } }));
+        const replicas = run.resources.filter((r) => r.name.startsWith("platform-backends-web-"));
+        expect(replicas.map((r) => r.name).sort()).toEqual(
+            Object.entries(placeReplicas("web", model.backends.replicas, model.hosts.map((h) => h.name), ran)).map(([replica, host]) => `platform-backends-${replica}-${host}`).sort(),
+        );
+        for (const [replica, host] of Object.entries(ran)) if (host !== "node001") expect(run.byName(`platform-backends-${replica}-${host}`)).toBeDefined();
+        expect(replicas.some((r) => r.name.endsWith("-node001"))).toBe(false);
+    });
+
     test("a joining node is tracked on the first manager before it joins; its removal runs there after it left", async () => {
         const run = await runUnderMocks(() => new Platform("platform", { model: modelWithHosts(4) }), (_t, name) => (/swarm-node-/.test(name) ? 150 : 0));
         const tracked = run.byName("platform-swarm-node-node004");
