@@ -102,7 +102,7 @@ export class Edge extends pulumi.ComponentResource {
             const keepalived =
                 vip && authPass
                     ? [
-                          this.keepalived(`${name}-vip-${hostName}`, host, hosts, i === 0 ? "MASTER" : "BACKUP", { ...args.spec, vip }, image, authPass, edge, formerName(hostName)),
+                          this.keepalived(`${name}-vip-${hostName}`, host, i === 0 ? "MASTER" : "BACKUP", { ...args.spec, vip }, image, authPass, edge, formerName(hostName)),
                       ]
                     : [];
             // Replaced with either container (their ids are triggers): the delete drains this edge
@@ -125,7 +125,6 @@ export class Edge extends pulumi.ComponentResource {
     private keepalived(
         name: string,
         host: DockerHost,
-        hosts: DockerHost[],
         state: keyof typeof PRIORITIES,
         spec: EdgeSpec & { vip: string },
         image: pulumi.Input<string>,
@@ -142,8 +141,7 @@ export class Edge extends pulumi.ComponentResource {
                 virtualRouterId: spec.virtualRouterId,
                 vip: spec.vip,
                 prefixLength: spec.vipPrefixLength,
-                unicastSourceAddress: host.spec.address,
-                unicastPeers: hosts.filter((h) => h !== host).map((h) => h.spec.address),
+                sourceAddress: host.spec.address,
                 authPass: pass,
                 healthUrl: `http://127.0.0.1:${spec.port}${EDGE_HEALTH_PATH}`,
             }),

@@ -1,6 +1,9 @@
 /**
- * keepalived moves the edge VIP between the edge hosts over unicast VRRP, following the health of the
- * local nginx.
+ * keepalived moves the edge VIP between the edge hosts over VRRP, following the health of the local
+ * nginx. Advertisements go to VRRP's multicast group on the VIP's segment (which a floating VIP needs
+ * anyway), so every edge hears every other one whatever its configuration: with unicast peer lists,
+ * an edge added or removed is unknown to the others until they are reconfigured, and for that time
+ * both can hold the VIP.
  */
 
 export interface KeepalivedSettings {
@@ -11,8 +14,8 @@ export interface KeepalivedSettings {
     virtualRouterId: number;
     vip: string;
     prefixLength: number;
-    unicastSourceAddress: string;
-    unicastPeers: string[];
+    /** The host's own address on the interface, the source of its advertisements (never the VIP). */
+    sourceAddress: string;
     /** VRRP PASS authentication: at most 8 characters, alphanumeric. */
     authPass: string;
     /** e.g. http://127.0.0.1:80/healthz */
@@ -51,9 +54,7 @@ export function renderKeepalivedConf(s: KeepalivedSettings): string {
         Number.isInteger(s.virtualRouterId) && s.virtualRouterId >= 1 && s.virtualRouterId <= 255,
         `virtualRouterId must be 1..255, got ${s.virtualRouterId}`,
     );
-    // Without peers keepalived falls back to multicast, which plain hosts on a routed network may not carry.
-    check(s.unicastPeers.length > 0, "at least one unicast peer is needed");
-    check(!s.unicastPeers.includes(s.unicastSourceAddress), "the unicast peers must not include the source address");
+    check(s.sourceAddress !== s.vip, "the advertisements' source address must be the host's own, not the VIP");
 
     return `global_defs {
     router_id ${s.routerId}
@@ -75,9 +76,7 @@ vrrp_instance edge_vip {
     virtual_router_id ${s.virtualRouterId}
     priority ${s.priority}
     advert_int 1
-    unicast_src_ip ${s.unicastSourceAddress}
-    unicast_peer {
-${s.unicastPeers.map((peer) => `        ${peer}\n`).join("")}    }
+    mcast_src_ip ${s.sourceAddress}
     authentication {
         auth_type PASS
         auth_pass ${s.authPass}

@@ -12,12 +12,11 @@ const master: KeepalivedSettings = {
     virtualRouterId: 51,
     vip: "10.77.0.100",
     prefixLength: 24,
-    unicastSourceAddress: "10.77.0.41",
-    unicastPeers: ["10.77.0.42"],
+    sourceAddress: "10.77.0.41",
     authPass: "s3cretPw",
     healthUrl: "http://127.0.0.1:80/healthz",
 };
-const backup: KeepalivedSettings = { ...master, routerId: "edge-2", state: "BACKUP", priority: 100, unicastSourceAddress: "10.77.0.42", unicastPeers: ["10.77.0.41"] };
+const backup: KeepalivedSettings = { ...master, routerId: "edge-2", state: "BACKUP", priority: 100, sourceAddress: "10.77.0.42" };
 
 /** The lines of the `name { ... }` block, trimmed. */
 function block(conf: string, name: string): string[] {
@@ -37,11 +36,10 @@ describe("renderKeepalivedConf", () => {
         expect(backupConf).toMatch(/^\s+priority 100$/m);
     });
 
-    test("speaks unicast VRRP from its own address to every peer", () => {
-        expect(masterConf).toMatch(/^\s+unicast_src_ip 10\.77\.0\.41$/m);
-        expect(block(masterConf, "unicast_peer")).toEqual(["10.77.0.42"]);
-        const three = renderKeepalivedConf({ ...master, unicastPeers: ["10.77.0.42", "10.77.0.43"] });
-        expect(block(three, "unicast_peer")).toEqual(["10.77.0.42", "10.77.0.43"]);
+    test("advertises to VRRP's multicast group from the host's own address, naming no peer", () => {
+        expect(masterConf).toMatch(/^\s+mcast_src_ip 10\.77\.0\.41$/m);
+        expect(backupConf).toMatch(/^\s+mcast_src_ip 10\.77\.0\.42$/m);
+        expect(masterConf).not.toMatch(/unicast/);
     });
 
     test("authenticates with the PASS password", () => {
@@ -60,9 +58,8 @@ describe("renderKeepalivedConf", () => {
         expect(() => renderKeepalivedConf({ ...master, virtualRouterId })).toThrow(/virtualRouterId/);
     });
 
-    test("refuses to run without a peer, or with itself as one", () => {
-        expect(() => renderKeepalivedConf({ ...master, unicastPeers: [] })).toThrow(/peer/);
-        expect(() => renderKeepalivedConf({ ...master, unicastPeers: ["10.77.0.41"] })).toThrow(/peer/);
+    test("refuses the VIP as the advertisements' source", () => {
+        expect(() => renderKeepalivedConf({ ...master, sourceAddress: master.vip })).toThrow(/source address/);
     });
 
     test("puts the VIP on the interface", () => {
