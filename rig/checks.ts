@@ -12,7 +12,7 @@ import { devLocalStack, insideHost, readmeUpCommand, tagDefaultImages, untagDefa
 import { checkDestroy, checkHostKeyPinned, checkNoChanges, checkScale, checkUnchangeableRefused, checkPreview, checkProtect, checkStateSecrets, checkUp, engineWarnings } from "./lifecycle";
 import { HostSnapshot, RIG_STATE, diffSnapshots, dockerOn, filesHolding, hostAddress, must, publicKeyOf, run, snapshotHosts, waitFor } from "./lib";
 import { CliStack, RIG_HOST_KEY, installPlugins, killCurrent, rigStack } from "./pulumi";
-import { checkDrift, checkInterrupted, checkUpgrades, checkWorkerAddedAndRemoved } from "./day2";
+import { checkDrift, checkHostAdded, checkHostRemoved, checkInitManagerRetired, checkInterrupted, checkUpgrades } from "./day2";
 import { assert, check, info, report, tally, timing } from "./report";
 import {
     DEV, GWBRIDGE_WANT, MULTI, Scenario, checkConsul, checkConsulApiClosed, checkConsulUnprivileged, checkDockerProxy, checkEdgeDynamics, checkEdgeMalformedEntry, checkEdgeReach, checkGwbridge, checkIsolation, checkOverlay,
@@ -165,7 +165,10 @@ async function scenarioMulti(baseline: HostSnapshot[]): Promise<void> {
             await checkDayOne(stack, s, checkVip, 2);
             await checkScale(stack, s, `http://${s.vip}:${s.edgePort}/`, [9, 3]);
             await checkUpgrades(stack, s);
-            await checkWorkerAddedAndRemoved(stack, s, 4);
+            await checkHostRemoved(stack, s, 4, "worker", await checkHostAdded(stack, s, 4, "worker"));
+            const managerAdded = await checkHostAdded(stack, s, 4, "manager");
+            await checkInitManagerRetired(stack, s, 4, managerAdded);
+            await checkHostRemoved(stack, s, 4, "manager", managerAdded);
             await checkInterrupted(stack, s);
             await checkDrift(stack, s, 2);
             await checkReorder(stack);

@@ -8,13 +8,15 @@ import * as path from "path";
 import { RIG_STATE, ROOT, curlFromHost, dockerOn, hostAddress, httpGet, must, publicKeyOf, run, sleep, snapshotHost, waitFor } from "./lib";
 import { PulumiRun, RIG_HOST_KEY, StackCli } from "./pulumi";
 import { assert, check } from "./report";
-import { Scenario } from "./system";
+import { Scenario, vipHolders } from "./system";
 
 const REQUEST_INTERVAL_MS = 50;
 const LEADER_POLL_MS = 200;
+const VIP_POLL_MS = 200;
 // Bounds of the watch, whatever `up` does: about 5 minutes of requests and leader polls.
 const MAX_REQUESTS = 6000;
 const MAX_LEADER_POLLS = 1500;
+const MAX_VIP_POLLS = 1500;
 
 interface WatchResult {
     requests: number;
@@ -26,6 +28,8 @@ interface WatchResult {
     leaderlessSeconds: number;
     /** The leaders named, in order of appearance. */
     leaders: string[];
+    /** Seconds during which more than one host held the VIP (two VRRP MASTERs). */
+    splitVipSeconds: number;
 }
 
 const leaderOf = async (h: number): Promise<string> => {
@@ -33,8 +37,9 @@ const leaderOf = async (h: number): Promise<string> => {
     return r.status === 200 ? (JSON.parse(r.body) as string) : "";
 };
 
-/** Starts the client and the leader poll; `stop` ends both and says what they saw. */
-function watchService(url: string, servers: number[]): { stop: () => Promise<WatchResult> } {
+/** Starts the client, the leader poll and the VIP holder poll; `stop` ends them and says what they saw. */
+function watchService(s: Scenario): { stop: () => Promise<WatchResult> } {
+    const url = `http://${s.vip}:${s.edgePort}/`;
     let done = false;
     const client = (async () => {
         const seen = { requests: 0, failedRaw: 0, failed: 0 };
@@ -52,7 +57,7 @@ function watchService(url: string, servers: number[]): { stop: () => Promise<Wat
         const seen = { leaderlessMs: 0, leaders: [] as string[] };
         let last = Date.now();
         for (let i = 0; i < MAX_LEADER_POLLS && !done; i++) {
-            const named = (await Promise.all(servers.map(leaderOf))).filter(Boolean);
+            const named = (await Promise.all(s.consulServers.map(leaderOf))).filter(Boolean);
             const now = Date.now();
             if (named.length === 0) seen.leaderlessMs += now - last;
             for (const l of named) if (seen.leaders[seen.leaders.length - 1] !== l) seen.leaders.push(l);
@@ -61,11 +66,23 @@ function watchService(url: string, servers: number[]): { stop: () => Promise<Wat
         }
         return seen;
     })();
+    const vip = (async () => {
+        let splitMs = 0;
+        let last = Date.now();
+        for (let i = 0; i < MAX_VIP_POLLS && !done; i++) {
+            const holders = await vipHolders(s, s.hosts);
+            const now = Date.now();
+            if (holders.length > 1) splitMs += now - last;
+            last = now;
+            await sleep(VIP_POLL_MS);
+        }
+        return splitMs;
+    })();
     return {
         stop: async () => {
             done = true;
-            const [c, p] = await Promise.all([client, poll]);
-            return { ...c, leaderlessSeconds: p.leaderlessMs / 1000, leaders: [...new Set(p.leaders)] };
+            const [c, p, splitMs] = await Promise.all([client, poll, vip]);
+            return { ...c, leaderlessSeconds: p.leaderlessMs / 1000, leaders: [...new Set(p.leaders)], splitVipSeconds: splitMs / 1000 };
         },
     };
 }
@@ -114,11 +131,11 @@ async function buildVariant(hosts: number[], base: string, tag: string): Promise
 }
 
 const describe = (r: PulumiRun, w: WatchResult, changed: string): string =>
-    `up ${r.seconds.toFixed(1)}s; ${changed}; ${w.requests} requests, ${w.failed} failed after one retry (${w.failedRaw} raw); ${w.leaderlessSeconds.toFixed(1)}s without a Consul leader (leaders: ${w.leaders.join(" -> ")})`;
+    `up ${r.seconds.toFixed(1)}s; ${changed}; ${w.requests} requests, ${w.failed} failed after one retry (${w.failedRaw} raw); ${w.leaderlessSeconds.toFixed(1)}s without a Consul leader (leaders: ${w.leaders.join(" -> ")}); ${w.splitVipSeconds.toFixed(1)}s with the VIP on two hosts`;
 
 /** `pulumi up` with `args` while the service is watched; the watch goes on 2 s past the end of `up`. */
 async function watchedUp(stack: StackCli, s: Scenario, args: string[]): Promise<{ r: PulumiRun; w: WatchResult }> {
-    const watch = watchService(`http://${s.vip}:${s.edgePort}/`, s.consulServers);
+    const watch = watchService(s);
     let r: PulumiRun;
     try {
         r = await stack.cli("up", args);
@@ -133,6 +150,7 @@ function assertUndisturbed(r: PulumiRun, w: WatchResult, line: string): void {
     assert(r.code === 0, `up exit ${r.code}: ${r.output.split("\n").filter((l) => /error/.test(l)).slice(0, 4).join(" / ")}; ${line}`);
     assert(w.failed === 0, `${w.failed} requests failed after a retry; ${line}`);
     assert(w.leaderlessSeconds === 0, `no leader for ${w.leaderlessSeconds.toFixed(1)}s; ${line}`);
+    assert(w.splitVipSeconds === 0, `the VIP was on two hosts for ${w.splitVipSeconds.toFixed(1)}s; ${line}`);
 }
 
 /**
@@ -170,8 +188,12 @@ interface Member {
 const consulMembers = async (from: number): Promise<Member[]> => JSON.parse((await curlFromHost(from, "http://127.0.0.1:8500/v1/agent/members")).body || "[]") as Member[];
 const swarmNodes = async (manager: number): Promise<string[]> => (await must(dockerOn(manager, ["node", "ls", "--format", "{{.Hostname}} {{.Status}}"]), "docker node ls")).split("\n").filter(Boolean);
 
-/** The config keys of rig-h<h> as a worker and Consul client at position `index` of the hosts list, as a user sets them. */
-const workerConfig = (index: number, h: number): [string, string][] => {
+/** The roles a host added by the rig takes: a worker and Consul client, or a manager and Consul server. */
+const ADDED_ROLES = { worker: ["worker", "consul-client"], manager: ["manager", "consul-server"] } as const;
+type AddedKind = keyof typeof ADDED_ROLES;
+
+/** The config keys of rig-h<h> with `roles` at position `index` of the hosts list, as a user sets them. */
+const hostConfig = (index: number, h: number, roles: readonly string[]): [string, string][] => {
     const p = `hosts[${index}]`;
     return [
         [`${p}.name`, `rig-h${h}`],
@@ -180,52 +202,166 @@ const workerConfig = (index: number, h: number): [string, string][] => {
         [`${p}.ssh.privateKeyPath`, path.join(RIG_STATE, "id_ed25519")],
         [`${p}.ssh.hostKey`, publicKeyOf(RIG_HOST_KEY)],
         [`${p}.dockerSocket`, `${RIG_STATE}/h${h}.sock`],
-        [`${p}.roles[0]`, "worker"],
-        [`${p}.roles[1]`, "consul-client"],
+        ...roles.map((role, i): [string, string] => [`${p}.roles[${i}]`, role]),
     ];
 };
 
-/**
- * rig-h<h> added to the stack as a worker and Consul client, then removed again, each by `up` while
- * the service is watched: `up` touches only that host's resources; the host joins the swarm and
- * Consul, then leaves both, with no Down node left behind and nothing of the stack left on it.
- */
-export async function checkWorkerAddedAndRemoved(stack: StackCli, s: Scenario, h: number): Promise<void> {
+/** The stack's hosts list as its config holds it now. */
+async function configuredHosts(stack: StackCli): Promise<{ name: string; roles: string[] }[]> {
+    const r = await stack.cli("config", ["get", "swarm-platform:hosts"]);
+    if (r.code !== 0) throw new Error(`pulumi config get swarm-platform:hosts: exit ${r.code}`);
+    return JSON.parse(r.output.trim()) as { name: string; roles: string[] }[];
+}
+
+/** Where rig-h<h> is in the stack's hosts list; the list moves when a host before it goes. */
+async function hostIndex(stack: StackCli, h: number): Promise<number> {
+    const i = (await configuredHosts(stack)).findIndex((host) => host.name === `rig-h${h}`);
+    if (i < 0) throw new Error(`rig-h${h} is not in the stack's hosts`);
+    return i;
+}
+
+/** The Raft peers (address:port) a Consul server knows; no token needed. */
+const raftPeers = async (from: number): Promise<string[]> => JSON.parse((await curlFromHost(from, "http://127.0.0.1:8500/v1/status/peers")).body || "[]") as string[];
+
+const swarmClusterId = async (h: number): Promise<string> => (await must(dockerOn(h, ["info", "--format", "{{.Swarm.Cluster.ID}}"]), "docker info")).trim();
+
+/** Fails unless rig-h<h> is a Ready node and a live Consul member (a server also a Raft peer), as manager rig-h<from> sees it. */
+async function assertJoined(h: number, server: boolean, from: number, line: string): Promise<string> {
     const name = `rig-h${h}`;
-    const ofHost = new RegExp(`-${name}(-|$)`);
-    const manager = s.managers[0];
-    const changedElsewhere = (r: PulumiRun): string[] => touchedIn(r).filter((n) => !ofHost.test(n));
-    const added = await check(`worker-added[${stack.label}]`, async () => {
-        for (const [key, value] of workerConfig(s.hosts.length, h)) await configure(stack, ["set", "--path", key, value]);
-        const { r, w } = await watchedUp(stack, s, []);
-        const touched = touchedIn(r);
-        const line = describe(r, w, `changed ${touched.length} resources`);
-        assertUndisturbed(r, w, line);
-        assert(touched.length > 0, `up created nothing for ${name}; ${line}`);
-        assert(changedElsewhere(r).length === 0, `up also changed ${changedElsewhere(r).join(", ")}; ${line}`);
-        const node = (await swarmNodes(manager)).find((l) => l.startsWith(`${name} `));
-        assert(node === `${name} Ready`, `docker node ls on rig-h${manager} shows ${node ?? `no ${name}`}; ${line}`);
-        const member = (await consulMembers(manager)).find((m) => m.Name === name);
-        assert(member?.Status === 1, `Consul lists ${name} as ${member ? `status ${member.Status}` : "no member"}; ${line}`);
-        return `${line}; only ${name}'s resources; ${node}, Consul member alive`;
+    const node = (await swarmNodes(from)).find((l) => l.startsWith(`${name} `));
+    assert(node === `${name} Ready`, `docker node ls on rig-h${from} shows ${node ?? `no ${name}`}; ${line}`);
+    const member = (await consulMembers(from)).find((m) => m.Name === name);
+    assert(member?.Status === 1, `Consul lists ${name} as ${member ? `status ${member.Status}` : "no member"}; ${line}`);
+    if (server) assert((await raftPeers(from)).includes(`${hostAddress(h)}:8300`), `${name} is not a Raft peer: ${(await raftPeers(from)).join(", ")}; ${line}`);
+    return `${node}, Consul member alive${server ? ", a Raft peer" : ""}`;
+}
+
+/** Fails unless rig-h<h> left the swarm (no entry left, Down or not), Consul and Raft, and keeps nothing of the stack. */
+async function assertLeft(h: number, from: number, line: string): Promise<string> {
+    const name = `rig-h${h}`;
+    const nodes = await swarmNodes(from);
+    assert(!nodes.some((l) => l.startsWith(`${name} `)), `docker node ls on rig-h${from} still lists ${nodes.filter((l) => l.startsWith(name)).join(", ")}; ${line}`);
+    const member = (await consulMembers(from)).find((m) => m.Name === name);
+    assert(!member || member.Status === 3, `Consul lists ${name} with status ${member?.Status} (3 is left); ${line}`);
+    const peers = await raftPeers(from);
+    assert(!peers.includes(`${hostAddress(h)}:8300`), `${name} is still a Raft peer; ${line}`);
+    const state = (await must(dockerOn(h, ["info", "--format", "{{.Swarm.LocalNodeState}}"]), "docker info")).trim();
+    assert(state === "inactive", `${name}'s engine is still in a swarm (${state}); ${line}`);
+    const left = (await must(dockerOn(h, ["ps", "-aq", "--filter", "label=io.swarm-platform.managed"]), "docker ps")).trim();
+    assert(left === "", `stack containers left on ${name}: ${left.split("\n").length}; ${line}`);
+    return `gone from docker node ls, Consul member ${member ? "left" : "gone"}, Raft peers ${peers.length}, engine out of the swarm, no stack container left`;
+}
+
+/** A demo backend replica's resource, keyed by replica and host. */
+export const BACKEND_REPLICA = /^platform-backends-web-\d+-rig-h\d+$/;
+
+// A Consul server joining or leaving changes every agent's bootstrap-expect, which rolls them one host at a time.
+const rolledFor = (kind: AddedKind): RegExp => (kind === "manager" ? /^platform-consul-(agent|rollout)-/ : /^$/);
+
+/**
+ * `up` with config `changes` made first, while the service is watched: fails unless it was undisturbed,
+ * touched nothing but `allowed` outside rig-h<h>'s own resources, and rolled `rolled` one host at a time.
+ */
+async function watchedHostChange(stack: StackCli, s: Scenario, h: number, changes: string[][], allowed: RegExp, rolled: RegExp): Promise<{ r: PulumiRun; line: string }> {
+    const ofHost = new RegExp(`-rig-h${h}(-|$)`);
+    for (const c of changes) await configure(stack, c);
+    const { r, w } = await watchedUp(stack, s, []);
+    const touched = touchedIn(r);
+    const line = describe(r, w, `changed ${touched.length} resources, replaced elsewhere: ${replacedIn(r).filter((n) => !ofHost.test(n)).join(", ") || "nothing"}`);
+    assertUndisturbed(r, w, line);
+    assert(touched.some((n) => ofHost.test(n)), `up changed nothing of rig-h${h}; ${line}`);
+    const elsewhere = touched.filter((n) => !ofHost.test(n) && !allowed.test(n));
+    assert(elsewhere.length === 0, `up also changed ${elsewhere.join(", ")}; ${line}`);
+    const overlaps = overlappingHosts(r, rolled);
+    assert(overlaps.length === 0, `hosts changed at the same time: ${overlaps.join("; ")}; ${line}`);
+    return { r, line };
+}
+
+/**
+ * rig-h<h> added to the stack (a worker and Consul client, or a manager and Consul server) by `up`
+ * while the service is watched: `up` touches only that host's resources, besides the rolled agents of
+ * a new server, and the host joins the swarm and Consul (a server also Raft).
+ */
+export async function checkHostAdded(stack: StackCli, s: Scenario, h: number, kind: AddedKind): Promise<boolean> {
+    return check(`${kind}-added[${stack.label}]`, async () => {
+        const changes = hostConfig((await configuredHosts(stack)).length, h, ADDED_ROLES[kind]).map(([key, value]) => ["set", "--path", key, value]);
+        const { line } = await watchedHostChange(stack, s, h, changes, rolledFor(kind), rolledFor(kind));
+        return `${line}; ${await assertJoined(h, kind === "manager", s.managers[0], line)}`;
     });
-    await check(`worker-removed[${stack.label}]`, async () => {
-        assert(added, `${name} was not added, so there is nothing to remove`);
-        await configure(stack, ["rm", "--path", `hosts[${s.hosts.length}]`]);
-        const { r, w } = await watchedUp(stack, s, []);
-        const touched = touchedIn(r);
-        const line = describe(r, w, `changed ${touched.length} resources`);
-        assertUndisturbed(r, w, line);
-        assert(changedElsewhere(r).length === 0, `up also changed ${changedElsewhere(r).join(", ")}; ${line}`);
-        const nodes = await swarmNodes(manager);
-        assert(!nodes.some((l) => l.startsWith(`${name} `)), `docker node ls on rig-h${manager} still lists ${nodes.filter((l) => l.startsWith(name)).join(", ")}; ${line}`);
-        const member = (await consulMembers(manager)).find((m) => m.Name === name);
-        assert(!member || member.Status === 3, `Consul lists ${name} with status ${member?.Status} (3 is left); ${line}`);
-        const state = (await must(dockerOn(h, ["info", "--format", "{{.Swarm.LocalNodeState}}"]), "docker info")).trim();
-        assert(state === "inactive", `${name}'s engine is still in a swarm (${state}); ${line}`);
-        const left = (await must(dockerOn(h, ["ps", "-aq", "--filter", "label=io.swarm-platform.managed"]), "docker ps")).trim();
-        assert(left === "", `stack containers left on ${name}: ${left.split("\n").length}; ${line}`);
-        return `${line}; only ${name}'s resources; gone from docker node ls, Consul member ${member ? "left" : "gone"}, engine out of the swarm, no stack container left`;
+}
+
+/**
+ * rig-h<h>, added before, removed from the stack by `up` while the service is watched: its backend
+ * replicas move to other hosts, and it leaves the swarm, Consul and Raft, with no Down node and no Raft peer left behind and nothing of the stack on it.
+ */
+export async function checkHostRemoved(stack: StackCli, s: Scenario, h: number, kind: AddedKind, added: boolean): Promise<void> {
+    await check(`${kind}-removed[${stack.label}]`, async () => {
+        assert(added, `rig-h${h} was not added, so there is nothing to remove`);
+        // The replicas it ran move to the hosts with the fewest.
+        const allowed = new RegExp(`${rolledFor(kind).source}|${BACKEND_REPLICA.source}`);
+        const { line } = await watchedHostChange(stack, s, h, [["rm", "--path", `hosts[${await hostIndex(stack, h)}]`]], allowed, rolledFor(kind));
+        return `${line}; ${await assertLeft(h, s.managers[0], line)}`;
+    });
+}
+
+const managerAddressOutput = async (stack: StackCli): Promise<string> => (await stack.cli("stack", ["output", "managerAddress"])).output.trim();
+
+// Retiring a host that is also a Consul server and an edge rolls the other agents (bootstrap-expect)
+// and edges (the VRRP MASTER is the first edge by name), moves its backends and re-runs the joins and
+// trackers against the next manager: nothing else changes, and no membership or network is replaced.
+const RETIREMENT_TOUCHES = /^platform-(consul-(agent|rollout|server|acl)|edge-|backends?-|swarm-(member|node|manager-token|worker-token)-?|overlay-)/;
+const ROLLED_ON_RETIREMENT = /^platform-(consul-(agent|rollout)|edge-(rig|vip|rollout))-/;
+
+/** Fails if `up` replaced a swarm membership or the overlay: that would take nodes out of the swarm or cut attached containers. */
+function assertNothingRejoined(r: PulumiRun, line: string): void {
+    const replaced = replacedIn(r).filter((n) => /^platform-(swarm|overlay)-/.test(n));
+    assert(replaced.length === 0, `up replaced ${replaced.join(", ")}; ${line}`);
+}
+
+/**
+ * The manager that initialised the swarm (the first of s.managers, also a Consul server and an edge)
+ * retired by `up`, with the third manager taking its edge role, then added back, each while the
+ * service is watched; rig-h<extra>, a fourth manager and Consul server, keeps Raft's quorum at three
+ * meanwhile. The next manager by name takes over init and keeps the swarm (same cluster id, nobody
+ * rejoins); the returning host joins that swarm rather than making a new one.
+ */
+export async function checkInitManagerRetired(stack: StackCli, s: Scenario, extra: number, extraAdded: boolean): Promise<void> {
+    const [init, heir, third] = s.managers;
+    await check(`init-manager-retired[${stack.label}]`, async () => {
+        assert(extraAdded, `rig-h${extra} was not added as a manager, so retiring rig-h${init} would leave two`);
+        assert(!s.edges.includes(third), `rig-h${third} is already an edge`);
+        const holder = await managerAddressOutput(stack);
+        assert(holder === hostAddress(init), `init is on ${holder}, not on rig-h${init} as on a new stack`);
+        const cluster = await swarmClusterId(heir);
+        const thirdIndex = await hostIndex(stack, third);
+        const changes = [
+            ["set", "--path", `hosts[${thirdIndex}].roles[${(await configuredHosts(stack))[thirdIndex].roles.length}]`, "edge"],
+            ["rm", "--path", `hosts[${await hostIndex(stack, init)}]`],
+        ];
+        const change = await watchedHostChange(stack, s, init, changes, RETIREMENT_TOUCHES, ROLLED_ON_RETIREMENT);
+        const line = `${change.line}; rig-h${third} took its edge role`;
+        assertNothingRejoined(change.r, line);
+        assert((await swarmClusterId(heir)) === cluster, `the swarm on rig-h${heir} is not the one it was in; ${line}`);
+        const manager = await managerAddressOutput(stack);
+        assert(manager === hostAddress(heir), `managerAddress is ${manager}, not rig-h${heir}'s; ${line}`);
+        return `${line}; ${await assertLeft(init, heir, line)}; rig-h${heir} holds init (managerAddress ${manager}) in the same swarm`;
+    });
+    // Also after a failed retirement: whatever of it `up` did, rig-h<init> comes back.
+    await check(`init-manager-back[${stack.label}]`, async () => {
+        assert(!(await configuredHosts(stack)).some((h) => h.name === `rig-h${init}`), `rig-h${init} was not taken out of the stack`);
+        const cluster = await swarmClusterId(heir);
+        const thirdIndex = await hostIndex(stack, third);
+        const changes = [
+            ["rm", "--path", `hosts[${thirdIndex}].roles[${(await configuredHosts(stack))[thirdIndex].roles.indexOf("edge")}]`],
+            ...hostConfig((await configuredHosts(stack)).length, init, ["manager", "consul-server", "edge"]).map(([key, value]) => ["set", "--path", key, value]),
+        ];
+        const change = await watchedHostChange(stack, s, init, changes, RETIREMENT_TOUCHES, ROLLED_ON_RETIREMENT);
+        const line = `${change.line}; rig-h${third} gave its edge role back`;
+        assertNothingRejoined(change.r, line);
+        assert((await swarmClusterId(init)) === cluster, `rig-h${init} is in another swarm than rig-h${heir}; ${line}`);
+        const manager = await managerAddressOutput(stack);
+        assert(manager === hostAddress(heir), `managerAddress moved to ${manager}; ${line}`);
+        return `${line}; ${await assertJoined(init, true, heir, line)}; joined rig-h${heir}'s swarm, which keeps init`;
     });
 }
 
@@ -296,7 +432,7 @@ export async function checkInterrupted(stack: StackCli, s: Scenario): Promise<vo
     await buildVariant(u.hosts(s), u.image, rebuilt);
     try {
         await check(`interrupted-up[${stack.label}]`, async () => {
-            const watch = watchService(`http://${s.vip}:${s.edgePort}/`, s.consulServers);
+            const watch = watchService(s);
             let steps = "";
             let second: PulumiRun | undefined;
             let killed: PulumiRun | undefined;
@@ -344,7 +480,7 @@ export async function checkDrift(stack: StackCli, s: Scenario, h: number): Promi
     await check(`drift[${stack.label}]`, async () => {
         const before = await snapshotHost(h);
         const running = [...(await containerStates(h)).entries()].filter(([, state]) => state === "running").map(([n]) => n);
-        const watch = watchService(`http://${s.vip}:${s.edgePort}/`, s.consulServers);
+        const watch = watchService(s);
         let back: string[] = [];
         let refresh: PulumiRun | undefined;
         let up: PulumiRun | undefined;

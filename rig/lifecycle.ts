@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { HostSnapshot, diffSnapshots, httpGet, must, publicKeyOf, run, snapshotHosts, waitFor } from "./lib";
-import { touchedIn } from "./day2";
+import { BACKEND_REPLICA, touchedIn } from "./day2";
 import { PulumiRun, StackCli, pinHostKeys } from "./pulumi";
 import { assert, check, report, timing } from "./report";
 import { Scenario, edgeUrl, nameOf, requestLoop, waitBackends } from "./system";
@@ -147,7 +147,7 @@ export async function checkScale(stack: StackCli, s: Scenario, url: string, step
                 const r = await stack.cli("up", ["--config", `swarm-platform:backendReplicas=${replicas}`]);
                 assert(r.code === 0, `up with backendReplicas=${replicas}: exit ${r.code}: ${errorLines(r)}`);
                 const touched = touchedIn(r);
-                const others = touched.filter((n) => !/^platform-backends-web-\d+-rig-h\d+$/.test(n));
+                const others = touched.filter((n) => !BACKEND_REPLICA.test(n));
                 assert(touched.length > 0, `no created or deleted resource in the output of up: ${r.output.slice(-400)}`);
                 assert(others.length === 0, `up changed more than backends: ${others.join(", ")}`);
                 await waitBackends(s, replicas);
