@@ -146,7 +146,8 @@ export class ConsulCluster extends pulumi.ComponentResource {
                                   create: renderDnsRedirectApply(args.dnsAddress, args.spec.dnsPort, listenPort),
                                   delete: renderDnsRedirectRemove(args.dnsAddress, args.spec.dnsPort, listenPort),
                               },
-                              { parent: this },
+                              // A new gateway or port: the old rules go before the new ones land, as for flows.
+                              { parent: this, replaceOnChanges: ["create"], deleteBeforeReplace: true },
                           ),
                       ];
             const prunedBy = server ? pruner(host) : undefined;

@@ -48,7 +48,7 @@ export class Platform extends pulumi.ComponentResource {
         const gwbridges = Object.fromEntries(
             hosts.map((host) => [host.spec.name, new GwBridge(`${name}-gwbridge-${host.spec.name}`, { host, spec: model.gwbridge }, { parent: this }).ready]),
         );
-        const swarm = new SwarmCluster(`${name}-swarm`, { hosts, swarm: model.swarm, readyBefore: gwbridges, protect: model.protectData, initHost: last.swarmInit }, { parent: this });
+        const swarm = new SwarmCluster(`${name}-swarm`, { hosts, swarm: model.swarm, readyBefore: gwbridges, protect: model.protectData, initHost: last.swarmInit, gwbridge: model.gwbridge }, { parent: this });
         const overlay = new OverlayNetwork(
             `${name}-overlay`,
             { manager: hosts.find((h) => h.spec.address === swarm.managerAddress) as DockerHost, spec: model.overlay, swarmMembers: swarm.members },
@@ -67,9 +67,10 @@ export class Platform extends pulumi.ComponentResource {
                 hosts,
                 spec: model.consul,
                 image: model.images.consul,
-                // Per host only what its agent needs: the overlay, its own tiers and its own swarm membership.
+                // Per host only what its agent needs: the overlay, its own tiers and its own swarm membership
+                // with docker_gwbridge as configured (Consul's DNS listens on the bridge's gateway).
                 readyBefore: Object.fromEntries(
-                    hosts.map((h) => [h.spec.name, [overlay, tiers[h.spec.name], ...(h.spec.name in swarm.memberOf ? [swarm.memberOf[h.spec.name]] : [])]]),
+                    hosts.map((h) => [h.spec.name, [overlay, tiers[h.spec.name], ...(h.spec.name in swarm.bridgedMemberOf ? [swarm.bridgedMemberOf[h.spec.name]] : [])]]),
                 ),
                 protect: model.protectData,
                 dnsAddress: model.gwbridge.gateway,

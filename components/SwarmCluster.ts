@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { HostSpec, SwarmSpec, byHostName } from "../lib/model";
+import { GwBridgeSpec, HostSpec, SwarmSpec, byHostName } from "../lib/model";
+import { renderGwBridgeRebuild } from "../render/gwbridge";
 import { renderJoinToken, renderNodeRemove, renderNodeTracked, renderSwarmInit, renderSwarmJoin, renderSwarmLeave } from "../render/swarm";
 import { DockerHost } from "./DockerHost";
 
@@ -16,6 +17,8 @@ export interface SwarmClusterArgs {
      * instead of initialising another one.
      */
     initHost: string | null;
+    /** docker_gwbridge as the nodes must have it: a member whose bridge differs rebuilds it after its join. */
+    gwbridge: GwBridgeSpec;
 }
 
 /** The manager that holds init: the one that held it, while it is a manager; otherwise the first by name. */
@@ -41,8 +44,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
     readonly managerAddress: string;
     /** Ready when every node is in the swarm. */
     readonly members: pulumi.Resource[];
-    /** Per host name: its init or join, after which that node is in the swarm. */
-    readonly memberOf: Record<string, pulumi.Resource>;
+    /** Per host name: done once the node is in the swarm with docker_gwbridge as configured. */
+    readonly bridgedMemberOf: Record<string, pulumi.Resource>;
     readonly init: pulumi.Resource;
 
     constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -102,7 +105,37 @@ export class SwarmCluster extends pulumi.ComponentResource {
             ),
         );
         this.members = [this.init, ...joins];
-        this.memberOf = Object.fromEntries([[first.spec.name, this.init], ...joiners.map((h, i) => [h.spec.name, joins[i]])]);
+        const memberOf: Record<string, pulumi.Resource> = Object.fromEntries([[first.spec.name, this.init], ...joiners.map((h, i) => [h.spec.name, joins[i]])]);
+
+        // A new docker_gwbridge subnet on a running swarm: one node at a time (by name) leaves, has its
+        // bridge rebuilt and joins again through another manager, and a manager that stays removes the
+        // entry it left behind. On a first deployment every bridge is already right and nothing waits.
+        const bridgeSettings = [args.gwbridge.subnet, args.gwbridge.gateway];
+        this.bridgedMemberOf = {};
+        let previousNode: pulumi.Resource | undefined;
+        for (const host of [...args.hosts].sort((a, b) => byHostName(a.spec, b.spec))) {
+            // The manager that tracks the node is also the one it joins again through.
+            const by = tracker(host);
+            if (!by) {
+                this.bridgedMemberOf[host.spec.name] = memberOf[host.spec.name];
+                continue;
+            }
+            const rebuilt = host.run(
+                `${name}-gwbridge-${host.spec.name}`,
+                {
+                    create: renderGwBridgeRebuild(args.gwbridge, host.spec, by.spec.address),
+                    stdin: tokens[host.spec.roles.includes("manager") ? "manager" : "worker"].apply((t) => `${t.trim()}\n`),
+                    triggers: bridgeSettings,
+                },
+                { parent: this, dependsOn: [memberOf[host.spec.name], ...(args.initHost !== null && previousNode ? [previousNode] : [])] },
+            );
+            previousNode = by.run(
+                `${name}-rejoined-${host.spec.name}`,
+                { create: host.engineName.apply((n) => renderNodeRemove(n, 1)), triggers: bridgeSettings },
+                { parent: this, dependsOn: [rebuilt] },
+            );
+            this.bridgedMemberOf[host.spec.name] = previousNode;
+        }
         this.registerOutputs({ managerAddress: this.managerAddress, nodes: args.hosts.map((h) => h.spec.name) });
     }
 }

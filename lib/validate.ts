@@ -551,16 +551,25 @@ export function unchangeableProblems(previous: unknown, model: PlatformModel): P
             fix: `set it back to ${String(was)}; a new value needs a new swarm (pulumi destroy with protectData off, then pulumi up)`,
         });
     }
-    // Rebuilding docker_gwbridge takes the node out of the swarm, which on a running stack would be
-    // every node at once: refused rather than done.
+    // Rebuilding docker_gwbridge takes a node out of the swarm while it is rebuilt: done one node at a
+    // time only when asked for, and only where another manager is there to join again through.
+    const managerCount = managers(model).length;
     for (const key of ["gwbridgeSubnet", "gwbridgeGateway"] as const) {
         const was = previous[key];
-        if (was === undefined || was === now[key]) continue;
-        problems.push({
-            key,
-            message: `every node's docker_gwbridge was made with ${String(was)} before it joined the swarm; rebuilding it takes a node out of the swarm, and ${String(now[key])} would rebuild it on every node at once`,
-            fix: `set it back to ${String(was)}; a new value needs a new swarm (pulumi destroy with protectData off, then pulumi up)`,
-        });
+        if (was === undefined || was === now[key] || (model.gwbridge.allowRebuild && managerCount > 1)) continue;
+        problems.push(
+            model.gwbridge.allowRebuild
+                ? {
+                      key,
+                      message: `every node's docker_gwbridge was made with ${String(was)}; rebuilding it takes each node out of the swarm and back in through another manager, and this swarm has only one`,
+                      fix: `set it back to ${String(was)}; with one manager a new value needs a new swarm (pulumi destroy with protectData off, then pulumi up)`,
+                  }
+                : {
+                      key,
+                      message: `every node's docker_gwbridge was made with ${String(was)}; ${String(now[key])} means rebuilding it, which takes each node out of the swarm for a moment`,
+                      fix: `set gwbridgeAllowRebuild=true to rebuild it one node at a time (each node leaves the swarm and joins again), or set it back to ${String(was)}`,
+                  },
+        );
     }
     const members = isObj(previous.members) ? previous.members : {};
     for (const [name, joined] of Object.entries(members)) {

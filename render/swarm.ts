@@ -85,23 +85,24 @@ const NODE_DOWN_SECONDS = 60;
 export const renderNodeTracked = (nodeName: string): string => posixScript(`echo ${shq(`swarm: node ${nodeName} tracked`)}`);
 
 /**
- * On a manager, after the node left (its join's delete ran first): waits until the swarm marks the
- * node down, then removes its entry, so `docker node ls` keeps no Down node for a host the stack no
- * longer has. Never fails: when this manager cannot tell (it left too, or the node never went down)
- * it says so and the entry stays.
+ * On a manager: waits until at most `upEntries` entries of the node are up (0 once the node left for
+ * good, its join's delete having run first; 1 once it left and joined again, as a docker_gwbridge
+ * rebuild does), then removes its Down entries, so `docker node ls` keeps no Down node for it. Never
+ * fails: when this manager cannot tell (it left too, or the node never went down) it says so and the
+ * entries stay.
  */
-export function renderNodeRemove(nodeName: string): string {
+export function renderNodeRemove(nodeName: string, upEntries: 0 | 1 = 0): string {
     const entries = (status: "down" | "up") =>
         `docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}}' | awk -v n=${shq(nodeName)} '$2 == n && ($3 == "Down") == ${status === "down" ? 1 : 0} { print $1 }'`;
     return posixScript(
         `docker node ls >/dev/null 2>&1 || { echo ${shq(`swarm: this host manages no swarm any more; node ${nodeName} not removed here`)}; exit 0; }`,
         "i=0",
-        `while [ -n "$(${entries("up")})" ]; do`,
+        `while [ "$(${entries("up")} | wc -l)" -gt ${upEntries} ]; do`,
         `  i=$((i + 1)); [ "$i" -le ${NODE_DOWN_SECONDS} ] || { echo ${shq(`swarm: node ${nodeName} still not down after ${NODE_DOWN_SECONDS} s; its entry stays (docker node rm once it is)`)} >&2; exit 0; }`,
         "  sleep 1",
         "done",
         `for id in $(${entries("down")}); do docker node rm "$id" >/dev/null; done`,
-        `echo ${shq(`swarm: node ${nodeName} removed`)}`,
+        `echo ${shq(`swarm: node ${nodeName}: Down entries removed`)}`,
     );
 }
 

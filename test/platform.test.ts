@@ -188,6 +188,7 @@ describe("multihost stack", () => {
         // So does the server that prunes another one from Raft once it is removed.
         const takesSecretStdin = (name: string) =>
             (name.startsWith("platform-swarm-member-") && name !== "platform-swarm-member-node1") ||
+            /^platform-swarm-gwbridge-node\d+$/.test(name) ||
             name === "platform-consul-acl" ||
             name.startsWith("platform-consul-server-") ||
             serverRollouts.some((c) => c.name === name);

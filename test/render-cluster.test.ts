@@ -55,11 +55,9 @@ describe("rendered host scripts", () => {
         expect(s).toContain("--label io.swarm-platform.managed=true docker_gwbridge");
     });
 
-    test("gwbridge: without the opt-in a wrong subnet fails with the way out; with it the node leaves first", () => {
+    test("gwbridge: without the opt-in a wrong subnet fails with the way out; before a join nothing leaves a swarm", () => {
         expect(scripts.gwbridgeCreate).toContain("set gwbridgeAllowRebuild=true");
-        expect(scripts.gwbridgeCreate).not.toContain("swarm leave");
-        expect(scripts.gwbridgeRebuild).toContain("docker swarm leave --force");
-        expect(scripts.gwbridgeRebuild.indexOf("swarm leave")).toBeLessThan(scripts.gwbridgeRebuild.indexOf("docker network rm docker_gwbridge"));
+        for (const script of [scripts.gwbridgeCreate, scripts.gwbridgeRebuild]) expect(script).not.toContain("swarm leave");
     });
 
     test("gwbridge delete removes only a labelled bridge", () => {

@@ -5,6 +5,9 @@ import { join } from "path";
 import { renderConsulAgentReady, renderConsulLeaderHandoff, renderConsulServerPrune } from "../render/consul";
 import { EDGE_PATHS, renderEdgeDrain, renderEdgeReady } from "../render/edge";
 import { renderNodeRemove } from "../render/swarm";
+import { HostRole, HostSpec } from "../lib/model";
+import { stackModel } from "./stacks";
+import { renderGwBridgeCreate, renderGwBridgeRebuild } from "../render/gwbridge";
 
 /**
  * The rollout scripts run against stand-ins for `docker` and `sleep` on PATH: the stand-in docker
@@ -13,6 +16,18 @@ import { renderNodeRemove } from "../render/swarm";
 const FAKE_DOCKER = `#!/bin/sh
 echo "argv=$* token=\${CONSUL_HTTP_TOKEN:-}" >> "$FAKE/log"
 case "$*" in
+  "network inspect docker_gwbridge --format"*) [ -f "$FAKE/bridge" ] || exit 1; cat "$FAKE/bridge" ;;
+  "network rm docker_gwbridge") rm -f "$FAKE/bridge" ;;
+  "network create"*)
+    set -- "$@"; while [ "$#" -gt 0 ]; do case "$1" in --subnet) subnet=$2 ;; --gateway) gateway=$2 ;; esac; shift; done
+    echo "$subnet $gateway" > "$FAKE/bridge" ;;
+  "info --format {{.Swarm.LocalNodeState}}") cat "$FAKE/state" ;;
+  "info --format {{.Swarm.ControlAvailable}}") cat "$FAKE/control" ;;
+  "info --format {{.Swarm.NodeID}}") echo id-self ;;
+  "swarm leave"*) echo inactive > "$FAKE/state" ;;
+  "swarm join"*) echo active > "$FAKE/state" ;;
+  "node demote"*) echo false > "$FAKE/control"; [ -f "$FAKE/demote-deadline" ] && { echo "context deadline exceeded" >&2; exit 1; }; exit 0 ;;
+  "node inspect self --format {{.ManagerStatus.Reachability}}") [ "$(cat "$FAKE/state")" = active ] && echo reachable || exit 1 ;;
   *"operator raft list-peers"*)
     leader=$(cat "$FAKE/leader")
     echo "Node ID Address State Voter RaftProtocol"
@@ -72,6 +87,9 @@ function runScript(script: string, stdin = ""): { code: number; stdout: string; 
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, log: readFileSync(join(fake, "log"), "utf8").split("\n").filter(Boolean) };
 }
 
+const NEW_BRIDGE = { subnet: "172.24.0.0/20", gateway: "172.24.0.1", allowRebuild: true };
+const web7 = (roles: HostRole[]): HostSpec => ({ ...stackModel("multihost").hosts[1], name: "web7", address: "10.0.0.7", roles, dataPathAddress: undefined });
+
 const scripts = {
     agentReady: renderConsulAgentReady("rig-h3", "127.0.0.1:8500", false),
     serverReady: renderConsulAgentReady("rig-h3", "127.0.0.1:8500", true),
@@ -80,6 +98,7 @@ const scripts = {
     edgeDrain: renderEdgeDrain("203.0.113.7", "c0ffee"),
     edgeDrainNoVip: renderEdgeDrain(undefined, "c0ffee"),
     nodeRemove: renderNodeRemove("web7"),
+    gwbridgeRebuild: renderGwBridgeRebuild(NEW_BRIDGE, web7(["worker"]), "10.0.0.1"),
     serverPrune: renderConsulServerPrune("rig-h3", "127.0.0.1:8500"),
 };
 
@@ -190,7 +209,7 @@ describe("a node's removal from the swarm", () => {
         expect(r.code).toBe(0);
         expect(r.log.filter((l) => l === "sleep 1")).toHaveLength(2);
         expect(r.log.filter((l) => l.startsWith("argv=node rm")).map((l) => l.split(" ")[2])).toEqual(["id-old", "id-web7"]);
-        expect(r.stdout).toContain("swarm: node web7 removed");
+        expect(r.stdout).toContain("swarm: node web7: Down entries removed");
     });
 
     test("a host that manages no swarm any more removes nothing and does not fail", () => {
@@ -219,5 +238,53 @@ describe("a removed Consul server's pruning", () => {
         expect(r.code).toBe(0);
         expect(r.stdout).toContain("not pruned here");
         expect(r.log.some((l) => l.includes("force-leave"))).toBe(false);
+    });
+});
+
+describe("a docker_gwbridge rebuild on a running node", () => {
+    const calls = (log: string[]) => log.map((l) => l.replace(/^argv=/, "").replace(/ token=.*$/, ""));
+    const runningNode = (manager: boolean) => {
+        writeFileSync(join(fake, "bridge"), "172.21.0.0/20 172.21.0.1\n");
+        writeFileSync(join(fake, "state"), "active\n");
+        writeFileSync(join(fake, "control"), `${manager}\n`);
+    };
+
+    test("a manager demotes itself, leaves, has its bridge rebuilt and joins again through the other manager with the token from stdin", () => {
+        runningNode(true);
+        const r = runScript(renderGwBridgeRebuild(NEW_BRIDGE, web7(["manager"]), "10.0.0.1"), "SWMTKN-1-secret");
+        expect(r.code).toBe(0);
+        const steps = calls(r.log).filter((l) => /^(node demote|swarm leave|network rm|network create|swarm join)/.test(l)).map((l) => l.split(" ").slice(0, 2).join(" "));
+        expect(steps).toEqual(["node demote", "swarm leave", "network rm", "network create", "swarm join"]);
+        expect(calls(r.log).find((l) => l.startsWith("swarm join"))).toBe("swarm join --token SWMTKN-1-secret --advertise-addr 10.0.0.7 10.0.0.1:2377");
+        expect(readFileSync(join(fake, "bridge"), "utf8").trim()).toBe("172.24.0.0/20 172.24.0.1");
+        expect(r.stdout).toContain("docker_gwbridge on web7: rebuilt with 172.24.0.0/20 172.24.0.1, back in the swarm");
+    });
+
+    test("a manager whose demotion reports a deadline while it turns into a worker still leaves, and counts as back once reachable", () => {
+        runningNode(true);
+        writeFileSync(join(fake, "demote-deadline"), "");
+        const r = runScript(renderGwBridgeRebuild(NEW_BRIDGE, web7(["manager"]), "10.0.0.1"), "SWMTKN-1-secret");
+        expect(r.code).toBe(0);
+        expect(calls(r.log).filter((l) => /^(swarm leave|swarm join|node inspect self)/.test(l)).map((l) => l.split(" ").slice(0, 2).join(" "))).toEqual(["swarm leave", "swarm join", "node inspect"]);
+    });
+
+    test("a worker has nothing to demote; a bridge that already has the subnet is left alone, the node in its swarm", () => {
+        runningNode(false);
+        expect(calls(runScript(scripts.gwbridgeRebuild, "SWMTKN-1-secret").log).some((l) => l.startsWith("node demote"))).toBe(false);
+        writeFileSync(join(fake, "log"), "");
+        const again = runScript(scripts.gwbridgeRebuild, "SWMTKN-1-secret");
+        expect(again.stdout).toContain("docker_gwbridge: already 172.24.0.0/20 172.24.0.1");
+        expect(calls(again.log).some((l) => l.startsWith("swarm leave"))).toBe(false);
+    });
+
+    test("before the join, a node already in a swarm leaves its bridge to the rebuild; one out of any swarm has it rebuilt at once", () => {
+        runningNode(true);
+        const member = runScript(renderGwBridgeCreate(NEW_BRIDGE, "web7"));
+        expect(member.stdout).toContain("web7 is in a swarm, so it is rebuilt after its join, one node at a time");
+        expect(calls(member.log).some((l) => /^(swarm leave|network rm)/.test(l))).toBe(false);
+        writeFileSync(join(fake, "state"), "inactive\n");
+        const outside = runScript(renderGwBridgeCreate(NEW_BRIDGE, "web7"));
+        expect(outside.code).toBe(0);
+        expect(readFileSync(join(fake, "bridge"), "utf8").trim()).toBe("172.24.0.0/20 172.24.0.1");
     });
 });

@@ -7,6 +7,7 @@ import { modelWithHosts } from "./stacks";
 // A last deployment whose Consul cluster ran: changes to the agents roll.
 const clusterRan = { consulAgents: ["node001"], backendPlacement: {}, swarmInit: "node001" };
 const before = (a: RecordedResource, b: RecordedResource) => expect(a.finished).toBeLessThanOrEqual(b.started);
+const connectionOf = (r: RecordedResource) => (r.inputs.connection as { host: string }).host;
 
 describe("rolling changes", () => {
     const slowRollouts = (_type: string, name: string): number => (/-rollout-/.test(name) ? 150 : 0);
@@ -98,9 +99,32 @@ describe("hosts coming and going", () => {
     });
 });
 
+describe("a new docker_gwbridge subnet on a running swarm", () => {
+    const slowRebuilds = (_type: string, name: string): number => (/swarm-(gwbridge|rejoined)-/.test(name) ? 150 : 0);
+    const hosts = ["node001", "node002", "node003", "node004"];
+
+    test("nodes rebuild it one at a time by name, each joining again through another manager, which then removes the entry it left", async () => {
+        const model = modelWithHosts(4);
+        const run = await runUnderMocks(() => new Platform("platform", { model, last: clusterRan }), slowRebuilds);
+        for (let i = 1; i < hosts.length; i++) before(run.byName(`platform-swarm-rejoined-${hosts[i - 1]}`), run.byName(`platform-swarm-gwbridge-${hosts[i]}`));
+        for (const host of hosts) {
+            const rebuild = run.byName(`platform-swarm-gwbridge-${host}`);
+            const through = host === "node001" ? model.hosts[1].address : model.hosts[0].address;
+            expect(rebuild.inputs.create).toContain(`${through}:2377`);
+            expect(rebuild.inputs.triggers).toEqual([model.gwbridge.subnet, model.gwbridge.gateway]);
+            expect(connectionOf(run.byName(`platform-swarm-rejoined-${host}`))).toBe(through);
+            before(run.byName(`platform-swarm-rejoined-${host}`), run.byName(`platform-consul-agent-${host}`));
+        }
+    });
+
+    test("a first deployment does not wait for one node after another", async () => {
+        const run = await runUnderMocks(() => new Platform("platform", { model: modelWithHosts(4) }), slowRebuilds);
+        expect(run.byName("platform-swarm-gwbridge-node004").started).toBeLessThan(run.byName("platform-swarm-rejoined-node001").finished);
+    });
+});
+
 describe("managers and Consul servers coming and going", () => {
     const slowTrackers = (_type: string, name: string): number => (/swarm-node-|consul-server-/.test(name) ? 150 : 0);
-    const connectionOf = (r: RecordedResource) => (r.inputs.connection as { host: string }).host;
 
     test("the first manager by name inits; its own entry is tracked by the next manager, before init", async () => {
         const model = modelWithHosts(4);

@@ -305,18 +305,28 @@ describe("settings a running swarm cannot take in place", () => {
     const model = () => validateConfig(base(), "multihost").model as PlatformModel;
     const last = () => swarmFixedSettings(model());
 
-    test("a new docker_gwbridge subnet or gateway is refused: rebuilding it would take every node out of the swarm at once", () => {
-        const raw = base();
-        raw.gwbridgeSubnet = "172.24.0.0/20";
-        raw.gwbridgeGateway = "172.24.0.1";
-        const problems = unchangeableProblems(last(), validateConfig(raw, "multihost").model as PlatformModel);
-        expect(problems.map((p) => p.key)).toEqual(["gwbridgeSubnet", "gwbridgeGateway"]);
-        expect(formatProblem(problems[0])).toContain("rebuilding it takes a node out of the swarm, and 172.24.0.0/20 would rebuild it on every node at once");
+    test("a new docker_gwbridge subnet or gateway needs the rebuild opt-in, and another manager to join again through", () => {
+        const changed = (allowRebuild: boolean, managers: number): PlatformModel => {
+            const raw = base();
+            raw.gwbridgeSubnet = "172.24.0.0/20";
+            raw.gwbridgeGateway = "172.24.0.1";
+            raw.gwbridgeAllowRebuild = allowRebuild;
+            hosts(raw).forEach((h, i) => (h.roles = i < managers ? ["manager", "consul-server", ...(i < 2 ? ["edge"] : [])] : ["worker", "consul-server", ...(i < 2 ? ["edge"] : [])]));
+            return validateConfig(raw, "multihost").model as PlatformModel;
+        };
+        const withoutOptIn = unchangeableProblems(last(), changed(false, 3));
+        expect(withoutOptIn.map((p) => p.key)).toEqual(["gwbridgeSubnet", "gwbridgeGateway"]);
+        expect(formatProblem(withoutOptIn[0])).toBe(
+            "gwbridgeSubnet: every node's docker_gwbridge was made with 172.21.0.0/20; 172.24.0.0/20 means rebuilding it, which takes each node out of the swarm for a moment. Fix: set gwbridgeAllowRebuild=true to rebuild it one node at a time (each node leaves the swarm and joins again), or set it back to 172.21.0.0/20.",
+        );
+        expect(unchangeableProblems(last(), changed(true, 3))).toEqual([]);
+        const oneManager = { ...swarmFixedSettings(changed(true, 1)), gwbridgeSubnet: "172.21.0.0/20", gwbridgeGateway: "172.21.0.1" };
+        expect(unchangeableProblems(oneManager, changed(true, 1)).map(formatProblem)[0]).toContain("back in through another manager, and this swarm has only one");
         // A stack recorded before these keys were: nothing to compare, nothing refused.
         const older: Record<string, unknown> = { ...last() };
         delete older.gwbridgeSubnet;
         delete older.gwbridgeGateway;
-        expect(unchangeableProblems(older, validateConfig(raw, "multihost").model as PlatformModel)).toEqual([]);
+        expect(unchangeableProblems(older, changed(false, 3))).toEqual([]);
     });
 
     test("a member's new swarm or Consul role is refused, naming the host; older records without roles refuse nothing", () => {
