@@ -12,7 +12,7 @@ import { devLocalStack, insideHost, readmeUpCommand, tagDefaultImages, untagDefa
 import { checkDestroy, checkHostKeyPinned, checkNoChanges, checkScale, checkUnchangeableRefused, checkPreview, checkProtect, checkStateSecrets, checkUp, engineWarnings } from "./lifecycle";
 import { HostSnapshot, RIG_STATE, diffSnapshots, dockerOn, filesHolding, hostAddress, must, publicKeyOf, run, snapshotHosts, waitFor } from "./lib";
 import { CliStack, RIG_HOST_KEY, installPlugins, killCurrent, rigStack } from "./pulumi";
-import { checkDrift, checkHostAdded, checkHostRemoved, checkInitManagerRetired, checkInterrupted, checkUpgrades } from "./day2";
+import { checkDrift, checkGwbridgeRebuilt, checkHostAdded, checkHostRemoved, checkInitManagerRetired, checkInterrupted, checkUpgrades } from "./day2";
 import { assert, check, info, report, tally, timing } from "./report";
 import {
     DEV, GWBRIDGE_WANT, MULTI, Scenario, checkConsul, checkConsulApiClosed, checkConsulUnprivileged, checkDockerProxy, checkEdgeDynamics, checkEdgeMalformedEntry, checkEdgeReach, checkGwbridge, checkIsolation, checkOverlay,
@@ -169,6 +169,7 @@ async function scenarioMulti(baseline: HostSnapshot[]): Promise<void> {
             const managerAdded = await checkHostAdded(stack, s, 4, "manager");
             await checkInitManagerRetired(stack, s, 4, managerAdded);
             await checkHostRemoved(stack, s, 4, "manager", managerAdded);
+            await checkGwbridgeRebuilt(stack, s);
             await checkInterrupted(stack, s);
             await checkDrift(stack, s, 2);
             await checkReorder(stack);

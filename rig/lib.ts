@@ -149,11 +149,21 @@ export async function curlFromHost(i: number, url: string, opts: CurlOptions = {
     return { status, body: r.stdout.slice(0, Math.max(cut, 0)), error: r.code === 0 ? undefined : `curl exit ${r.code}`, ms: r.ms };
 }
 
+/** The file's content, or "" for one another process removed since it was listed. */
+function contentOf(file: string): string {
+    try {
+        return fs.readFileSync(file, "latin1");
+    } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return "";
+        throw e;
+    }
+}
+
 /** Regular files directly in `dir` whose content includes `text`. */
 export const filesHolding = (dir: string, text: string): string[] =>
     fs
         .readdirSync(dir, { withFileTypes: true })
-        .filter((e) => e.isFile() && fs.readFileSync(path.join(dir, e.name), "latin1").includes(text))
+        .filter((e) => e.isFile() && contentOf(path.join(dir, e.name)).includes(text))
         .map((e) => path.join(dir, e.name));
 
 /** `TYPE BASE64` of an OpenSSH public key file (its comment dropped). */

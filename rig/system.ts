@@ -671,8 +671,8 @@ export async function checkVersions(s: Scenario, defaultConsulImage: string): Pr
 const DNS_GATEWAY = GWBRIDGE_WANT.split(" ")[1];
 
 /** The IPv4 addresses a container started with `--dns <gwbridge gateway>` on host h gets for a name. */
-async function resolveInContainer(h: number, name: string, network = "bridge"): Promise<string[]> {
-    const r = await dockerOn(h, ["run", "--rm", "--network", network, "--dns", DNS_GATEWAY, BASE_IMAGE, "getent", "ahostsv4", name], { timeoutMs: 30_000 });
+export async function resolveInContainer(h: number, name: string, network = "bridge", dns = DNS_GATEWAY): Promise<string[]> {
+    const r = await dockerOn(h, ["run", "--rm", "--network", network, "--dns", dns, BASE_IMAGE, "getent", "ahostsv4", name], { timeoutMs: 30_000 });
     return [...new Set(r.stdout.split("\n").map((l) => l.split(/\s+/)[0]).filter(Boolean))].sort();
 }
 
