@@ -59,6 +59,8 @@ export function renderSwarmJoin(host: HostSpec, managerAddress: string): string 
     );
 }
 
+const DEMOTION_SECONDS = 30;
+
 /**
  * Leaves the swarm only where the stack joined or initialised it. A manager demotes itself first so the
  * remaining managers keep their quorum.
@@ -69,7 +71,10 @@ export function renderSwarmLeave(): string {
         nodeState,
         `if [ "$state" != inactive ]; then`,
         `  if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] && [ "$(docker info --format '{{.Swarm.Managers}}')" -gt 1 ]; then`,
-        `    docker node demote "$(docker info --format '{{.Swarm.NodeID}}')" >/dev/null || true`,
+        `    docker node demote "$(docker info --format '{{.Swarm.NodeID}}')" >/dev/null 2>&1 || true`,
+        // Demoting itself, a manager often hears "context deadline exceeded" while it turns into a
+        // worker, and a leave in that moment fails the same way: it waits (bounded) for the turn first.
+        `    i=0; while [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] && [ "$i" -lt ${DEMOTION_SECONDS} ]; do i=$((i + 1)); sleep 1; done`,
         `  fi`,
         `  docker swarm leave --force >/dev/null`,
         `fi`,
