@@ -5,9 +5,10 @@ import { ConsulSpec, HostSpec, byHostName } from "../lib/model";
 import { managedVolume, pulledImage, serviceContainer, volumeSuffix } from "../lib/containers";
 import {
     CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, CONSUL_USER, ConsulTokenRole, consulAgentArgs, consulTokenOf, dnsListenPort, gossipKeyOf, renderConsulAclApply, renderConsulAclSetup,
-    renderConsulAgentConfig, renderConsulAgentReady, renderConsulDataOwner, renderConsulLeaderHandoff, renderConsulServerPrune, renderConsulServerTracked, renderDnsRedirectApply, renderDnsRedirectRemove,
+    renderConsulAgentConfig, renderConsulAgentReady, renderConsulDataOwner, renderConsulLeaderHandoff, renderConsulServerPrune, renderConsulServerTracked, dnsRedirectRules, renderDnsRedirectApply, renderDnsRedirectRemove,
 } from "../render/consul";
 import { DockerHost, HostCommand } from "./DockerHost";
+import { AppliedRules } from "./FirewallKeeper";
 
 export interface ConsulClusterArgs {
     hosts: DockerHost[];
@@ -67,6 +68,8 @@ export function consulUi(spec: ConsulSpec, server: HostSpec): { url: string; tun
 export class ConsulCluster extends pulumi.ComponentResource {
     /** Per host name: its agent container. */
     readonly agents: Record<string, docker.Container>;
+    /** Per host name, where DNS is redirected to the agent's port: those rules and the step that applied them. */
+    readonly dnsRedirects: Record<string, AppliedRules>;
     /** The secret ID of a role's ACL token (a secret output). */
     readonly tokens: Record<Exclude<ConsulTokenRole, "agent" | "dns">, pulumi.Output<string>>;
     /** The hosts whose agent is in the cluster, known once every agent has joined (the `consulAgents` output). */
@@ -99,6 +102,7 @@ export class ConsulCluster extends pulumi.ComponentResource {
         // A removed server is pruned from Raft by the first other server by name, once its agent has stopped.
         const pruner = (host: DockerHost) => [...servers].sort((a, b) => byHostName(a.spec, b.spec)).find((s) => s !== host);
         this.agents = {};
+        this.dnsRedirects = {};
         const joined: pulumi.Output<string>[] = [];
         let previousAgentReady: HostCommand | undefined;
         for (const host of rolloutOrder(args.hosts)) {
@@ -136,20 +140,19 @@ export class ConsulCluster extends pulumi.ComponentResource {
                 { create: pulumi.all([volume.name, image.imageId]).apply(([v, i]) => renderConsulDataOwner(v, i)) },
                 { parent: this },
             );
-            const dnsRedirect =
-                listenPort === args.spec.dnsPort
-                    ? []
-                    : [
-                          host.run(
-                              `${name}-dns-redirect-${hostName}`,
-                              {
-                                  create: renderDnsRedirectApply(args.dnsAddress, args.spec.dnsPort, listenPort),
-                                  delete: renderDnsRedirectRemove(args.dnsAddress, args.spec.dnsPort, listenPort),
-                              },
-                              // A new gateway or port: the old rules go before the new ones land, as for flows.
-                              { parent: this, replaceOnChanges: ["create"], deleteBeforeReplace: true },
-                          ),
-                      ];
+            if (listenPort !== args.spec.dnsPort) {
+                const appliedBy = host.run(
+                    `${name}-dns-redirect-${hostName}`,
+                    {
+                        create: renderDnsRedirectApply(args.dnsAddress, args.spec.dnsPort, listenPort),
+                        delete: renderDnsRedirectRemove(args.dnsAddress, args.spec.dnsPort, listenPort),
+                    },
+                    // A new gateway or port: the old rules go before the new ones land, as for flows.
+                    { parent: this, replaceOnChanges: ["create"], deleteBeforeReplace: true },
+                );
+                this.dnsRedirects[hostName] = { rules: dnsRedirectRules(args.dnsAddress, args.spec.dnsPort, listenPort), appliedBy };
+            }
+            const dnsRedirect = this.dnsRedirects[hostName] ? [this.dnsRedirects[hostName].appliedBy] : [];
             const prunedBy = server ? pruner(host) : undefined;
             const tracked = prunedBy
                 ? [

@@ -1,24 +1,17 @@
-import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { ConsulSpec, EdgeSpec, ImageVersions, byHostName } from "../lib/model";
-import { serviceContainer } from "../lib/containers";
-import { renderImageBuild, renderImageRemove } from "../render/image";
+import { hostBuiltImage, serviceContainer } from "../lib/containers";
 import { EDGE_CONTAINER, EDGE_HEALTH_PATH, EDGE_PATHS, renderConsulTemplateConfig, renderEdgeDrain, renderEdgeReady, renderNginxConf, renderUpstreamsTemplate } from "../render/edge";
 import { KEEPALIVED_CONF_PATH, VIP_SETTLE_SECONDS, keepalivedArgs, renderKeepalivedConf } from "../render/keepalived";
 import { localAgentAddress } from "./ConsulCluster";
 import { DockerHost } from "./DockerHost";
 
 export const EDGE_DOCKERFILE = path.join(__dirname, "..", "images", "edge", "Dockerfile");
-
-/** The edge image's tag follows its Dockerfile and base images, so a change rebuilds it and nothing else does. */
-export function edgeImageTag(images: Pick<ImageVersions, "edgeBase" | "consulTemplate">, dockerfile: string): string {
-    const hash = crypto.createHash("sha256").update(dockerfile).update(images.edgeBase).update(images.consulTemplate);
-    return `swarm-platform-edge:${hash.digest("hex").slice(0, 12)}`;
-}
+const EDGE_IMAGE_REPOSITORY = "swarm-platform-edge";
 
 // Close to the top: when the MASTER goes to FAULT it advertises priority 0, and the BACKUP takes over
 // after (256 - its priority) / 256 of an advert interval.
@@ -57,7 +50,7 @@ export class Edge extends pulumi.ComponentResource {
     constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm-platform:edge:Edge", name, {}, opts);
         const dockerfile = fs.readFileSync(EDGE_DOCKERFILE, "utf8");
-        const tag = edgeImageTag(args.images, dockerfile);
+        const buildArgs = { BASE_IMAGE: args.images.edgeBase, CONSUL_TEMPLATE_IMAGE: args.images.consulTemplate };
         const hosts = [...args.hosts].sort((a, b) => byHostName(a.spec, b.spec));
         const vip = args.spec.vip;
         if (vip && hosts.length !== 2) throw new pulumi.ResourceError(`a VIP needs exactly two edge hosts, got ${hosts.length}`, this);
@@ -68,17 +61,7 @@ export class Edge extends pulumi.ComponentResource {
         let previousHostReady: pulumi.Resource | undefined;
         hosts.forEach((host, i) => {
             const hostName = host.spec.name;
-            const build = host.run(
-                `${name}-image-${hostName}`,
-                {
-                    create: renderImageBuild(tag, { BASE_IMAGE: args.images.edgeBase, CONSUL_TEMPLATE_IMAGE: args.images.consulTemplate }),
-                    delete: renderImageRemove(tag),
-                    stdin: dockerfile,
-                },
-                // A new recipe is a new tag: build it beside the old one, which goes once nothing uses it.
-                { parent: this, replaceOnChanges: ["create"] },
-            );
-            const image = build.stdout.apply((id) => id.trim());
+            const image = hostBuiltImage(`${name}-image-${hostName}`, host, EDGE_IMAGE_REPOSITORY, dockerfile, buildArgs, this);
             const edge = serviceContainer(
                 `${name}-${hostName}`,
                 host,

@@ -9,6 +9,7 @@ import { OverlayNetwork } from "./OverlayNetwork";
 import { Registrator } from "./Registrator";
 import { SwarmCluster } from "./SwarmCluster";
 import { TierNetworks } from "./TierNetworks";
+import { AppliedRules, FirewallKeeper } from "./FirewallKeeper";
 
 export interface PlatformArgs {
     model: PlatformModel;
@@ -78,6 +79,11 @@ export class Platform extends pulumi.ComponentResource {
             },
             { parent: this },
         );
+        for (const host of hosts) {
+            const hostName = host.spec.name;
+            const applied = [tiers[hostName].flowRules, consul.dnsRedirects[hostName]].filter((a): a is AppliedRules => a !== undefined);
+            if (applied.length > 0) new FirewallKeeper(`${name}-firewall-${hostName}`, { host, applied, baseImage: model.images.firewallKeeperBase }, { parent: this });
+        }
         const registrator = new Registrator(
             `${name}-registrator`,
             { hosts, consul: model.consul, agents: consul.agents, image: model.images.registrator, proxyImage: model.images.dockerProxy, spec: model.registrator, token: consul.tokens.registrator, aclReady: consul.aclReady },

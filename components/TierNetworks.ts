@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { FlowSpec, TierSpec } from "../lib/model";
-import { renderFlowRulesApply, renderFlowRulesRemove, tierBridgeName } from "../render/tiers";
+import { flowRuleSet, renderFlowRulesApply, renderFlowRulesRemove, tierBridgeName } from "../render/tiers";
 import { DockerHost } from "./DockerHost";
+import { AppliedRules } from "./FirewallKeeper";
 
 export interface TierNetworksArgs {
     host: DockerHost;
@@ -17,6 +18,8 @@ export interface TierNetworksArgs {
  */
 export class TierNetworks extends pulumi.ComponentResource {
     readonly networks: Record<string, pulumi.Output<string>>;
+    /** The flow rules and the step that applied them; none without flows. */
+    readonly flowRules?: AppliedRules;
 
     constructor(name: string, args: TierNetworksArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm-platform:cluster:TierNetworks", name, {}, opts);
@@ -34,13 +37,14 @@ export class TierNetworks extends pulumi.ComponentResource {
                 ),
         );
         if (args.flows.length > 0) {
-            args.host.run(
+            const appliedBy = args.host.run(
                 `${name}-flows`,
                 { create: renderFlowRulesApply(args.flows, args.tiers, args.stack), delete: renderFlowRulesRemove(args.flows, args.tiers, args.stack) },
                 // Old rules go before new ones land: with create-before-delete, removing the old set would
                 // also strip rules the new set shares with it.
                 { parent: this, dependsOn: networks, replaceOnChanges: ["create"], deleteBeforeReplace: true },
             );
+            this.flowRules = { rules: flowRuleSet(args.flows, args.tiers, args.stack), appliedBy };
         }
         this.networks = Object.fromEntries(args.tiers.map((t, i) => [t.name, networks[i].name]));
         this.registerOutputs({ networks: this.networks });

@@ -1,12 +1,37 @@
+import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { DockerHost } from "../components/DockerHost";
+import { renderImageBuild, renderImageRemove } from "../render/image";
 import { MANAGED_LABEL } from "../render/shell";
 
 /** An image by reference, pulled onto one host and kept when the stack goes (other things may use it). */
 export function pulledImage(name: string, host: DockerHost, image: string, parent: pulumi.Resource): docker.RemoteImage {
     return new docker.RemoteImage(name, { name: image, keepLocally: true }, { parent, provider: host.provider });
+}
+
+/** A built image's tag follows its Dockerfile and build arguments, so a change rebuilds it and nothing else does. */
+export function recipeTag(repository: string, dockerfile: string, buildArgs: Record<string, string>): string {
+    const hash = crypto.createHash("sha256").update(dockerfile);
+    // Values only, in key order: the hash the edge's tags were made with, so existing tags stay.
+    for (const key of Object.keys(buildArgs).sort()) hash.update(buildArgs[key]);
+    return `${repository}:${hash.digest("hex").slice(0, 12)}`;
+}
+
+/**
+ * An image built on the host itself from a Dockerfile that needs no context (see renderImageBuild);
+ * resolves to its image id.
+ */
+export function hostBuiltImage(name: string, host: DockerHost, repository: string, dockerfile: string, buildArgs: Record<string, string>, parent: pulumi.Resource): pulumi.Output<string> {
+    const tag = recipeTag(repository, dockerfile, buildArgs);
+    const build = host.run(
+        name,
+        { create: renderImageBuild(tag, buildArgs), delete: renderImageRemove(tag), stdin: dockerfile },
+        // A new recipe is a new tag: build it beside the old one, which goes once nothing uses it.
+        { parent, replaceOnChanges: ["create"] },
+    );
+    return build.stdout.apply((id) => id.trim());
 }
 
 /**

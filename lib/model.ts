@@ -80,6 +80,8 @@ export interface ImageVersions {
     edgeBase: string;
     /** Image that carries the consul-template binary at /bin/consul-template. */
     consulTemplate: string;
+    /** Debian-based image the firewall keeper's image is built on. */
+    firewallKeeperBase: string;
 }
 
 export interface ConsulSpec {

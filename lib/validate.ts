@@ -440,6 +440,7 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
         backend: validateImage(c, raw, "backendImage"),
         edgeBase: validateImage(c, raw, "edgeBaseImage"),
         consulTemplate: validateImage(c, raw, "consulTemplateImage"),
+        firewallKeeperBase: validateImage(c, raw, "firewallKeeperBaseImage"),
     };
     const consul = {
         datacenter: name(c, raw, "consulDatacenter", "consulDatacenter"),

@@ -214,7 +214,7 @@ export const CONSUL_DNS_LISTEN_PORT = 8600;
 export const dnsListenPort = (dnsPort: number): number => (dnsPort < 1024 ? CONSUL_DNS_LISTEN_PORT : dnsPort);
 
 /** The nat rules that send DNS for `address:port` (from containers, and from the host itself) to Consul's `listenPort`. */
-function dnsRedirectRules(address: string, port: number, listenPort: number): IptablesRule[] {
+export function dnsRedirectRules(address: string, port: number, listenPort: number): IptablesRule[] {
     return ["PREROUTING", "OUTPUT"].flatMap((chain) =>
         ["udp", "tcp"].map((proto) => ({
             table: "nat" as const,

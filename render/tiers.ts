@@ -27,9 +27,12 @@ export function flowRules(flow: FlowSpec, subnets: Record<string, string>, stack
 
 const subnetsOf = (tiers: TierSpec[]): Record<string, string> => Object.fromEntries(tiers.map((t) => [t.name, t.subnet]));
 
+/** Every rule of every configured flow. */
+export const flowRuleSet = (flows: FlowSpec[], tiers: TierSpec[], stack: string): IptablesRule[] => flows.flatMap((f) => flowRules(f, subnetsOf(tiers), stack));
+
 /** Inserts each flow's rules at the top of their chains; `-C` first keeps re-runs from stacking duplicates. */
 export function renderFlowRulesApply(flows: FlowSpec[], tiers: TierSpec[], stack: string): string {
-    const rules = flows.flatMap((f) => flowRules(f, subnetsOf(tiers), stack));
+    const rules = flowRuleSet(flows, tiers, stack);
     return posixScript(
         `iptables -L DOCKER-USER -n >/dev/null 2>&1 || iptables -N DOCKER-USER`,
         ...insertRules(rules),
@@ -39,7 +42,7 @@ export function renderFlowRulesApply(flows: FlowSpec[], tiers: TierSpec[], stack
 
 /** Deletes exactly the rules apply inserted, every copy of them, and nothing else. */
 export function renderFlowRulesRemove(flows: FlowSpec[], tiers: TierSpec[], stack: string): string {
-    const rules = flows.flatMap((f) => flowRules(f, subnetsOf(tiers), stack));
+    const rules = flowRuleSet(flows, tiers, stack);
     return posixScript(
         ...deleteRules(rules),
         `echo "flows: ${rules.length} rule(s) removed"`,

@@ -12,7 +12,7 @@ import { devLocalStack, insideHost, readmeUpCommand, tagDefaultImages, untagDefa
 import { checkDestroy, checkHostKeyPinned, checkNoChanges, checkScale, checkUnchangeableRefused, checkPreview, checkProtect, checkStateSecrets, checkUp, engineWarnings } from "./lifecycle";
 import { HostSnapshot, RIG_STATE, diffSnapshots, dockerOn, filesHolding, hostAddress, must, publicKeyOf, run, snapshotHosts, waitFor } from "./lib";
 import { CliStack, RIG_HOST_KEY, installPlugins, killCurrent, rigStack } from "./pulumi";
-import { checkDrift, checkGwbridgeRebuilt, checkHostAdded, checkHostRemoved, checkInitManagerRetired, checkInterrupted, checkUpgrades } from "./day2";
+import { checkDrift, checkFirewallRestored, checkFlowsChanged, checkGwbridgeRebuilt, checkHostAdded, checkHostRemoved, checkInitManagerRetired, checkInterrupted, checkUpgrades } from "./day2";
 import { assert, check, info, report, tally, timing } from "./report";
 import {
     DEV, GWBRIDGE_WANT, MULTI, Scenario, checkConsul, checkConsulApiClosed, checkConsulUnprivileged, checkDockerProxy, checkEdgeDynamics, checkEdgeMalformedEntry, checkEdgeReach, checkGwbridge, checkIsolation, checkOverlay,
@@ -172,6 +172,9 @@ async function scenarioMulti(baseline: HostSnapshot[]): Promise<void> {
             await checkGwbridgeRebuilt(stack, s);
             await checkInterrupted(stack, s);
             await checkDrift(stack, s, 2);
+            await checkFirewallRestored(stack, 2);
+            await checkIsolation(s, 2);
+            await checkFlowsChanged(stack, s);
             await checkReorder(stack);
         }
     } finally {

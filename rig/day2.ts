@@ -9,6 +9,10 @@ import { RIG_STATE, ROOT, curlFromHost, dockerOn, hostAddress, httpGet, must, pu
 import { PulumiRun, RIG_HOST_KEY, StackCli } from "./pulumi";
 import { assert, check } from "./report";
 import { GWBRIDGE_WANT, Scenario, gwbridgeOf, resolveInContainer, vipHolders } from "./system";
+import { FIREWALL_KEEPER_INTERVAL_SECONDS } from "../render/firewallKeeper";
+import { projectConfigDefaults } from "../lib/defaults";
+
+const DEFAULT_FLOWS = projectConfigDefaults().flows as { from: string; to: string; port: number; protocol: string }[];
 
 const REQUEST_INTERVAL_MS = 50;
 const LEADER_POLL_MS = 200;
@@ -561,4 +565,87 @@ export async function checkDrift(stack: StackCli, s: Scenario, h: number): Promi
         assert(again.code === 0, `preview after the repair found changes: exit ${again.code}; ${line}`);
         return `${line}; flow rules unchanged; preview --expect-no-changes passes (${w.failed} failed requests, ${w.leaderlessSeconds.toFixed(1)}s without a leader while ${name}'s engine restarted)`;
     });
+}
+
+/** Where the stack's rules go; a rule of the stack carries "swarm-platform" in its comment. */
+const STACK_RULE_CHAINS: [string, string][] = [["filter", "DOCKER-USER"], ["raw", "PREROUTING"], ["nat", "PREROUTING"], ["nat", "OUTPUT"]];
+
+/** Deletes every rule of the stack from rig-h<h>'s kernel, as a firewall reload would lose them; returns how many. */
+async function dropStackRules(h: number): Promise<number> {
+    let dropped = 0;
+    for (const [table, chain] of STACK_RULE_CHAINS) {
+        const listed = await must(run("ip", ["netns", "exec", `rig-h${h}`, "iptables", "-t", table, "-S", chain], { timeoutMs: 10_000 }), `iptables -S ${chain}`);
+        for (const rule of listed.split("\n").filter((l) => l.startsWith("-A ") && l.includes("swarm-platform"))) {
+            // Through sh: the listed rule quotes its comment as iptables wants it back.
+            await must(run("ip", ["netns", "exec", `rig-h${h}`, "sh", "-c", `iptables -t ${table} -D ${rule.slice(3)}`], { timeoutMs: 10_000 }), `iptables -D ${rule}`);
+            dropped++;
+        }
+    }
+    return dropped;
+}
+
+/**
+ * Flow and DNS-redirect rules lost from rig-h<h>'s kernel (what a reboot, a firewall reload or
+ * `iptables -F` does, and no refresh can see): the host's firewall keeper puts every one back by
+ * itself, the tiers' isolation holds again, and a preview finds nothing to change.
+ */
+export async function checkFirewallRestored(stack: StackCli, h: number): Promise<void> {
+    await check(`firewall-restored[${stack.label}]`, async () => {
+        const before = JSON.stringify((await snapshotHost(h)).firewall);
+        const dropped = await dropStackRules(h);
+        assert(dropped > 0, `rig-h${h} had no rule of the stack to drop`);
+        assert(JSON.stringify((await snapshotHost(h)).firewall) !== before, `rig-h${h}'s rules looked the same after dropping ${dropped}`);
+        const restored = await waitFor(async () => (JSON.stringify((await snapshotHost(h)).firewall) === before ? true : undefined), 30_000, 250, 200);
+        assert(restored.value, `rig-h${h}'s rules not back after ${(restored.ms / 1000).toFixed(1)}s`);
+        const log = await must(dockerOn(h, ["logs", "--since", "2m", "firewall-keeper"]), "docker logs firewall-keeper");
+        const putBack = log.split("\n").filter((l) => l.startsWith("put back: ")).length;
+        assert(putBack >= dropped, `the keeper logged ${putBack} rule(s) put back, ${dropped} were dropped`);
+        const again = await stack.cli("preview", ["--expect-no-changes"]);
+        assert(again.code === 0, `preview after the rules came back found changes: exit ${again.code}`);
+        return `${dropped} rules dropped on rig-h${h}, all back by the keeper in ${(restored.ms / 1000).toFixed(1)}s (${putBack} "put back" lines); preview --expect-no-changes passes`;
+    });
+}
+
+/** The stack's rules in rig-h<h>'s kernel, as `iptables -S` lists them. */
+async function stackRules(h: number): Promise<string[]> {
+    return (await snapshotHost(h)).firewall.filter((l) => l.includes("swarm-platform"));
+}
+
+/**
+ * A flow added to the configured flows, then the flows back to the defaults, each by `up`: on every
+ * host the keeper is replaced before the old rules are taken out (so it cannot put them back), and
+ * after two of its passes each host holds exactly the new set.
+ */
+export async function checkFlowsChanged(stack: StackCli, s: Scenario): Promise<void> {
+    const added = { from: "app", to: "mongo", port: 27018, protocol: "tcp" };
+    const flows = [...DEFAULT_FLOWS, added];
+    const moves = [
+        { label: "flow-added", config: flows.flatMap((f, i) => Object.entries(f).map(([k, v]) => ["set", "--path", `flows[${i}].${k}`, String(v)])), want: flows.length },
+        { label: "flows-back", config: [["rm", "flows"]], want: DEFAULT_FLOWS.length },
+    ];
+    for (const move of moves) {
+        await check(`${move.label}[${stack.label}]`, async () => {
+            const before = await stackRules(s.hosts[0]);
+            for (const c of move.config) await configure(stack, c);
+            const r = await stack.cli("up");
+            const lines = r.output.split("\n");
+            const deleting = (n: string) => lines.findIndex((l) => STEP.exec(l)?.[1] === n && STEP.exec(l)?.[2] === "deleting original");
+            const line = `up ${r.seconds.toFixed(1)}s; replaced: ${replacedIn(r).join(", ") || "nothing"}`;
+            assert(r.code === 0, `up exit ${r.code}; ${line}; ${r.output.slice(-300)}`);
+            for (const h of s.hosts) {
+                const [keeper, rules] = [deleting(`platform-firewall-rig-h${h}-keeper`), deleting(`platform-tiers-rig-h${h}-flows`)];
+                assert(keeper >= 0 && rules > keeper, `rig-h${h}: the keeper was not stopped before the old flow rules went (keeper at line ${keeper}, rules at ${rules}); ${line}`);
+            }
+            await sleep(2 * FIREWALL_KEEPER_INTERVAL_SECONDS * 1000);
+            const counts: string[] = [];
+            for (const h of s.hosts) {
+                const now = await stackRules(h);
+                const flowRules = now.filter((l) => l.includes(`swarm-platform:${stack.label}:`));
+                assert(flowRules.length === move.want * 4, `rig-h${h} holds ${flowRules.length} flow rules, want ${move.want * 4}: ${flowRules.join(" | ")}; ${line}`);
+                assert(flowRules.some((l) => l.includes(":27018/")) === (move.want > DEFAULT_FLOWS.length), `rig-h${h}: the 27018 flow's rules are ${move.want > DEFAULT_FLOWS.length ? "missing" : "still there"}; ${line}`);
+                counts.push(`rig-h${h} ${flowRules.length}`);
+            }
+            return `${line}; each keeper stopped before its host's old rules went; flow rules after ${2 * FIREWALL_KEEPER_INTERVAL_SECONDS}s: ${counts.join(", ")} (rig-h${s.hosts[0]} had ${before.length} stack rules before)`;
+        });
+    }
 }

@@ -26,6 +26,7 @@ const RIG_IMAGE_FOR: Record<string, string> = {
     dockerProxyImage: "rig/base:trixie",
     backendImage: "rig/whoami:v1.10.3",
     edgeBaseImage: "rig/base:sid",
+    firewallKeeperBaseImage: "rig/base:trixie",
     consulTemplateImage: "rig/consul-template:0.41.1",
 };
 

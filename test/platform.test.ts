@@ -89,6 +89,23 @@ describe("multihost stack", () => {
         }
     });
 
+    test("a firewall keeper on every host holds its flow and DNS rules, with NET_ADMIN and NET_RAW only, after the steps that applied them", () => {
+        for (const host of ["node1", "node2", "node3"]) {
+            const keeper = run.byName(`platform-firewall-${host}-keeper`);
+            expect(keeper.provider).toContain(`::platform-host-${host}-docker::`);
+            expect(keeper.inputs).toMatchObject({ name: "firewall-keeper", networkMode: "host", restart: "unless-stopped", capabilities: { adds: ["CAP_NET_ADMIN", "CAP_NET_RAW"], drops: ["ALL"] } });
+            expect(keeper.inputs.privileged).toBeUndefined();
+            expect(keeper.inputs.image).toBe(`stdout-of-platform-firewall-${host}-image`);
+            const script = (keeper.inputs.uploads as { content: string }[])[0].content;
+            expect(script).toContain("swarm-platform:multihost:app->mongo:27017/tcp");
+            expect(script).toContain("--comment swarm-platform-consul-dns");
+            // The steps' ids as inputs: replacing either step replaces the keeper first.
+            expect(keeper.inputs.envs).toEqual([`APPLIED_BY=platform-tiers-${host}-flows-id,platform-consul-dns-redirect-${host}-id`]);
+            before(run.byName(`platform-tiers-${host}-flows`), keeper);
+            before(run.byName(`platform-consul-dns-redirect-${host}`), keeper);
+        }
+    });
+
     test("three consul servers expecting three, retry-joining the other two, with host network", () => {
         const agents = run.ofType(CONTAINER).filter((c) => c.inputs.name === "consul");
         expect(agents).toHaveLength(3);
