@@ -28,8 +28,9 @@ export interface FirewallKeeperArgs {
  * `iptables -F`, which no refresh can see. This container, restarted by Docker, puts back every
  * missing rule within a few seconds, with NET_ADMIN and NET_RAW only, on the host's network.
  *
- * It stops before any of its rules is removed: the steps' ids are among its inputs, so replacing or
- * deleting a step replaces or deletes the keeper first, and it never puts back a rule on its way out.
+ * A step's removal stops the keeper before it takes its rules out (removeKeptRules). The steps' ids
+ * are among the keeper's inputs, so a replaced step (new rules, or `up --replace`) replaces the
+ * keeper too, which starts it again with the rules as they are now.
  */
 export class FirewallKeeper extends pulumi.ComponentResource {
     constructor(name: string, args: FirewallKeeperArgs, opts?: pulumi.ComponentResourceOptions) {

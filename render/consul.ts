@@ -1,5 +1,6 @@
 import { createHash } from "crypto";
-import { IptablesRule, deleteRules, insertRules, posixScript, shq } from "./shell";
+import { IptablesRule, insertRules, posixScript, shq } from "./shell";
+import { removeKeptRules } from "./firewallKeeper";
 
 /**
  * Consul agent configuration for the Consul the stack defaults to (1.20, also what the live rig runs),
@@ -229,7 +230,7 @@ export function renderDnsRedirectApply(address: string, port: number, listenPort
 }
 
 export function renderDnsRedirectRemove(address: string, port: number, listenPort: number): string {
-    return posixScript(...deleteRules(dnsRedirectRules(address, port, listenPort)));
+    return posixScript(...removeKeptRules(dnsRedirectRules(address, port, listenPort)));
 }
 
 /**

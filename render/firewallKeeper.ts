@@ -1,4 +1,4 @@
-import { IptablesRule, insertRules } from "./shell";
+import { IptablesRule, deleteRules, insertRules } from "./shell";
 
 /** How often the keeper looks for missing rules: the longest a lost rule stays lost while the keeper runs. */
 export const FIREWALL_KEEPER_INTERVAL_SECONDS = 5;
@@ -30,3 +30,13 @@ export function renderFirewallKeeper(rules: IptablesRule[]): string {
         `done`,
     ].join("\n") + "\n";
 }
+
+/**
+ * Script lines removing rules the keeper holds: the keeper stops first, or it would put them back
+ * within a pass. It stays stopped until the stack replaces it, which it does whenever a step that
+ * applied its rules is replaced (see FirewallKeeper).
+ */
+export const removeKeptRules = (rules: IptablesRule[]): string[] => [
+    `if docker container inspect ${FIREWALL_KEEPER_CONTAINER} >/dev/null 2>&1; then docker stop ${FIREWALL_KEEPER_CONTAINER} >/dev/null && echo "${FIREWALL_KEEPER_CONTAINER} stopped"; fi`,
+    ...deleteRules(rules),
+];

@@ -1,5 +1,6 @@
 import { FlowSpec, TierSpec } from "../lib/model";
-import { IptablesRule, deleteRules, insertRules, posixScript } from "./shell";
+import { IptablesRule, insertRules, posixScript } from "./shell";
+import { removeKeptRules } from "./firewallKeeper";
 
 /** Bridge names are fixed so DOCKER-USER rules can name them before Docker picks br-<id>. */
 export const tierBridgeName = (tier: string): string => `br-${tier}`;
@@ -44,7 +45,7 @@ export function renderFlowRulesApply(flows: FlowSpec[], tiers: TierSpec[], stack
 export function renderFlowRulesRemove(flows: FlowSpec[], tiers: TierSpec[], stack: string): string {
     const rules = flowRuleSet(flows, tiers, stack);
     return posixScript(
-        ...deleteRules(rules),
+        ...removeKeptRules(rules),
         `echo "flows: ${rules.length} rule(s) removed"`,
     );
 }

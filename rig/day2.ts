@@ -613,8 +613,8 @@ async function stackRules(h: number): Promise<string[]> {
 
 /**
  * A flow added to the configured flows, then the flows back to the defaults, each by `up`: on every
- * host the keeper is replaced before the old rules are taken out (so it cannot put them back), and
- * after two of its passes each host holds exactly the new set.
+ * host the old rules' removal stops the keeper first (so it cannot put them back), the keeper is
+ * replaced, and after two of its passes each host holds exactly the new set.
  */
 export async function checkFlowsChanged(stack: StackCli, s: Scenario): Promise<void> {
     const added = { from: "app", to: "mongo", port: 27018, protocol: "tcp" };
@@ -629,12 +629,13 @@ export async function checkFlowsChanged(stack: StackCli, s: Scenario): Promise<v
             for (const c of move.config) await configure(stack, c);
             const r = await stack.cli("up");
             const lines = r.output.split("\n");
-            const deleting = (n: string) => lines.findIndex((l) => STEP.exec(l)?.[1] === n && STEP.exec(l)?.[2] === "deleting original");
+            const stepLines = (n: string) => lines.filter((l) => STEP.exec(l)?.[1] === n);
             const line = `up ${r.seconds.toFixed(1)}s; replaced: ${replacedIn(r).join(", ") || "nothing"}`;
             assert(r.code === 0, `up exit ${r.code}; ${line}; ${r.output.slice(-300)}`);
             for (const h of s.hosts) {
-                const [keeper, rules] = [deleting(`platform-firewall-rig-h${h}-keeper`), deleting(`platform-tiers-rig-h${h}-flows`)];
-                assert(keeper >= 0 && rules > keeper, `rig-h${h}: the keeper was not stopped before the old flow rules went (keeper at line ${keeper}, rules at ${rules}); ${line}`);
+                const removal = stepLines(`platform-tiers-rig-h${h}-flows`);
+                assert(removal.some((l) => l.includes("firewall-keeper stopped")), `rig-h${h}: the old flow rules' removal did not stop the keeper first: ${removal.join(" / ").slice(0, 300)}; ${line}`);
+                assert(stepLines(`platform-firewall-rig-h${h}-keeper`).some((l) => /created replacement/.test(l)), `rig-h${h}: the keeper was not replaced; ${line}`);
             }
             await sleep(2 * FIREWALL_KEEPER_INTERVAL_SECONDS * 1000);
             const counts: string[] = [];
@@ -645,7 +646,7 @@ export async function checkFlowsChanged(stack: StackCli, s: Scenario): Promise<v
                 assert(flowRules.some((l) => l.includes(":27018/")) === (move.want > DEFAULT_FLOWS.length), `rig-h${h}: the 27018 flow's rules are ${move.want > DEFAULT_FLOWS.length ? "missing" : "still there"}; ${line}`);
                 counts.push(`rig-h${h} ${flowRules.length}`);
             }
-            return `${line}; each keeper stopped before its host's old rules went; flow rules after ${2 * FIREWALL_KEEPER_INTERVAL_SECONDS}s: ${counts.join(", ")} (rig-h${s.hosts[0]} had ${before.length} stack rules before)`;
+            return `${line}; each keeper stopped before its host's old rules went, then replaced; flow rules after ${2 * FIREWALL_KEEPER_INTERVAL_SECONDS}s: ${counts.join(", ")} (rig-h${s.hosts[0]} had ${before.length} stack rules before)`;
         });
     }
 }

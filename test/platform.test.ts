@@ -99,7 +99,7 @@ describe("multihost stack", () => {
             const script = (keeper.inputs.uploads as { content: string }[])[0].content;
             expect(script).toContain("swarm-platform:multihost:app->mongo:27017/tcp");
             expect(script).toContain("--comment swarm-platform-consul-dns");
-            // The steps' ids as inputs: replacing either step replaces the keeper first.
+            // The steps' ids as inputs: replacing either step (whose removal stops the keeper) replaces the keeper.
             expect(keeper.inputs.envs).toEqual([`APPLIED_BY=platform-tiers-${host}-flows-id,platform-consul-dns-redirect-${host}-id`]);
             before(run.byName(`platform-tiers-${host}-flows`), keeper);
             before(run.byName(`platform-consul-dns-redirect-${host}`), keeper);

@@ -106,6 +106,8 @@ describe("rendered host scripts", () => {
             const t = `iptables -t ${r.table}`;
             expect(scripts.flowsApply).toContain(`${t} -C ${r.chain} ${r.spec} 2>/dev/null || ${t} -I ${r.chain} 1 ${r.spec}`);
             expect(scripts.flowsRemove).toContain(`while ${t} -C ${r.chain} ${r.spec} 2>/dev/null; do ${t} -D ${r.chain} ${r.spec}; done`);
+            // The keeper would put a removed rule back within a pass: it stops first.
+            expect(scripts.flowsRemove.indexOf("docker stop firewall-keeper")).toBeLessThan(scripts.flowsRemove.indexOf(`${t} -D ${r.chain} ${r.spec}`));
         }
     });
 });

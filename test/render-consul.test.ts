@@ -167,6 +167,7 @@ describe("an unprivileged agent", () => {
         const remove = renderDnsRedirectRemove("172.21.0.1", 53, 8600);
         execFileSync("sh", ["-n"], { input: remove });
         expect(remove.match(/while iptables -t nat -C .* do iptables -t nat -D /g)).toHaveLength(4);
+        expect(remove.indexOf("docker stop firewall-keeper")).toBeLessThan(remove.indexOf("iptables -t nat -D"));
     });
 
     test("the data volume is handed to the consul user by a throwaway root container of the agent's image", () => {
