@@ -1,6 +1,6 @@
 import { GwBridgeSpec, HostSpec, hasRole } from "../lib/model";
-import { SWARM_PORT } from "./swarm";
-import { MANAGED_LABEL, posixScript, shq } from "./shell";
+import { SWARM_PORT, selfDemotion } from "./swarm";
+import { MANAGED_LABEL, boundedWait, posixScript, shq } from "./shell";
 
 export const GWBRIDGE = "docker_gwbridge";
 
@@ -55,14 +55,7 @@ export function renderGwBridgeCreate(spec: GwBridgeSpec, hostName: string): stri
 // A node that joined is active within seconds; past this `up` stops here, before the next node leaves.
 const REJOIN_SECONDS = 120;
 
-/** Polls `condition` each second until it holds, failing with `failure` after REJOIN_SECONDS. */
-const boundedWait = (condition: string, failure: string): string[] => [
-    "i=0",
-    `until ${condition}; do`,
-    `  i=$((i + 1)); [ "$i" -le ${REJOIN_SECONDS} ] || { echo ${shq(failure)} >&2; exit 1; }`,
-    "  sleep 1",
-    "done",
-];
+const fail = (message: string): string => `{ echo ${shq(message)} >&2; exit 1; }`;
 
 /**
  * On a swarm member, after its join: when docker_gwbridge lacks the configured subnet, the node leaves
@@ -79,10 +72,8 @@ export function renderGwBridgeRebuild(spec: GwBridgeSpec, host: HostSpec, manage
         currentBridge,
         `if [ "$current" = ${shq(want)} ]; then echo "${GWBRIDGE}: already ${want}"; exit 0; fi`,
         `echo "${GWBRIDGE} on ${host.name}: has $current; leaving the swarm to rebuild it with ${want}"`,
-        // A manager demoting itself often hears "context deadline exceeded" while it turns into a worker.
         `if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ]; then`,
-        `  docker node demote "$(docker info --format '{{.Swarm.NodeID}}')" >/dev/null 2>&1 || true`,
-        ...boundedWait(`[ "$(docker info --format '{{.Swarm.ControlAvailable}}')" != true ]`, `${host.name} still a manager ${REJOIN_SECONDS} s after its demotion; the other nodes are left as they are`).map((l) => `  ${l}`),
+        ...selfDemotion(REJOIN_SECONDS, fail(`${host.name} still a manager ${REJOIN_SECONDS} s after its demotion; the other nodes are left as they are`)).map((l) => `  ${l}`),
         `fi`,
         `docker swarm leave --force >/dev/null`,
         ...removeBridge(host.name),
@@ -93,7 +84,8 @@ export function renderGwBridgeRebuild(spec: GwBridgeSpec, host: HostSpec, manage
             hasRole(host, "manager")
                 ? `[ "$(docker node inspect self --format '{{.ManagerStatus.Reachability}}' 2>/dev/null)" = reachable ]`
                 : `[ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ]`,
-            `${host.name} not back in the swarm within ${REJOIN_SECONDS} s; the other nodes are left as they are`,
+            REJOIN_SECONDS,
+            fail(`${host.name} not back in the swarm within ${REJOIN_SECONDS} s; the other nodes are left as they are`),
         ),
         `echo "${GWBRIDGE} on ${host.name}: rebuilt with ${want}, back in the swarm"`,
     );

@@ -7,6 +7,18 @@ export const shq = (value: string | number): string => `'${String(value).replace
  */
 export const posixScript = (...lines: string[]): string => ["set -eu", ...lines].join("\n") + "\n";
 
+/**
+ * Script lines polling `condition` (a shell test) once a second until it holds; after `seconds` tries
+ * they run `onTimeout`, which exits (to fail, or to give up quietly) or breaks (to go on regardless).
+ */
+export const boundedWait = (condition: string, seconds: number, onTimeout: string): string[] => [
+    "i=0",
+    `until ${condition}; do`,
+    `  i=$((i + 1)); [ "$i" -le ${seconds} ] || ${onTimeout}`,
+    "  sleep 1",
+    "done",
+];
+
 /** Label every object the stack creates on a host carries, so destroy removes only those. */
 export const MANAGED_LABEL = "io.swarm-platform.managed";
 

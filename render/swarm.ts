@@ -1,5 +1,5 @@
 import { HostSpec, SwarmSpec } from "../lib/model";
-import { MANAGED_LABEL, posixScript, shq } from "./shell";
+import { MANAGED_LABEL, boundedWait, posixScript, shq } from "./shell";
 
 /**
  * A volume on the engine marks membership the stack brought about; engine-local, so it survives
@@ -62,6 +62,16 @@ export function renderSwarmJoin(host: HostSpec, managerAddress: string): string 
 const DEMOTION_SECONDS = 30;
 
 /**
+ * Script lines in which a manager demotes itself, then waits until it is a worker: demoting itself, a
+ * manager often hears "context deadline exceeded" while it turns, and a leave in that moment fails the
+ * same way. After `seconds` they run `onTimeout` (see boundedWait).
+ */
+export const selfDemotion = (seconds: number, onTimeout: string): string[] => [
+    `docker node demote "$(docker info --format '{{.Swarm.NodeID}}')" >/dev/null 2>&1 || true`,
+    ...boundedWait(`[ "$(docker info --format '{{.Swarm.ControlAvailable}}')" != true ]`, seconds, onTimeout),
+];
+
+/**
  * Leaves the swarm only where the stack joined or initialised it. A manager demotes itself first so the
  * remaining managers keep their quorum.
  */
@@ -71,10 +81,8 @@ export function renderSwarmLeave(): string {
         nodeState,
         `if [ "$state" != inactive ]; then`,
         `  if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] && [ "$(docker info --format '{{.Swarm.Managers}}')" -gt 1 ]; then`,
-        `    docker node demote "$(docker info --format '{{.Swarm.NodeID}}')" >/dev/null 2>&1 || true`,
-        // Demoting itself, a manager often hears "context deadline exceeded" while it turns into a
-        // worker, and a leave in that moment fails the same way: it waits (bounded) for the turn first.
-        `    i=0; while [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] && [ "$i" -lt ${DEMOTION_SECONDS} ]; do i=$((i + 1)); sleep 1; done`,
+        // Still a manager after the wait: the leave is tried anyway, --force takes it out.
+        ...selfDemotion(DEMOTION_SECONDS, "break").map((l) => `    ${l}`),
         `  fi`,
         `  docker swarm leave --force >/dev/null`,
         `fi`,
@@ -101,11 +109,11 @@ export function renderNodeRemove(nodeName: string, upEntries: 0 | 1 = 0): string
         `docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}}' | awk -v n=${shq(nodeName)} '$2 == n && ($3 == "Down") == ${status === "down" ? 1 : 0} { print $1 }'`;
     return posixScript(
         `docker node ls >/dev/null 2>&1 || { echo ${shq(`swarm: this host manages no swarm any more; node ${nodeName} not removed here`)}; exit 0; }`,
-        "i=0",
-        `while [ "$(${entries("up")} | wc -l)" -gt ${upEntries} ]; do`,
-        `  i=$((i + 1)); [ "$i" -le ${NODE_DOWN_SECONDS} ] || { echo ${shq(`swarm: node ${nodeName} still not down after ${NODE_DOWN_SECONDS} s; its entry stays (docker node rm once it is)`)} >&2; exit 0; }`,
-        "  sleep 1",
-        "done",
+        ...boundedWait(
+            `[ "$(${entries("up")} | wc -l)" -le ${upEntries} ]`,
+            NODE_DOWN_SECONDS,
+            `{ echo ${shq(`swarm: node ${nodeName} still not down after ${NODE_DOWN_SECONDS} s; its entry stays (docker node rm once it is)`)} >&2; exit 0; }`,
+        ),
         `for id in $(${entries("down")}); do docker node rm "$id" >/dev/null; done`,
         `echo ${shq(`swarm: node ${nodeName}: Down entries removed`)}`,
     );

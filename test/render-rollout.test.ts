@@ -4,7 +4,7 @@ import { tmpdir } from "os";
 import { join } from "path";
 import { renderConsulAgentReady, renderConsulLeaderHandoff, renderConsulServerPrune } from "../render/consul";
 import { EDGE_PATHS, renderEdgeDrain, renderEdgeReady } from "../render/edge";
-import { renderNodeRemove } from "../render/swarm";
+import { renderNodeRemove, renderSwarmLeave } from "../render/swarm";
 import { HostRole, HostSpec } from "../lib/model";
 import { stackModel } from "./stacks";
 import { renderGwBridgeCreate, renderGwBridgeRebuild } from "../render/gwbridge";
@@ -22,7 +22,13 @@ case "$*" in
     set -- "$@"; while [ "$#" -gt 0 ]; do case "$1" in --subnet) subnet=$2 ;; --gateway) gateway=$2 ;; esac; shift; done
     echo "$subnet $gateway" > "$FAKE/bridge" ;;
   "info --format {{.Swarm.LocalNodeState}}") cat "$FAKE/state" ;;
-  "info --format {{.Swarm.ControlAvailable}}") cat "$FAKE/control" ;;
+  "info --format {{.Swarm.ControlAvailable}}")
+    # While "turning" counts down, a demoted manager still reports itself one.
+    n=$(cat "$FAKE/turning"); [ "$n" -gt 0 ] && { echo $((n - 1)) > "$FAKE/turning"; echo true; exit 0; }
+    cat "$FAKE/control" ;;
+  "info --format {{.Swarm.Managers}}") echo 3 ;;
+  "volume inspect swarm-platform-swarm-member") ;;
+  "volume rm swarm-platform-swarm-member") ;;
   "info --format {{.Swarm.NodeID}}") echo id-self ;;
   "swarm leave"*) echo inactive > "$FAKE/state" ;;
   "swarm join"*) echo active > "$FAKE/state" ;;
@@ -75,6 +81,7 @@ beforeEach(() => {
     writeFileSync(join(fake, "leader"), "rig-h1\n");
     writeFileSync(join(fake, "failures"), "0\n");
     writeFileSync(join(fake, "settling"), "0\n");
+    writeFileSync(join(fake, "turning"), "0\n");
     writeFileSync(join(fake, "log"), "");
 });
 afterEach(() => rmSync(fake, { recursive: true, force: true }));
@@ -218,6 +225,33 @@ describe("a node's removal from the swarm", () => {
         expect(r.code).toBe(0);
         expect(r.stdout).toContain("not removed here");
         expect(r.log.some((l) => l.includes("node rm"))).toBe(false);
+    });
+});
+
+describe("a member leaving the swarm", () => {
+    const leaveSteps = (log: string[]) => log.filter((l) => /node demote|swarm leave|^sleep/.test(l)).map((l) => (l.startsWith("sleep") ? "sleep" : l.replace(/^argv=/, "").split(" ").slice(0, 2).join(" ")));
+
+    test("a manager whose demotion reports a deadline waits until it is a worker, then leaves", () => {
+        writeFileSync(join(fake, "state"), "active\n");
+        writeFileSync(join(fake, "control"), "true\n");
+        writeFileSync(join(fake, "demote-deadline"), "");
+        // One read to decide to demote, then two more as a manager while it turns.
+        writeFileSync(join(fake, "turning"), "3\n");
+        const r = runScript(renderSwarmLeave());
+        expect(r.code).toBe(0);
+        expect(leaveSteps(r.log)).toEqual(["node demote", "sleep", "sleep", "swarm leave"]);
+        expect(r.stdout).toContain("swarm: left");
+    });
+
+    test("a manager still reporting itself one after 30 s leaves anyway (--force), so up does not hang", () => {
+        writeFileSync(join(fake, "state"), "active\n");
+        writeFileSync(join(fake, "control"), "true\n");
+        writeFileSync(join(fake, "turning"), "1000\n");
+        const r = runScript(renderSwarmLeave());
+        expect(r.code).toBe(0);
+        const steps = leaveSteps(r.log);
+        expect(steps.filter((x) => x === "sleep")).toHaveLength(30);
+        expect(steps[steps.length - 1]).toBe("swarm leave");
     });
 });
 
