@@ -597,14 +597,15 @@ async function dropStackRules(h: number): Promise<number> {
 export async function checkFirewallRestored(stack: StackCli, h: number): Promise<void> {
     await check(`firewall-restored[${stack.label}]`, async () => {
         const before = JSON.stringify((await snapshotHost(h)).firewall);
+        const droppedAt = Math.floor(Date.now() / 1000);
         const dropped = await dropStackRules(h);
         assert(dropped > 0, `rig-h${h} had no rule of the stack to drop`);
         assert(JSON.stringify((await snapshotHost(h)).firewall) !== before, `rig-h${h}'s rules looked the same after dropping ${dropped}`);
         const restored = await waitFor(async () => (JSON.stringify((await snapshotHost(h)).firewall) === before ? true : undefined), 30_000, 250, 200);
         assert(restored.value, `rig-h${h}'s rules not back after ${(restored.ms / 1000).toFixed(1)}s`);
-        const log = await must(dockerOn(h, ["logs", "--since", "2m", "firewall-keeper"]), "docker logs firewall-keeper");
+        const log = await must(dockerOn(h, ["logs", "--since", String(droppedAt), "firewall-keeper"]), "docker logs firewall-keeper");
         const putBack = log.split("\n").filter((l) => l.startsWith("put back: ")).length;
-        assert(putBack >= dropped, `the keeper logged ${putBack} rule(s) put back, ${dropped} were dropped`);
+        assert(putBack === dropped, `the keeper logged ${putBack} rule(s) put back, ${dropped} were dropped`);
         const again = await stack.cli("preview", ["--expect-no-changes"]);
         assert(again.code === 0, `preview after the rules came back found changes: exit ${again.code}`);
         return `${dropped} rules dropped on rig-h${h}, all back by the keeper in ${(restored.ms / 1000).toFixed(1)}s (${putBack} "put back" lines); preview --expect-no-changes passes`;
