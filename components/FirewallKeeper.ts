@@ -6,7 +6,7 @@ import { FIREWALL_KEEPER_CONTAINER, FIREWALL_KEEPER_SCRIPT, renderFirewallKeeper
 import { IptablesRule } from "../render/shell";
 import { DockerHost, HostCommand } from "./DockerHost";
 
-export const FIREWALL_KEEPER_DOCKERFILE = path.join(__dirname, "..", "images", "firewall-keeper", "Dockerfile");
+const FIREWALL_KEEPER_DOCKERFILE = path.join(__dirname, "..", "images", "firewall-keeper", "Dockerfile");
 const FIREWALL_KEEPER_REPOSITORY = "swarm-platform-firewall-keeper";
 
 /** Rules a step on the host put in place, and that step (whose delete takes them out again). */

@@ -12,7 +12,7 @@ export function pulledImage(name: string, host: DockerHost, image: string, paren
 }
 
 /** A built image's tag follows its Dockerfile and build arguments, so a change rebuilds it and nothing else does. */
-export function recipeTag(repository: string, dockerfile: string, buildArgs: Record<string, string>): string {
+function recipeTag(repository: string, dockerfile: string, buildArgs: Record<string, string>): string {
     const hash = crypto.createHash("sha256").update(dockerfile);
     // Values only, in key order: the hash the edge's tags were made with, so existing tags stay.
     for (const key of Object.keys(buildArgs).sort()) hash.update(buildArgs[key]);

@@ -1,5 +1,5 @@
 import { createHash } from "crypto";
-import { IptablesRule, insertRules, posixScript, shq } from "./shell";
+import { IptablesRule, boundedWait, insertRules, posixScript, shq } from "./shell";
 import { removeKeptRules } from "./firewallKeeper";
 
 /**
@@ -89,11 +89,7 @@ export const renderConsulAclApply = (): string => posixScript("exec docker exec 
 export function renderConsulAclSetup(seed: string, httpAddress: string): string {
     const lines = [
         `export CONSUL_HTTP_ADDR=${shq(httpAddress)} CONSUL_HTTP_TOKEN=${shq(consulTokenOf(seed, "management").secret)}`,
-        "i=0",
-        "until consul acl policy list >/dev/null 2>&1; do",
-        '  i=$((i + 1)); [ "$i" -le 120 ] || { echo "consul acl: no leader answering ACL requests after 120 s" >&2; exit 1; }',
-        "  sleep 1",
-        "done",
+        ...boundedWait("consul acl policy list >/dev/null 2>&1", 120, '{ echo "consul acl: no leader answering ACL requests after 120 s" >&2; exit 1; }'),
     ];
     for (const [role, rules] of Object.entries(CONSUL_POLICIES)) {
         const policy = `swarm-platform-${role}`;
@@ -146,11 +142,11 @@ export function renderConsulAgentReady(nodeName: string, httpAddress: string, se
     const voting = `${consul} operator autopilot state 2>/dev/null | awk -v n=${shq(nodeName)} ${shq(AUTOPILOT_READY)}`;
     return posixScript(
         ...(server ? TOKEN_FROM_STDIN : []),
-        "i=0",
-        `until ${server ? `${listed} && ${voting}` : listed}; do`,
-        `  i=$((i + 1)); [ "$i" -le ${AGENT_REJOIN_SECONDS} ] || { echo "consul agent ${nodeName}: ${server ? "not a healthy voter among healthy servers" : "no leader answered through it"} within ${AGENT_REJOIN_SECONDS} s; the next agents are left as they are" >&2; exit 1; }`,
-        "  sleep 1",
-        "done",
+        ...boundedWait(
+            server ? `${listed} && ${voting}` : listed,
+            AGENT_REJOIN_SECONDS,
+            `{ echo "consul agent ${nodeName}: ${server ? "not a healthy voter among healthy servers" : "no leader answered through it"} within ${AGENT_REJOIN_SECONDS} s; the next agents are left as they are" >&2; exit 1; }`,
+        ),
         `echo "consul agent ${nodeName}: in the cluster"`,
     );
 }
@@ -168,11 +164,11 @@ export function renderConsulLeaderHandoff(nodeName: string, httpAddress: string,
         `leader() { docker exec -e CONSUL_HTTP_TOKEN -e CONSUL_HTTP_ADDR=${shq(httpAddress)} ${shq(containerId)} consul operator raft list-peers 2>/dev/null | awk '$4 == "leader" { print $1 }'; }`,
         `[ "$(leader)" = ${shq(nodeName)} ] || { echo "consul agent ${nodeName}: not the leader, nothing to hand over"; exit 0; }`,
         `docker exec -e CONSUL_HTTP_TOKEN -e CONSUL_HTTP_ADDR=${shq(httpAddress)} ${shq(containerId)} consul operator raft transfer-leader >/dev/null || { echo "consul agent ${nodeName}: leadership transfer refused; the others elect a leader once it stops" >&2; exit 0; }`,
-        "i=0",
-        `while now=$(leader); [ -z "$now" ] || [ "$now" = ${shq(nodeName)} ]; do`,
-        `  i=$((i + 1)); [ "$i" -le ${LEADER_HANDOFF_SECONDS} ] || { echo "consul agent ${nodeName}: no other leader after ${LEADER_HANDOFF_SECONDS} s" >&2; exit 0; }`,
-        "  sleep 1",
-        "done",
+        ...boundedWait(
+            `now=$(leader); [ -n "$now" ] && [ "$now" != ${shq(nodeName)} ]`,
+            LEADER_HANDOFF_SECONDS,
+            `{ echo "consul agent ${nodeName}: no other leader after ${LEADER_HANDOFF_SECONDS} s" >&2; exit 0; }`,
+        ),
         `echo "consul agent ${nodeName}: leadership handed to $now"`,
     );
 }
@@ -191,11 +187,11 @@ export function renderConsulServerPrune(nodeName: string, httpAddress: string): 
     return posixScript(
         ...TOKEN_FROM_STDIN,
         `${consul} members >/dev/null 2>&1 || { echo ${shq(`consul: no agent answers on this host; server ${nodeName} not pruned here`)}; exit 0; }`,
-        "i=0",
-        `while ${consul} members 2>/dev/null | awk -v n=${shq(nodeName)} '$1 == n && $3 == "alive"' | grep -q .; do`,
-        `  i=$((i + 1)); [ "$i" -le ${LEADER_HANDOFF_SECONDS} ] || { echo ${shq(`consul: server ${nodeName} still alive after ${LEADER_HANDOFF_SECONDS} s; not pruned`)} >&2; exit 0; }`,
-        "  sleep 1",
-        "done",
+        ...boundedWait(
+            `! ${consul} members 2>/dev/null | awk -v n=${shq(nodeName)} '$1 == n && $3 == "alive"' | grep -q .`,
+            LEADER_HANDOFF_SECONDS,
+            `{ echo ${shq(`consul: server ${nodeName} still alive after ${LEADER_HANDOFF_SECONDS} s; not pruned`)} >&2; exit 0; }`,
+        ),
         `${consul} force-leave -prune ${shq(nodeName)} >/dev/null 2>&1 || true`,
         `echo ${shq(`consul: server ${nodeName} pruned`)}`,
     );

@@ -4,7 +4,7 @@
  * container's restart policy restarts both.
  */
 import { EdgeServiceSpec } from "../lib/model";
-import { posixScript, shq } from "./shell";
+import { boundedWait, posixScript, shq } from "./shell";
 
 export const EDGE_PATHS = {
     nginxConf: "/etc/nginx/nginx.conf",
@@ -223,11 +223,11 @@ const answersHealth = (port: number): string =>
  */
 export function renderEdgeReady(port: number, settleSeconds: number): string {
     return posixScript(
-        "i=0",
-        `until docker exec ${EDGE_CONTAINER} rm -f ${EDGE_PATHS.drainFlag} 2>/dev/null && ${answersHealth(port)} 2>/dev/null; do`,
-        `  i=$((i + 1)); [ "$i" -le ${EDGE_READY_SECONDS} ] || { echo "edge: no healthy answer on port ${port} within ${EDGE_READY_SECONDS} s; the other edge hosts are left as they are" >&2; exit 1; }`,
-        "  sleep 1",
-        "done",
+        ...boundedWait(
+            `docker exec ${EDGE_CONTAINER} rm -f ${EDGE_PATHS.drainFlag} 2>/dev/null && ${answersHealth(port)} 2>/dev/null`,
+            EDGE_READY_SECONDS,
+            `{ echo "edge: no healthy answer on port ${port} within ${EDGE_READY_SECONDS} s; the other edge hosts are left as they are" >&2; exit 1; }`,
+        ),
         `sleep ${settleSeconds}`,
         `echo "edge: healthy"`,
     );
@@ -246,11 +246,11 @@ export function renderEdgeDrain(vip: string | undefined, containerId: string): s
         `docker exec ${shq(containerId)} touch ${EDGE_PATHS.drainFlag} 2>/dev/null || { echo "edge: not running, nothing to drain"; exit 0; }`,
         ...(vip
             ? [
-                  "i=0",
-                  `while ${vipHere(vip)}; do`,
-                  `  i=$((i + 1)); [ "$i" -le ${VIP_DEPARTURE_SECONDS} ] || { echo "edge: VIP ${vip} still here after ${VIP_DEPARTURE_SECONDS} s (no other edge took it)" >&2; exit 0; }`,
-                  "  sleep 1",
-                  "done",
+                  ...boundedWait(
+                      `! ${vipHere(vip)}`,
+                      VIP_DEPARTURE_SECONDS,
+                      `{ echo "edge: VIP ${vip} still here after ${VIP_DEPARTURE_SECONDS} s (no other edge took it)" >&2; exit 0; }`,
+                  ),
                   `echo "edge: draining, VIP ${vip} not on this host"`,
               ]
             : [`echo "edge: draining"`]),
