@@ -7,6 +7,7 @@ import {
     CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, CONSUL_USER, ConsulTokenRole, consulAgentArgs, consulTokenOf, dnsListenPort, gossipKeyOf, renderConsulAclApply, renderConsulAclSetup,
     renderConsulAgentConfig, renderConsulAgentReady, renderConsulDataOwner, renderConsulLeaderHandoff, renderConsulServerPrune, renderConsulServerTracked, dnsRedirectRules, renderDnsRedirectApply, renderDnsRedirectRemove,
 } from "../render/consul";
+import { ConsulDns } from "../render/edge";
 import { DockerHost, HostCommand } from "./DockerHost";
 import { AppliedRules } from "./FirewallKeeper";
 
@@ -70,6 +71,8 @@ export class ConsulCluster extends pulumi.ComponentResource {
     readonly agents: Record<string, docker.Container>;
     /** Per host name, where DNS is redirected to the agent's port: those rules and the step that applied them. */
     readonly dnsRedirects: Record<string, AppliedRules>;
+    /** Where every host's agent answers DNS itself, without the redirect. */
+    readonly dns: ConsulDns;
     /** The secret ID of a role's ACL token (a secret output). */
     readonly tokens: Record<Exclude<ConsulTokenRole, "agent" | "dns">, pulumi.Output<string>>;
     /** The hosts whose agent is in the cluster, known once every agent has joined (the `consulAgents` output). */
@@ -98,6 +101,7 @@ export class ConsulCluster extends pulumi.ComponentResource {
 
         const dataSuffix = volumeSuffix(`${name}-data-suffix`, this);
         const listenPort = dnsListenPort(args.spec.dnsPort);
+        this.dns = { address: args.dnsAddress, port: listenPort };
 
         // A removed server is pruned from Raft by the first other server by name, once its agent has stopped.
         const pruner = (host: DockerHost) => [...servers].sort((a, b) => byHostName(a.spec, b.spec)).find((s) => s !== host);

@@ -5,7 +5,7 @@ import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { ConsulSpec, EdgeSpec, ImageVersions, byHostName } from "../lib/model";
 import { hostBuiltImage, serviceContainer } from "../lib/containers";
-import { EDGE_CONTAINER, EDGE_HEALTH_PATH, EDGE_PATHS, renderConsulTemplateConfig, renderEdgeDrain, renderEdgeReady, renderNginxConf, renderUpstreamsTemplate } from "../render/edge";
+import { ConsulDns, EDGE_CONTAINER, EDGE_HEALTH_PATH, EDGE_PATHS, renderConsulTemplateConfig, renderEdgeDrain, renderEdgeReady, renderNginxConf, renderUpstreamsTemplate } from "../render/edge";
 import { KEEPALIVED_CONF_PATH, VIP_SETTLE_SECONDS, keepalivedArgs, renderKeepalivedConf } from "../render/keepalived";
 import { localAgentAddress } from "./ConsulCluster";
 import { DockerHost } from "./DockerHost";
@@ -22,6 +22,8 @@ export interface EdgeArgs {
     hosts: DockerHost[];
     spec: EdgeSpec;
     consul: ConsulSpec;
+    /** Where nginx asks Consul for the services' passing instances (the same on every host). */
+    consulDns: ConsulDns;
     images: ImageVersions;
     /** Per host name: the Consul agent consul-template watches. */
     agents: Record<string, docker.Container>;
@@ -70,7 +72,7 @@ export class Edge extends pulumi.ComponentResource {
                     image,
                     uploads: [
                         { file: EDGE_PATHS.nginxConf, content: renderNginxConf() },
-                        { file: EDGE_PATHS.upstreamsTemplate, content: renderUpstreamsTemplate(args.spec.services, args.spec.port) },
+                        { file: EDGE_PATHS.upstreamsTemplate, content: renderUpstreamsTemplate(args.spec.services, args.spec.port, args.consulDns) },
                         {
                             file: EDGE_PATHS.consulTemplateConfig,
                             content: pulumi.secret(args.consulToken.apply((token) => renderConsulTemplateConfig(localAgentAddress(args.consul, host.spec.address), token))),

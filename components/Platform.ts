@@ -96,6 +96,7 @@ export class Platform extends pulumi.ComponentResource {
                 hosts: edgeGroup,
                 spec: model.edge,
                 consul: model.consul,
+                consulDns: consul.dns,
                 images: model.images,
                 agents: consul.agents,
                 consulToken: consul.tokens["consul-template"],

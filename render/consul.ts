@@ -259,8 +259,12 @@ export function renderConsulAgentConfig(s: ConsulAgentSettings): string {
         addresses: { dns: s.dnsAddress },
         ports: { http: s.httpPort, dns: s.dnsPort },
         recursors: s.recursors,
-        // Answers only what passes its checks, as the edge does; Consul's default also returns "warning".
-        dns_config: { only_passing: true },
+        // Answers only what passes its checks; Consul's default also returns "warning". Over UDP Consul
+        // answers with at most three instances, picked at random each time, and by default does not
+        // say so: the edge, which balances over the instances in its answer, would then use three of
+        // them and find a new one only when chance put it in. The truncation flag makes it ask again
+        // over TCP, which carries them all.
+        dns_config: { only_passing: true, enable_truncate: true },
         encrypt: s.encryptKey,
         // A server that leaves on stop shrinks the Raft peer set, so restarting one costs quorum
         // headroom; a client leaving on stop deregisters its node cleanly instead of lingering as failed.

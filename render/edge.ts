@@ -46,17 +46,6 @@ const UPSTREAM_IDLE_CONNECTIONS = 64;
 // under Docker's default 10 s stop timeout so a `docker stop` remains graceful end to end.
 const NGINX_KILL_TIMEOUT = "8s";
 
-// The upstream always holds this `down` server: with no usable instance it keeps the block valid and
-// makes nginx answer 502 instead of refusing the whole configuration; beside live servers it is never picked.
-const NO_INSTANCE_SERVER = "server 127.0.0.1:65535 down;";
-
-/**
- * What an instance's catalog address must look like to reach nginx's config: a dotted-quad IPv4 and
- * nothing else. The catalog is written by whoever can reach an agent, so anything else (a name, a
- * `;`, a newline) is skipped rather than pasted into a config file.
- */
-export const CATALOG_ADDRESS_PATTERN = "^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$";
-
 /**
  * The main nginx configuration. It includes nothing but the rendered upstreams, so whatever the base
  * image ships in conf.d or sites-enabled stays inert. `upstreamsInclude` exists so a test can point the
@@ -84,14 +73,40 @@ http {
 `;
 }
 
+// The upstream always holds this `down` server: with no usable instance it keeps the block valid and
+// makes nginx answer 502 instead of refusing the whole configuration; beside live servers it is never picked.
+const NO_INSTANCE_SERVER = "server 127.0.0.1:65535 down;";
+
+/*
+ * nginx asks again when an answer's TTL has run out, at the earliest a second later (its timer counts
+ * in whole seconds, and `resolver ... valid=` takes whole seconds too). Consul's DNS answers with TTL 0,
+ * so once a second is how soon an instance that starts or stops passing gains or loses traffic; the
+ * answers come from the host's own agent, for which a query per second and service is nothing.
+ */
+// Consul's DNS answers from the local agent; one that does not answer within this is restarting, and
+// nginx keeps the addresses it has until the next try.
+const RESOLVER_TIMEOUT = "2s";
+
+/** Where nginx asks for a service's passing instances: the host's Consul agent's DNS interface. */
+export interface ConsulDns {
+    address: string;
+    port: number;
+}
+
+/*
+ * Instances reach nginx without a reload: the upstream's server is re-resolved from Consul's DNS (SRV
+ * records: address and port of each passing instance; Consul is set to answer only passing ones), so
+ * starting, stopping or scaling a service changes no file and closes no client connection. The
+ * template itself changes only when a service gains its first passing instance or loses its last:
+ * with none, the upstream holds only the down server and nginx answers 502 at once.
+ */
 function upstreamBlock(service: string): string {
-    // `service` returns only instances whose checks pass; of those, only well-formed ones become servers.
     return `upstream ${service} {
     zone upstream_${service} 64k;
     ${NO_INSTANCE_SERVER}
-{{- range service "${service}" }}{{ if and (regexMatch ${JSON.stringify(CATALOG_ADDRESS_PATTERN)} .Address) (ge .Port 1) (le .Port 65535) }}
-    server {{ .Address }}:{{ .Port }} max_fails=2 fail_timeout=10s;
-{{- end }}{{ end }}
+{{- if service "${service}" }}
+    server service.consul service=_${service}._tcp resolve max_fails=2 fail_timeout=10s;
+{{- end }}
     keepalive ${UPSTREAM_IDLE_CONNECTIONS};
     keepalive_requests ${KEEPALIVE_REQUESTS};
 }
@@ -100,9 +115,9 @@ function upstreamBlock(service: string): string {
 
 /*
  * A request goes on to the next server for as long as one is left and 10 s have not passed
- * (proxy_next_upstream_tries 0): when most instances go at once (scaling 9 to 3), the rendered
- * upstreams still name the gone ones for a moment, and a fixed number of tries can land on gone ones
- * only. nginx never tries one server twice per request, so the number of servers bounds the retries.
+ * (proxy_next_upstream_tries 0): when most instances go at once (scaling 9 to 3), nginx's last answer
+ * from Consul still names the gone ones for up to a second, and a fixed number of tries can land on
+ * gone ones only. nginx never tries one server twice per request, so the number of servers bounds the retries.
  * Connecting gets 500 ms: backends sit on the hosts' own network, where a connect answers in well under
  * a millisecond, and a host that is cut off should cost a request half a second on its way to the next
  * server, not the seconds its client may already have given up after.
@@ -127,8 +142,11 @@ function locationBlock({ service, path }: EdgeServiceSpec): string {
 }
 
 /** The consul-template template whose output is the upstreams file nginx includes. */
-export function renderUpstreamsTemplate(services: EdgeServiceSpec[], port: number): string {
-    return `${services.map((s) => upstreamBlock(s.service)).join("\n")}
+export function renderUpstreamsTemplate(services: EdgeServiceSpec[], port: number, dns: ConsulDns): string {
+    return `resolver ${dns.address}:${dns.port} ipv6=off;
+resolver_timeout ${RESOLVER_TIMEOUT};
+
+${services.map((s) => upstreamBlock(s.service)).join("\n")}
 server {
     listen ${port};
 
@@ -197,8 +215,9 @@ template {
   source      = ${q(EDGE_PATHS.upstreamsTemplate)}
   destination = ${q(EDGE_PATHS.upstreamsConf)}
 
-  # Coalesces a burst of health changes (several instances going at once) into one reload, yet adds
-  # at most 1 s to how soon a new instance is served; the first render is not delayed.
+  # The file changes only when a service gains its first passing instance or loses its last; this
+  # coalesces a flapping one into one reload, yet adds at most 1 s to how soon it is served again.
+  # The first render is not delayed.
   wait {
     min = "250ms"
     max = "1s"
