@@ -35,13 +35,22 @@ export function placeReplicas(service: string, replicas: number, hostNames: stri
     return Object.fromEntries(names.map((r) => [r, placement[r]]));
 }
 
-/** The registrator metadata that names the service and gives it an HTTP health check in Consul. */
+/**
+ * The registrator metadata that names the service and gives it an HTTP health check in Consul.
+ *
+ * The check starts as passing: Consul runs a new check's first probe at a random point of its
+ * interval (to spread many checks), which alone would keep a new instance out for up to a second.
+ * whoami serves from its first moment, registrator registers it only once it has started, and while
+ * an instance that is not ready after all waits for its first probe, the edge retries its refused
+ * connections on the next instance. A service that needs a warm-up would start as critical instead.
+ */
 export function backendEnvs(spec: BackendSpec): string[] {
     return [
         `SERVICE_NAME=${spec.service}`,
         `SERVICE_CHECK_HTTP=${spec.healthPath}`,
         "SERVICE_CHECK_INTERVAL=1s",
         "SERVICE_CHECK_TIMEOUT=1s",
+        "SERVICE_CHECK_INITIAL_STATUS=passing",
     ];
 }
 
@@ -58,13 +67,16 @@ export class DemoBackends extends pulumi.ComponentResource {
         const byName = new Map(args.hosts.map((h) => [h.spec.name, h]));
         const images = new Map(args.hosts.map((h) => [h.spec.name, pulledImage(`${name}-image-${h.spec.name}`, h, args.image, this)]));
         this.placement = placeReplicas(args.spec.service, args.spec.replicas, [...byName.keys()], args.previousPlacement);
+        // One replica after another: a change that replaces them (a new image, new metadata) then takes
+        // one instance out of service at a time rather than all at once.
+        let previousReplica: docker.Container | undefined;
         for (const [containerName, hostName] of Object.entries(this.placement)) {
             const host = byName.get(hostName) as DockerHost;
             // Keyed by host too: the engine does not replace a container whose provider alone changes, so
             // under one name a replica moved off a host would stay running there. A stack from before
             // this naming keeps a replica that stays where it ran.
             const formerName = args.previousPlacement[containerName] === hostName ? [{ name: `${name}-${containerName}` }] : [];
-            serviceContainer(
+            previousReplica = serviceContainer(
                 `${name}-${containerName}-${hostName}`,
                 host,
                 {
@@ -75,7 +87,7 @@ export class DemoBackends extends pulumi.ComponentResource {
                     ports: [{ internal: args.spec.containerPort }],
                     hostname: containerName,
                 },
-                { parent: this, dependsOn: [args.registrators[hostName]], aliases: formerName },
+                { parent: this, dependsOn: [args.registrators[hostName], ...(previousReplica ? [previousReplica] : [])], aliases: formerName },
             );
         }
         this.registerOutputs({ placement: this.placement });

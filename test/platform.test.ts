@@ -191,7 +191,12 @@ describe("multihost stack", () => {
         const perHost = new Map<string, number>();
         for (const b of backends) perHost.set(b.provider as string, (perHost.get(b.provider as string) ?? 0) + 1);
         expect([...perHost.values()]).toEqual([2, 2, 2]);
-        expect(backends[0].inputs.envs).toEqual(expect.arrayContaining(["SERVICE_NAME=web", "SERVICE_CHECK_HTTP=/health"]));
+        expect(backends[0].inputs.envs).toEqual(expect.arrayContaining(["SERVICE_NAME=web", "SERVICE_CHECK_HTTP=/health", "SERVICE_CHECK_INITIAL_STATUS=passing"]));
+    });
+
+    test("backends are made one after another in replica order, so a change that replaces them replaces one at a time", () => {
+        const replica = (i: number) => run.ofType(CONTAINER).find((c) => c.inputs.name === `web-${i}`) as RecordedResource;
+        for (let i = 2; i <= 6; i++) before(replica(i - 1), replica(i));
     });
 
     test("images are pinned references", () => {
