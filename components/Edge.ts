@@ -2,7 +2,6 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import * as random from "@pulumi/random";
 import { ConsulSpec, EdgeSpec, ImageVersions, byHostName } from "../lib/model";
 import { hostBuiltImage, serviceContainer } from "../lib/containers";
 import { ConsulDns, EDGE_CONTAINER, EDGE_HEALTH_PATH, EDGE_PATHS, renderConsulTemplateConfig, renderEdgeDrain, renderEdgeReady, renderNginxConf, renderUpstreamsTemplate } from "../render/edge";
@@ -57,7 +56,6 @@ export class Edge extends pulumi.ComponentResource {
         const vip = args.spec.vip;
         if (vip && hosts.length !== 2) throw new pulumi.ResourceError(`a VIP needs exactly two edge hosts, got ${hosts.length}`, this);
         const formerName = (part: string) => (args.formerVipComponent ? [{ name: `${args.formerVipComponent}-${part}`, parent: pulumi.createUrn(args.formerVipComponent, "swarm-platform:edge:EdgeVip", opts?.parent) }] : []);
-        const authPass = vip ? new random.RandomPassword(`${name}-vip-auth`, { length: 8, special: false }, { parent: this, aliases: formerName("auth") }) : undefined;
 
         this.containers = {};
         let previousHostReady: pulumi.Resource | undefined;
@@ -85,9 +83,9 @@ export class Edge extends pulumi.ComponentResource {
             );
             this.containers[hostName] = edge;
             const keepalived =
-                vip && authPass
+                vip
                     ? [
-                          this.keepalived(`${name}-vip-${hostName}`, host, i === 0 ? "MASTER" : "BACKUP", { ...args.spec, vip }, image, authPass, edge, formerName(hostName)),
+                          this.keepalived(`${name}-vip-${hostName}`, host, i === 0 ? "MASTER" : "BACKUP", { ...args.spec, vip }, image, edge, formerName(hostName)),
                       ]
                     : [];
             // Replaced with either container (their ids are triggers): the delete drains this edge
@@ -113,24 +111,20 @@ export class Edge extends pulumi.ComponentResource {
         state: keyof typeof PRIORITIES,
         spec: EdgeSpec & { vip: string },
         image: pulumi.Input<string>,
-        authPass: random.RandomPassword,
         edge: docker.Container,
         aliases: pulumi.Alias[],
     ): docker.Container {
-        const conf = authPass.result.apply((pass) =>
-            renderKeepalivedConf({
-                routerId: host.spec.name,
-                state,
-                priority: PRIORITIES[state],
-                interfaceName: spec.vipInterface,
-                virtualRouterId: spec.virtualRouterId,
-                vip: spec.vip,
-                prefixLength: spec.vipPrefixLength,
-                sourceAddress: host.spec.address,
-                authPass: pass,
-                healthUrl: `http://127.0.0.1:${spec.port}${EDGE_HEALTH_PATH}`,
-            }),
-        );
+        const conf = renderKeepalivedConf({
+            routerId: host.spec.name,
+            state,
+            priority: PRIORITIES[state],
+            interfaceName: spec.vipInterface,
+            virtualRouterId: spec.virtualRouterId,
+            vip: spec.vip,
+            prefixLength: spec.vipPrefixLength,
+            sourceAddress: host.spec.address,
+            healthUrl: `http://127.0.0.1:${spec.port}${EDGE_HEALTH_PATH}`,
+        });
         return serviceContainer(
             name,
             host,
@@ -138,7 +132,7 @@ export class Edge extends pulumi.ComponentResource {
                 containerName: "keepalived",
                 image,
                 command: keepalivedArgs(),
-                uploads: [{ file: KEEPALIVED_CONF_PATH, content: pulumi.secret(conf) }],
+                uploads: [{ file: KEEPALIVED_CONF_PATH, content: conf }],
                 // Spelled as the engine stores them (20.10+ adds CAP_), so a refresh reads back what was asked.
                 capabilities: ["CAP_NET_ADMIN", "CAP_NET_BROADCAST", "CAP_NET_RAW"],
                 network: "host",

@@ -16,11 +16,16 @@ export interface KeepalivedSettings {
     prefixLength: number;
     /** The host's own address on the interface, the source of its advertisements (never the VIP). */
     sourceAddress: string;
-    /** VRRP PASS authentication: at most 8 characters, alphanumeric. */
-    authPass: string;
     /** e.g. http://127.0.0.1:80/healthz */
     healthUrl: string;
 }
+
+/*
+ * A BACKUP takes the VIP after three adverts are missed, so a host cut off loses it for about three
+ * intervals. VRRPv3 (RFC 5798) allows intervals below a second; it has no authentication, which VRRPv2
+ * only had as a password sent in clear text in every advert, so nothing is lost with it.
+ */
+const ADVERT_INTERVAL_SECONDS = 0.5;
 
 // The edge health check's cadence (see renderKeepalivedConf).
 const CHECK_INTERVAL_SECONDS = 1;
@@ -45,9 +50,6 @@ function check(ok: boolean, message: string): void {
  * weight the hand-over would hinge on priority arithmetic staying right as priorities change.
  */
 export function renderKeepalivedConf(s: KeepalivedSettings): string {
-    // keepalived silently truncates longer passwords, and `#`, `!` or blanks would be read as a comment
-    // or a word break, leaving the peers with different passwords.
-    check(/^[A-Za-z0-9]{1,8}$/.test(s.authPass), "authPass must be 1 to 8 alphanumeric characters");
     // 255 is reserved for the owner of the address, which a floating VIP has none of.
     check(Number.isInteger(s.priority) && s.priority >= 1 && s.priority <= 254, `priority must be 1..254, got ${s.priority}`);
     check(
@@ -60,6 +62,7 @@ export function renderKeepalivedConf(s: KeepalivedSettings): string {
     router_id ${s.routerId}
     enable_script_security
     script_user root
+    vrrp_version 3
 }
 
 vrrp_script chk_edge {
@@ -75,12 +78,8 @@ vrrp_instance edge_vip {
     interface ${s.interfaceName}
     virtual_router_id ${s.virtualRouterId}
     priority ${s.priority}
-    advert_int 1
+    advert_int ${ADVERT_INTERVAL_SECONDS}
     mcast_src_ip ${s.sourceAddress}
-    authentication {
-        auth_type PASS
-        auth_pass ${s.authPass}
-    }
     virtual_ipaddress {
         ${s.vip}/${s.prefixLength} dev ${s.interfaceName}
     }
