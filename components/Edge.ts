@@ -3,13 +3,14 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { ConsulSpec, EdgeSpec, ImageVersions, byHostName } from "../lib/model";
+import { PROJECT_DIR } from "../lib/project";
 import { hostBuiltImage, serviceContainer } from "../lib/containers";
 import { ConsulDns, EDGE_CONTAINER, EDGE_HEALTH_PATH, EDGE_PATHS, renderConsulTemplateConfig, renderEdgeDrain, renderEdgeReady, renderNginxConf, renderUpstreamsTemplate } from "../render/edge";
 import { KEEPALIVED_CONF_PATH, VIP_SETTLE_SECONDS, keepalivedArgs, renderKeepalivedConf } from "../render/keepalived";
 import { localAgentAddress } from "./ConsulCluster";
 import { DockerHost } from "./DockerHost";
 
-export const EDGE_DOCKERFILE = path.join(__dirname, "..", "images", "edge", "Dockerfile");
+export const EDGE_DOCKERFILE = path.join(PROJECT_DIR, "images", "edge", "Dockerfile");
 const EDGE_IMAGE_REPOSITORY = "swarm-platform-edge";
 
 // Close to the top: when the MASTER goes to FAULT it advertises priority 0, and the BACKUP takes over

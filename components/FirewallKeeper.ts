@@ -2,11 +2,12 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { hostBuiltImage, serviceContainer } from "../lib/containers";
+import { PROJECT_DIR } from "../lib/project";
 import { FIREWALL_KEEPER_CONTAINER, FIREWALL_KEEPER_SCRIPT, renderFirewallKeeper } from "../render/firewallKeeper";
 import { IptablesRule } from "../render/shell";
 import { DockerHost, HostCommand } from "./DockerHost";
 
-const FIREWALL_KEEPER_DOCKERFILE = path.join(__dirname, "..", "images", "firewall-keeper", "Dockerfile");
+const FIREWALL_KEEPER_DOCKERFILE = path.join(PROJECT_DIR, "images", "firewall-keeper", "Dockerfile");
 const FIREWALL_KEEPER_REPOSITORY = "swarm-platform-firewall-keeper";
 
 /** Rules a step on the host put in place, and that step (whose delete takes them out again). */

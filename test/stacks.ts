@@ -4,14 +4,14 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { projectConfigDefaults } from "../lib/defaults";
 import { PlatformModel } from "../lib/model";
+import { PROJECT_DIR } from "../lib/project";
 import { RawConfig, validateConfig } from "../lib/validate";
 
-const ROOT = path.join(__dirname, "..");
 const NAMESPACE = "swarm-platform:";
 
 /** A stack file's config as the engine would hand it to the program: project defaults, then the stack's values. */
 export function stackRawConfig(stack: string): RawConfig {
-    const file = yaml.load(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
+    const file = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
     const raw: RawConfig = projectConfigDefaults();
     for (const [key, value] of Object.entries(file.config)) raw[key.replace(NAMESPACE, "")] = value;
     return raw;
