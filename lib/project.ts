@@ -1,9 +1,11 @@
 import * as fs from "fs";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as yaml from "js-yaml";
 
 /**
  * The directory of Pulumi.yaml, found upwards: this module runs as lib/project.ts under ts-node and
- * jest, and as bin/lib/project.js when compiled.
+ * jest, and as bin/lib/project.js compiled, the form `pulumi up` runs.
  */
 export const PROJECT_DIR = ((): string => {
     for (let dir = __dirname; ; dir = path.dirname(dir)) {
@@ -13,3 +15,26 @@ export const PROJECT_DIR = ((): string => {
 })();
 
 export const PROJECT_FILE = path.join(PROJECT_DIR, "Pulumi.yaml");
+
+/** The node flags Pulumi.yaml has the engine run the program with, so a measurement can use the same. */
+export function programNodeArgs(projectFile = PROJECT_FILE): string[] {
+    const project = yaml.load(fs.readFileSync(projectFile, "utf8")) as { runtime?: { options?: { nodeargs?: string } } };
+    return (project.runtime?.options?.nodeargs ?? "").split(/\s+/).filter(Boolean);
+}
+
+/**
+ * Pulumi runs no build step, so the compiled program in bin/ can be older than its sources after an
+ * edit or a checkout: refuse to run it then, rather than deploy what the sources no longer say. Checks
+ * the modules loaded so far, each against the .ts it came from; under ts-node there are none to check.
+ */
+export function assertCompiledCurrent(): void {
+    const bin = path.join(PROJECT_DIR, "bin");
+    const stale = Object.keys(require.cache)
+        .filter((js) => js.startsWith(bin + path.sep) && js.endsWith(".js"))
+        .map((js) => ({ js, ts: path.join(PROJECT_DIR, path.relative(bin, js)).replace(/\.js$/, ".ts") }))
+        .filter(({ js, ts }) => !fs.existsSync(ts) || fs.statSync(ts).mtimeMs > fs.statSync(js).mtimeMs)
+        .map(({ ts }) => path.relative(PROJECT_DIR, ts));
+    if (stale.length > 0) {
+        throw new pulumi.RunError(`bin/ was compiled before the last change to ${stale.join(", ")}: run \`npm run build\` and try again`);
+    }
+}

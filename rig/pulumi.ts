@@ -141,7 +141,8 @@ export interface StackCli {
 /**
  * A copy of the repository's files (tracked and not ignored) as they are in the work tree: stacks live in it, so the
  * engine writes its stack files (with the secrets provider's salt) there and never into the work tree.
- * `linkModules` reuses the work tree's node_modules; without it the copy needs its own `npm ci`.
+ * `linkModules` reuses the work tree's node_modules and builds the program as `npm ci` would; without
+ * it the copy needs its own `npm ci`.
  */
 export function copyProject(dir: string, linkModules: boolean): void {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -151,7 +152,10 @@ export function copyProject(dir: string, linkModules: boolean): void {
         fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
         fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
     }
-    if (linkModules) fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+    if (linkModules) {
+        fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+        execFileSync("npm", ["run", "build"], { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
+    }
 }
 
 const shellWord = (w: string): string => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'"'"'`)}'`);

@@ -1,15 +1,22 @@
 /**
  * The program evaluated under Pulumi's mocks for each host count given (the multihost stack grown as
  * in test/graph.test.ts); prints one JSON object: per count, CPU seconds, wall seconds and resources.
- * Its own process, so no other work shares the CPU time it reads.
+ * Its own process, so no other work shares the CPU time it reads. It runs as `pulumi up` runs the
+ * program: compiled, with Pulumi.yaml's nodeargs, and refuses to measure any other form.
  *
- *   node -r ts-node/register/transpile-only rig/bench/evaluate.ts 10 100
+ *   npm run build && node --stack-trace-limit=0 bin/rig/bench/evaluate.js 10 100
  */
 import { Platform } from "../../components/Platform";
+import { assertCompiledCurrent, programNodeArgs } from "../../lib/project";
 import { runUnderMocks } from "../../test/mockEngine";
 import { modelWithHosts } from "../../test/stacks";
 
 async function main(): Promise<void> {
+    const nodeArgs = programNodeArgs();
+    if (!__filename.endsWith(".js") || nodeArgs.some((a) => !process.execArgv.includes(a))) {
+        throw new Error(`not the form pulumi up runs; measure with: npm run build && node ${nodeArgs.join(" ")} bin/rig/bench/evaluate.js ${process.argv.slice(2).join(" ")}`);
+    }
+    assertCompiledCurrent();
     const out: Record<string, { cpuSeconds: number; wallSeconds: number; resources: number }> = {};
     for (const hosts of process.argv.slice(2).map(Number)) {
         const model = modelWithHosts(hosts);

@@ -8,7 +8,8 @@
  */
 import * as path from "path";
 import { checkDestroy, checkUp } from "../lifecycle";
-import { ROOT, hostAddress, run, snapshotHosts } from "../lib";
+import { programNodeArgs } from "../../lib/project";
+import { ROOT, hostAddress, must, run, snapshotHosts } from "../lib";
 import { installPlugins, killCurrent, rigStack } from "../pulumi";
 import { check, info, report, tally } from "../report";
 import { MULTI, waitBackends } from "../system";
@@ -34,8 +35,9 @@ const measure = (name: string, goal: string, f: () => Promise<string>): Promise<
 
 async function evaluation(): Promise<void> {
     await measure("eval_100_hosts_s", "< 5 s, linear", async () => {
-        const r = await run("node", ["-r", "ts-node/register/transpile-only", path.join(__dirname, "evaluate.ts"), "10", "100"], { cwd: ROOT, timeoutMs: 300_000 });
-        if (r.code !== 0) throw new Error(`evaluate.ts: exit ${r.code}: ${r.stderr.slice(-300)}`);
+        await must(run("npm", ["run", "build"], { cwd: ROOT, timeoutMs: 300_000 }), "npm run build");
+        const r = await run("node", [...programNodeArgs(), path.join(ROOT, "bin", "rig", "bench", "evaluate.js"), "10", "100"], { cwd: ROOT, timeoutMs: 300_000 });
+        if (r.code !== 0) throw new Error(`evaluate.js: exit ${r.code}: ${r.stderr.slice(-300)}`);
         const sizes = JSON.parse(r.stdout) as Record<string, { cpuSeconds: number; wallSeconds: number; resources: number }>;
         figures.eval_100_hosts_s = sizes["100"].cpuSeconds;
         return Object.entries(sizes)
