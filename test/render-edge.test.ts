@@ -4,6 +4,7 @@ import { tmpdir } from "os";
 import { join } from "path";
 import { EdgeServiceSpec } from "../lib/model";
 import { EDGE_HEALTH_PATH, EDGE_PATHS, renderConsulTemplateConfig, renderNginxConf, renderUpstreamsTemplate } from "../render/edge";
+import { NGINX } from "./nginx";
 
 const services: EdgeServiceSpec[] = [
     { service: "web", path: "/" },
@@ -122,7 +123,7 @@ describe("nginx accepts what the edge would run", () => {
         // a socket, which cannot be reopened that way, so stdout goes to a file here.
         const stdout = openSync(join(dir, "stdout.log"), "w");
         try {
-            execFileSync("nginx", ["-t", "-q", "-e", "stderr", "-p", `${dir}/`, "-c", join(dir, "nginx.conf")], { stdio: ["ignore", stdout, "pipe"] });
+            execFileSync(NGINX, ["-t", "-q", "-e", "stderr", "-p", `${dir}/`, "-c", join(dir, "nginx.conf")], { stdio: ["ignore", stdout, "pipe"] });
         } finally {
             closeSync(stdout);
         }
