@@ -100,12 +100,20 @@ export interface ConsulDns {
  * template itself changes only when a service gains its first passing instance or loses its last:
  * with none, the upstream holds only the down server and nginx answers 502 at once.
  */
+/*
+ * Passive marking covers what Consul has not noticed yet (a host cut off: its agent cannot report):
+ * two failed connects in 2 s keep an instance out for 2 s. Kept short because nginx never forgets it
+ * otherwise: an instance that stops and starts again under the same address and port between two of
+ * nginx's DNS questions keeps its peer, and with it the time it is still marked out for.
+ */
+const PASSIVE_FAILURES = "max_fails=2 fail_timeout=2s";
+
 function upstreamBlock(service: string): string {
     return `upstream ${service} {
     zone upstream_${service} 64k;
     ${NO_INSTANCE_SERVER}
 {{- if service "${service}" }}
-    server service.consul service=_${service}._tcp resolve max_fails=2 fail_timeout=10s;
+    server service.consul service=_${service}._tcp resolve ${PASSIVE_FAILURES};
 {{- end }}
     keepalive ${UPSTREAM_IDLE_CONNECTIONS};
     keepalive_requests ${KEEPALIVE_REQUESTS};
@@ -215,13 +223,10 @@ template {
   source      = ${q(EDGE_PATHS.upstreamsTemplate)}
   destination = ${q(EDGE_PATHS.upstreamsConf)}
 
-  # The file changes only when a service gains its first passing instance or loses its last; this
-  # coalesces a flapping one into one reload, yet adds at most 1 s to how soon it is served again.
-  # The first render is not delayed.
-  wait {
-    min = "250ms"
-    max = "1s"
-  }
+  # No quiet period: the file changes only when a service gains its first passing instance or loses
+  # its last, and each of those must reach nginx. Were "none" and "one again" coalesced into no
+  # change, nginx would keep its answer from Consul's DNS that the service has no instance, which it
+  # trusts for 10 s (a name that does not exist), and answer 502 all that time.
 
   exec {
     command = ${q(["/bin/sh", "-c", TEST_THEN_RELOAD])}

@@ -49,7 +49,7 @@ describe("renderUpstreamsTemplate", () => {
         expect(block).toContain(`zone upstream_${service} 64k;`);
         expect(block).toContain("server 127.0.0.1:65535 down;");
         expect(block).toContain(`{{- if service "${service}" }}`);
-        expect(block).toMatch(new RegExp(`server service\\.consul service=_${service}\\._tcp resolve max_fails=\\d+ fail_timeout=\\d+s;`));
+        expect(block).toMatch(new RegExp(`server service\\.consul service=_${service}\\._tcp resolve max_fails=2 fail_timeout=2s;`));
         expect(block).toMatch(/keepalive \d+;/);
     });
 
@@ -177,10 +177,10 @@ describe("renderConsulTemplateConfig", () => {
         expect(hcl).toMatch(/^kill_signal = "SIGTERM"$/m);
     });
 
-    test("renders the upstreams template into the file nginx includes, after a quiet period", () => {
+    test("renders the upstreams template into the file nginx includes, without a quiet period that could swallow a service's return", () => {
         expect(hcl).toContain(`source      = "${EDGE_PATHS.upstreamsTemplate}"`);
         expect(hcl).toContain(`destination = "${EDGE_PATHS.upstreamsConf}"`);
-        expect(hcl).toMatch(/wait \{\s*min = "250ms"\s*max = "1s"\s*\}/);
+        expect(hcl).not.toMatch(/^\s*wait\s*[={]/m);
     });
 
     test("tests the configuration before reloading nginx by signal, and tolerates both failures", () => {
