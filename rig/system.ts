@@ -341,7 +341,7 @@ export async function checkEdgeReach(s: Scenario): Promise<void> {
     for (const e of s.edges) {
         await check(`edge-reach[${s.stack}@rig-h${e}]`, async () => {
             await waitBackends(s, s.replicas);
-            // Converged: consul-template has rendered every instance (it coalesces changes for 2 s).
+            // Converged: nginx has every instance from Consul's DNS (it asks every second).
             const warm = await namesSeen(edgeUrl(s, e), want, s.replicas * 40, 60_000);
             const missing = want.filter((w) => !warm.names.has(w));
             assert(missing.length === 0, `via ${edgeUrl(s, e)} never reached ${missing.join(", ")} within 60s (statuses ${JSON.stringify(warm.statuses)})`);
@@ -356,38 +356,34 @@ export async function checkEdgeReach(s: Scenario): Promise<void> {
 }
 
 /**
- * Whoever can write to the catalog must not be able to write nginx's config: instances whose address is
- * not a plain IPv4 or whose port is out of range are left out of the upstreams, and the edge serves on.
- * A well-formed copy of a real instance, registered in the same batch, shows when consul-template has
- * rendered them.
+ * Whoever can write to the catalog must not be able to write nginx's config, nor stop the edge serving:
+ * the edge's files hold no catalog data at all (nginx takes instances from Consul's DNS), so they stay
+ * as they are while instances with an address holding "; server ..." and with port 0 are registered,
+ * and every request is still answered.
  */
 export async function checkEdgeMalformedEntry(s: Scenario): Promise<void> {
     await check(`edge-malformed-entry[${s.stack}]`, async () => {
         const h = s.edges[0];
-        const real = ((await consulJson<CatalogEntry[]>("/v1/catalog/service/web", h)) ?? [])[0];
-        assert(real, "no web instance in the catalog to copy");
         const entries = [
-            { ID: "rig-marker", Name: "web", Address: real.ServiceAddress, Port: real.ServicePort },
             { ID: "rig-malformed-address", Name: "web", Address: "10.77.0.99;\n    server 10.77.0.98:80", Port: 80 },
             { ID: "rig-malformed-port", Name: "web", Address: "10.77.0.97", Port: 0 },
         ];
         const upstreams = async () => (await dockerOn(h, ["exec", "edge", "cat", "/etc/nginx/conf.d/upstreams.conf"])).stdout;
         const management = await managementToken(s);
+        const before = await upstreams();
         try {
             for (const e of entries) {
                 const status = await consulPut(h, "/v1/agent/service/register", JSON.stringify(e), management);
                 assert(status === 200, `registering ${e.ID} on rig-h${h}'s agent: HTTP ${status}`);
             }
-            const marker = `server ${real.ServiceAddress}:${real.ServicePort} `;
-            const rendered = await waitFor(async () => ((await upstreams()).split(marker).length - 1 === 2 ? true : undefined), 30_000, 500, 60);
-            assert(rendered.value, `consul-template did not render the batch within 30s`);
+            // Three of nginx's once-a-second questions to Consul's DNS, each answered with the entries.
+            await sleep(3000);
             const conf = await upstreams();
-            const leaked = ["10.77.0.99", "10.77.0.98", "10.77.0.97"].filter((a) => conf.includes(a));
-            assert(leaked.length === 0, `nginx's upstreams name ${leaked.join(", ")}`);
+            assert(conf === before, `nginx's upstreams changed with the malformed entries registered:\n${conf}`);
             const samples = await requestLoop(edgeUrl(s, h), s.replicas * 4, 30_000, 20);
             const failed = samples.filter((x) => x.status !== 200).length;
             assert(failed === 0, `${failed} of ${samples.length} requests failed with the malformed entries in the catalog`);
-            return `rendered ${(rendered.ms / 1000).toFixed(1)}s after registering an address holding "; server ..." and a port 0: neither in nginx's upstreams; ${samples.length} of ${samples.length} requests 200`;
+            return `an address holding "; server ..." and a port 0 registered: nginx's upstreams unchanged; ${samples.length} of ${samples.length} requests 200`;
         } finally {
             for (const e of entries) await consulPut(h, `/v1/agent/service/deregister/${e.ID}`, "", management);
         }
@@ -611,7 +607,7 @@ export async function checkIsolation(s: Scenario, h: number): Promise<void> {
 
 /**
  * The secrets the platform put on the hosts, read back from the hosts themselves: the swarm's join
- * tokens, the Consul gossip key, the VRRP password and the SSH key the program logged in with.
+ * tokens, the Consul gossip key, the Consul tokens and the SSH key the program logged in with.
  */
 export async function secretsOnHosts(s: Scenario, sshKeyFile?: string): Promise<Record<string, string[]>> {
     const manager = s.managers[0];
@@ -627,10 +623,6 @@ export async function secretsOnHosts(s: Scenario, sshKeyFile?: string): Promise<
         "registrator's Consul token": [/^CONSUL_HTTP_TOKEN=(.+)$/m.exec(registratorEnv)?.[1]].filter((t): t is string => Boolean(t)),
         "consul-template's Consul token": templateToken ? [templateToken] : [],
     };
-    if (s.vip) {
-        const pass = /auth_pass\s+(\S+)/.exec(await fileIn(s.edges[0], "keepalived", "/etc/keepalived/keepalived.conf"))?.[1];
-        secrets["VRRP password"] = pass ? [pass] : [];
-    }
     if (sshKeyFile) {
         // The key's base64 body lines: any of them in the state would be the key in plain text.
         secrets["SSH private key"] = fs.readFileSync(sshKeyFile, "utf8").split("\n").filter((l) => /^[A-Za-z0-9+/=]{40,}$/.test(l));
