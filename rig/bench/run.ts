@@ -57,9 +57,11 @@ async function onRunningStack(): Promise<void> {
     });
     await measure("reload_drops", "0", async () => {
         const d = await measureReloadDrops(s, vip);
-        const { ["no change"]: baseline, ...changes } = d.perChange;
+        // A reload by hand is measured beside the backend changes, not as one: nothing reloads nginx when
+        // instances come and go any more, yet a reload still closes kept-alive connections.
+        const { ["no change"]: baseline, ["reload without change"]: byHand, ...changes } = d.perChange;
         figures.reload_drops = Math.max(...Object.values(changes));
-        return `failed requests per change under 32 keep-alive connections through ${vip}, worst ${figures.reload_drops} (baseline without change ${baseline}): ${d.detail}`;
+        return `failed requests per backend change under 32 keep-alive connections through ${vip}, worst ${figures.reload_drops} (baseline without change ${baseline}; nginx reloaded by hand ${byHand}): ${d.detail}`;
     });
     await measure("stop_failed", "0", async () => {
         const f = await measureStopFailures(s, vip);
