@@ -159,12 +159,13 @@ function contentOf(file: string): string {
     }
 }
 
-/** Regular files directly in `dir` whose content includes `text`. */
-export const filesHolding = (dir: string, text: string): string[] =>
+/** Regular files directly in `dir`, modified at or after `modifiedSinceMs`, whose content includes `text`. */
+export const filesHolding = (dir: string, text: string, modifiedSinceMs = 0): string[] =>
     fs
         .readdirSync(dir, { withFileTypes: true })
-        .filter((e) => e.isFile() && contentOf(path.join(dir, e.name)).includes(text))
-        .map((e) => path.join(dir, e.name));
+        .filter((e) => e.isFile() && (fs.statSync(path.join(dir, e.name), { throwIfNoEntry: false })?.mtimeMs ?? -1) >= modifiedSinceMs)
+        .map((e) => path.join(dir, e.name))
+        .filter((file) => contentOf(file).includes(text));
 
 /** `TYPE BASE64` of an OpenSSH public key file (its comment dropped). */
 export const publicKeyOf = (file: string): string => fs.readFileSync(file, "utf8").split(" ").slice(0, 2).join(" ");

@@ -329,8 +329,10 @@ describe("SSH identity and host keys", () => {
     test("a key given only as the secret sshPrivateKey reaches the scripts from memory and is never written to a file", async () => {
         const model = stackModel("multihost");
         for (const host of model.hosts) host.connection = { kind: "ssh", user: "root", port: 22 };
+        // Only files written from here on: the machine's /tmp may hold anything, this test's own text included.
+        const started = Date.now() - 1000;
         const run = await runUnderMocks(() => new Platform("platform", { model, sshPrivateKey: pulumi.secret(PRIVATE_KEY) }));
-        expect(filesHolding(os.tmpdir(), "secret-material-for-this-test")).toEqual([]);
+        expect(filesHolding(os.tmpdir(), "secret-material-for-this-test", started)).toEqual([]);
         const join = run.byName("platform-swarm-member-node2");
         expect((join.inputs.connection as { privateKey: string }).privateKey).toBe(PRIVATE_KEY);
         for (const p of run.ofType("pulumi:providers:docker")) expect(JSON.parse(p.inputs.sshOpts as string)).not.toContain("-i");
