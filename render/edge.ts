@@ -101,12 +101,14 @@ export interface ConsulDns {
  * with none, the upstream holds only the down server and nginx answers 502 at once.
  */
 /*
- * Passive marking covers what Consul has not noticed yet (a host cut off: its agent cannot report):
- * two failed connects in 2 s keep an instance out for 2 s. Kept short because nginx never forgets it
- * otherwise: an instance that stops and starts again under the same address and port between two of
- * nginx's DNS questions keeps its peer, and with it the time it is still marked out for.
+ * Passive marking covers what Consul has not noticed yet: a host cut off keeps its instances passing
+ * until Consul declares its node failed, seconds later, and every try of one of them costs a request
+ * the 500 ms connect timeout. Two failed connects keep an instance out for 10 s; with 2 s the edge
+ * tried the cut-off host's instances again and again, and the VIP went unanswered for up to 5.8 s
+ * instead of 1.3 s on the rig. An instance back under the same address within those 10 s stays out
+ * until they pass; the others serve meanwhile.
  */
-const PASSIVE_FAILURES = "max_fails=2 fail_timeout=2s";
+const PASSIVE_FAILURES = "max_fails=2 fail_timeout=10s";
 
 function upstreamBlock(service: string): string {
     return `upstream ${service} {

@@ -49,7 +49,7 @@ describe("renderUpstreamsTemplate", () => {
         expect(block).toContain(`zone upstream_${service} 64k;`);
         expect(block).toContain("server 127.0.0.1:65535 down;");
         expect(block).toContain(`{{- if service "${service}" }}`);
-        expect(block).toMatch(new RegExp(`server service\\.consul service=_${service}\\._tcp resolve max_fails=2 fail_timeout=2s;`));
+        expect(block).toMatch(new RegExp(`server service\\.consul service=_${service}\\._tcp resolve max_fails=2 fail_timeout=10s;`));
         expect(block).toMatch(/keepalive \d+;/);
     });
 
