@@ -14,12 +14,17 @@ export const PROJECT_DIR = ((): string => {
     }
 })();
 
-export const PROJECT_FILE = path.join(PROJECT_DIR, "Pulumi.yaml");
+/** What this project reads of its Pulumi.yaml. */
+export interface ProjectFile {
+    runtime?: { options?: { nodeargs?: string } };
+    config?: Record<string, { default?: unknown }>;
+}
+
+export const readProjectFile = (): ProjectFile => yaml.load(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as ProjectFile;
 
 /** The node flags Pulumi.yaml has the engine run the program with, so a measurement can use the same. */
-export function programNodeArgs(projectFile = PROJECT_FILE): string[] {
-    const project = yaml.load(fs.readFileSync(projectFile, "utf8")) as { runtime?: { options?: { nodeargs?: string } } };
-    return (project.runtime?.options?.nodeargs ?? "").split(/\s+/).filter(Boolean);
+export function programNodeArgs(): string[] {
+    return (readProjectFile().runtime?.options?.nodeargs ?? "").split(/\s+/).filter(Boolean);
 }
 
 /**

@@ -10,18 +10,13 @@ set -euo pipefail
 RIG_CACHE=${RIG_CACHE:-/var/cache/swarm-platform-rig}
 RIG_DEBIAN_MIRROR=${RIG_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-key=$(cat "${BASH_SOURCE[0]}" "$RIG_DIR/sh/sid.sh" | sha256sum | cut -c1-16)
-out=$RIG_CACHE/engine-sid-$key
-root=$out/rootfs bin=$out/bin
 log() { printf '[engine] %s\n' "$*" >&2; }
 # shellcheck source=rig/sh/sid.sh
 source "$RIG_DIR/sh/sid.sh"
 
-if [[ ! -f $out/.done ]]; then
-  t0=$SECONDS
-  rm -rf "$RIG_CACHE"/engine-sid-*
-  mkdir -p "$out"
-  sid_root "$out" docker.io,iptables,ca-certificates
+build() {
+  local root=$1/rootfs bin=$1/bin f t
+  sid_root "$1" docker.io,iptables,ca-certificates
   mkdir -p "$bin"
   for f in usr/sbin/dockerd usr/sbin/docker-proxy usr/bin/containerd usr/bin/containerd-shim-runc-v2 \
            usr/sbin/runc usr/sbin/xtables-nft-multi; do
@@ -32,8 +27,8 @@ if [[ ! -f $out/.done ]]; then
   mkdir "$bin/nft"
   for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do ln -s ../xtables-nft-multi "$bin/nft/$t"; done
   echo "$root/usr/lib/x86_64-linux-gnu/xtables" >"$bin/xtables-libdir"
-  touch "$out/.done"
-  log "built in $((SECONDS - t0)) s"
-fi
+}
+sid_cached engine build
+bin=$out/bin
 log "$("$bin/dockerd" --version)"
 echo "$bin"

@@ -10,21 +10,16 @@ set -euo pipefail
 RIG_CACHE=${RIG_CACHE:-/var/cache/swarm-platform-rig}
 RIG_DEBIAN_MIRROR=${RIG_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-key=$(cat "${BASH_SOURCE[0]}" "$RIG_DIR/sh/sid.sh" | sha256sum | cut -c1-16)
-out=$RIG_CACHE/nginx-sid-$key
 log() { printf '[nginx] %s\n' "$*" >&2; }
 # shellcheck source=rig/sh/sid.sh
 source "$RIG_DIR/sh/sid.sh"
 
-if [[ ! -f $out/.done ]]; then
-  t0=$SECONDS
-  rm -rf "$RIG_CACHE"/nginx-sid-*
-  mkdir -p "$out/bin"
-  sid_root "$out" nginx
-  sid_exec "$out/rootfs" usr/sbin/nginx "$out/bin"
-  touch "$out/.done"
-  log "built in $((SECONDS - t0)) s"
-fi
+build() {
+  mkdir -p "$1/bin"
+  sid_root "$1" nginx
+  sid_exec "$1/rootfs" usr/sbin/nginx "$1/bin"
+}
+sid_cached nginx build
 # Even `nginx -t` creates the temporary directories compiled into it, below this one, which the
 # package would have made.
 mkdir -p /var/lib/nginx

@@ -1,7 +1,22 @@
 # Debian sid programs on this bookworm machine, sourced by engine.sh and nginx.sh and part of their cache
 # keys. sid's binaries need a newer glibc than the machine's, so they run as copies whose ELF interpreter
 # and library path point into a debootstrapped sid root (patchelf); the machine's own libraries stay bookworm's.
-# Needs RIG_DEBIAN_MIRROR and a log function that writes to stderr.
+# Needs RIG_CACHE, RIG_DEBIAN_MIRROR and a log function that writes to stderr.
+
+# sid_cached NAME BUILD: sets `out` to $RIG_CACHE/NAME-sid-KEY, KEY a hash of the calling script and this
+# file; unless `out` is complete, removes older NAME-sid-* builds and runs `BUILD $out`.
+sid_cached() {
+  local name=$1 build=$2 key t0
+  key=$(cat "${BASH_SOURCE[1]}" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16)
+  out=$RIG_CACHE/$name-sid-$key
+  [[ -f $out/.done ]] && return
+  t0=$SECONDS
+  rm -rf "$RIG_CACHE/$name"-sid-*
+  mkdir -p "$out"
+  "$build" "$out"
+  touch "$out/.done"
+  log "built in $((SECONDS - t0)) s"
+}
 
 # sid_root OUT PACKAGES: OUT/rootfs, debootstrap's minbase of sid plus PACKAGES (comma-separated).
 sid_root() {
