@@ -4,7 +4,7 @@ import * as random from "@pulumi/random";
 import { ConsulSpec, HostSpec, byHostName } from "../lib/model";
 import { managedVolume, pulledImage, serviceContainer, volumeSuffix } from "../lib/containers";
 import {
-    CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, CONSUL_USER, ConsulTokenRole, consulAgentArgs, consulTokenOf, dnsListenPort, gossipKeyOf, renderConsulAclApply, renderConsulAclSetup,
+    CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, CONSUL_USER, ConsulTokenRole, consulAgentArgs, consulTokenOf, dnsListenPort, gossipKeyOf, renderConsulAclApply, renderConsulAclSetup, renderConsulAutopilotSettings,
     renderConsulAgentConfig, renderConsulAgentReady, renderConsulDataOwner, renderConsulLeaderHandoff, renderConsulServerPrune, renderConsulServerTracked, dnsRedirectRules, renderDnsRedirectApply, renderDnsRedirectRemove,
 } from "../render/consul";
 import { ConsulDns } from "../render/edge";
@@ -213,6 +213,11 @@ export class ConsulCluster extends pulumi.ComponentResource {
             `${name}-acl`,
             { create: renderConsulAclApply(), stdin: pulumi.secret(aclSeed.result.apply((seed) => renderConsulAclSetup(seed, localAgentAddress(args.spec, servers[0].spec.address)))) },
             { parent: this, dependsOn: servers.map((h) => this.agents[h.spec.name]) },
+        );
+        servers[0].run(
+            `${name}-autopilot`,
+            { create: renderConsulAutopilotSettings(localAgentAddress(args.spec, servers[0].spec.address)), stdin: this.tokens.management },
+            { parent: this, dependsOn: [this.aclReady] },
         );
         const ui = consulUi(args.spec, servers[0].spec);
         this.uiUrl = ui.url;

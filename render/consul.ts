@@ -197,6 +197,26 @@ export function renderConsulServerPrune(nodeName: string, httpAddress: string): 
     );
 }
 
+/**
+ * Turns autopilot's dead-server cleanup off, in Raft: an agent file's `autopilot` block counts only when
+ * a cluster is first bootstrapped. With cleanup on, the leader force-leaves a server that stops
+ * answering for a few seconds (a link down, a host rebooting), which deregisters its node and every
+ * service on it; once the server is back, its services stay out of the catalog, and so out of the
+ * edge, until its agent's next full sync (75 s later on the rig). The servers the program removes it
+ * prunes itself (renderConsulServerPrune). The management token comes on stdin; waits (bounded) for a
+ * leader.
+ */
+export function renderConsulAutopilotSettings(httpAddress: string): string {
+    const consul = `docker exec -e CONSUL_HTTP_TOKEN -e CONSUL_HTTP_ADDR=${shq(httpAddress)} consul consul`;
+    return posixScript(
+        ...TOKEN_FROM_STDIN,
+        ...boundedWait(`${consul} operator autopilot get-config >/dev/null 2>&1`, 120, '{ echo "consul autopilot: no leader answering after 120 s" >&2; exit 1; }'),
+        `${consul} operator autopilot set-config -cleanup-dead-servers=false >/dev/null`,
+        `${consul} operator autopilot get-config | grep -q 'CleanupDeadServers *= *false' || { echo "consul autopilot: dead-server cleanup still on" >&2; exit 1; }`,
+        'echo "consul autopilot: dead-server cleanup off"',
+    );
+}
+
 export const CONSUL_CONFIG_DIR = "/consul/config";
 export const CONSUL_DATA_DIR = "/consul/data";
 

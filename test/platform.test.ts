@@ -212,10 +212,11 @@ describe("multihost stack", () => {
             (name.startsWith("platform-swarm-member-") && name !== "platform-swarm-member-node1") ||
             /^platform-swarm-gwbridge-node\d+$/.test(name) ||
             name === "platform-consul-acl" ||
+            name === "platform-consul-autopilot" ||
             name.startsWith("platform-consul-server-") ||
             serverRollouts.some((c) => c.name === name);
         for (const c of serverRollouts) expect(c.secretInputs).toContain("stdin");
-        for (const name of ["platform-swarm-member-node2", "platform-swarm-member-node3", "platform-consul-acl"]) expect(run.byName(name).secretInputs).toContain("stdin");
+        for (const name of ["platform-swarm-member-node2", "platform-swarm-member-node3", "platform-consul-acl", "platform-consul-autopilot"]) expect(run.byName(name).secretInputs).toContain("stdin");
         for (const c of run.ofType(CONTAINER).filter((c) => ["consul", "edge"].includes(c.inputs.name as string))) {
             expect(c.secretInputs).toContain("uploads");
         }
@@ -234,6 +235,13 @@ describe("multihost stack", () => {
             before(acl, run.byName(`platform-registrator-${host}`));
         }
         for (const host of ["node1", "node2"]) before(acl, run.byName(`platform-edge-${host}`));
+    });
+
+    test("autopilot's dead-server cleanup is turned off once, on the first Consul server, after the ACLs", () => {
+        const autopilot = run.byName("platform-consul-autopilot");
+        expect((autopilot.inputs.connection as { host: string }).host).toBe("192.0.2.11");
+        expect(autopilot.inputs.create).toContain("set-config -cleanup-dead-servers=false");
+        before(run.byName("platform-consul-acl"), autopilot);
     });
 
     test("no secret in a plain output", () => {

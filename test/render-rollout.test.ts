@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { renderConsulAgentReady, renderConsulLeaderHandoff, renderConsulServerPrune } from "../render/consul";
+import { renderConsulAgentReady, renderConsulAutopilotSettings, renderConsulLeaderHandoff, renderConsulServerPrune } from "../render/consul";
 import { EDGE_PATHS, renderEdgeDrain, renderEdgeReady } from "../render/edge";
 import { renderNodeRemove, renderSwarmLeave } from "../render/swarm";
 import { HostRole, HostSpec } from "../lib/model";
@@ -53,6 +53,10 @@ case "$*" in
       echo "   id-\${s%%:*}"; echo "      Name:            \${s%%:*}"; rest=\${s#*:}
       echo "      Status:          \${rest%%:*}"; echo "      Node Status:     alive"; echo "      Healthy:         \${rest#*:}"
     done ;;
+  *"operator autopilot get-config"*)
+    n=$(cat "$FAKE/failures"); [ "$n" -gt 0 ] && { echo $((n - 1)) > "$FAKE/failures"; echo "No cluster leader" >&2; exit 1; }
+    echo "CleanupDeadServers = $(cat "$FAKE/cleanup")"; echo "LastContactThreshold = 200ms" ;;
+  *"operator autopilot set-config -cleanup-dead-servers=false"*) [ -f "$FAKE/ignore-set" ] || echo false > "$FAKE/cleanup" ;;
   *"force-leave"*) ;;
   *"transfer-leader"*) [ -f "$FAKE/refuse" ] && exit 1; echo rig-h2 > "$FAKE/leader" ;;
   *"catalog nodes"*)
@@ -82,6 +86,7 @@ beforeEach(() => {
     writeFileSync(join(fake, "failures"), "0\n");
     writeFileSync(join(fake, "settling"), "0\n");
     writeFileSync(join(fake, "turning"), "0\n");
+    writeFileSync(join(fake, "cleanup"), "true\n");
     writeFileSync(join(fake, "log"), "");
 });
 afterEach(() => rmSync(fake, { recursive: true, force: true }));
@@ -107,11 +112,44 @@ const scripts = {
     nodeRemove: renderNodeRemove("web7"),
     gwbridgeRebuild: renderGwBridgeRebuild(NEW_BRIDGE, web7(["worker"]), "10.0.0.1"),
     serverPrune: renderConsulServerPrune("rig-h3", "127.0.0.1:8500"),
+    autopilot: renderConsulAutopilotSettings("127.0.0.1:8500"),
 };
 
 test.each(Object.keys(scripts) as (keyof typeof scripts)[])("%s parses under sh -n and bash -n and stops at the first error", (key) => {
     for (const shell of ["sh", "bash"]) execFileSync(shell, ["-n"], { input: scripts[key] });
     expect(scripts[key].startsWith("set -eu\n")).toBe(true);
+});
+
+describe("Consul's autopilot settings", () => {
+    test("dead-server cleanup goes off once a leader answers; the token comes from stdin, never argv", () => {
+        writeFileSync(join(fake, "failures"), "2\n");
+        const r = runScript(scripts.autopilot, "mgmt-token\n");
+        expect(r.code).toBe(0);
+        expect(r.stdout).toContain("consul autopilot: dead-server cleanup off");
+        expect(readFileSync(join(fake, "cleanup"), "utf8").trim()).toBe("false");
+        expect(r.log.filter((l) => l === "sleep 1")).toHaveLength(2);
+        const calls = r.log.filter((l) => l.startsWith("argv="));
+        expect(calls.length).toBeGreaterThan(0);
+        for (const call of calls) {
+            const [argv, token] = call.split(" token=");
+            expect([argv.includes("mgmt-token"), token]).toEqual([false, "mgmt-token"]);
+        }
+    });
+
+    test("a setting that does not take fails the step", () => {
+        writeFileSync(join(fake, "ignore-set"), "");
+        const r = runScript(scripts.autopilot, "mgmt-token");
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("consul autopilot: dead-server cleanup still on");
+    });
+
+    test("no leader within 120 s fails the step, saying so", () => {
+        writeFileSync(join(fake, "failures"), "1000\n");
+        const r = runScript(scripts.autopilot, "mgmt-token");
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("consul autopilot: no leader answering after 120 s");
+        expect(r.log.some((l) => l.includes("set-config"))).toBe(false);
+    });
 });
 
 describe("a Consul agent's rollout", () => {
