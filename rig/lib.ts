@@ -82,6 +82,12 @@ export const hostSocket = (i: number): string => `unix://${RIG_STATE}/h${i}.sock
 export const dockerOn = (i: number, args: string[], opts: RunOptions = {}): Promise<RunResult> =>
     run("docker", ["-H", hostSocket(i), ...args], { timeoutMs: 60_000, ...opts });
 
+/** Cuts or restores rig-h<i>'s link to the rig's bridge, at the rig's end of it (hosts.sh names it rigv<i>). */
+export async function setLink(i: number, state: "up" | "down"): Promise<void> {
+    const r = await run("ip", ["link", "set", `rigv${i}`, state]);
+    if (r.code !== 0) throw new Error(`ip link set rigv${i} ${state}: ${r.stderr.trim()}`);
+}
+
 /** A shell command on host i over ssh with the rig's client config. */
 export const sshOn = (i: number, script: string, opts: RunOptions = {}): Promise<RunResult> =>
     run("ssh", ["-F", SSH_CONFIG, "-o", "BatchMode=yes", "-T", `root@${hostAddress(i)}`, script], { timeoutMs: 60_000, ...opts });

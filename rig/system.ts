@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import { backendEnvs } from "../components/DemoBackends";
-import { curlFromHost, dockerOn, hostAddress, httpGet, must, sleep, sshOn, waitFor } from "./lib";
+import { curlFromHost, dockerOn, hostAddress, httpGet, must, setLink, sleep, sshOn, waitFor } from "./lib";
 import { assert, check, info, timing } from "./report";
 
 export const BASE_IMAGE = "rig/base:bookworm";
@@ -194,6 +194,8 @@ interface Member {
     Name: string;
     Status: number;
 }
+/** Serf's member states, as /v1/agent/members numbers them. */
+const MEMBER_STATUS: Record<number, string> = { 0: "none", 1: "alive", 2: "leaving", 3: "left", 4: "failed" };
 
 async function consulHealthy(s: Scenario, from = s.consulServers[0]): Promise<string | undefined> {
     const leader = await consulJson<string>("/v1/status/leader", from);
@@ -258,6 +260,56 @@ export async function checkConsul(s: Scenario): Promise<void> {
             const back = await waitFor(() => consulHealthy(s, asker), 60_000, 1000, 60);
             info(back.value ? `consul on rig-h${victim} back: ${back.value}` : `consul on rig-h${victim} did not rejoin within 60s`);
         }
+    });
+    await checkConsulServerCutOff(s, victim, asker);
+}
+
+// Longer than autopilot takes to act on a failed server (its reconcile runs every 10 s).
+const CUT_OFF_AFTER_FAILED_MS = 15_000;
+// Serf retries failed members every 30 s; a server that was force-left gets its services back only at
+// its agent's next full sync after that (75 s later on the rig).
+const SERVICES_BACK_MS = 45_000;
+
+/**
+ * A Consul server host cut off (its link down) long enough for the others to declare it failed, then
+ * back: it must never have been forced out (left), must still be a Raft peer, and its backends must be
+ * registered and passing again within `SERVICES_BACK_MS`.
+ */
+async function checkConsulServerCutOff(s: Scenario, victim: number, asker: number): Promise<void> {
+    await check(`consul-server-cut-off[${s.stack}]`, async () => {
+        const t0 = Date.now();
+        await setLink(victim, "down");
+        let failedAfter: number | undefined;
+        try {
+            const failed = await waitFor(async () => {
+                const m = await consulJson<Member[]>("/v1/agent/members", asker);
+                return MEMBER_STATUS[m?.find((x) => x.Name === `rig-h${victim}`)?.Status ?? 0] === "failed" ? true : undefined;
+            }, 30_000, 500, 60);
+            assert(failed.value, `rig-h${victim} not failed to rig-h${asker} 30 s after its link went down`);
+            failedAfter = (Date.now() - t0) / 1000;
+            const statuses = new Set<string>();
+            for (const until = Date.now() + CUT_OFF_AFTER_FAILED_MS; Date.now() < until; ) {
+                const m = (await consulJson<Member[]>("/v1/agent/members", asker))?.find((x) => x.Name === `rig-h${victim}`);
+                statuses.add(m ? MEMBER_STATUS[m.Status] ?? String(m.Status) : "gone");
+                await sleep(500);
+            }
+            assert([...statuses].every((x) => x === "failed"), `rig-h${victim} was ${[...statuses].join(", then ")} to rig-h${asker} while cut off: forced out of the cluster`);
+        } finally {
+            await setLink(victim, "up");
+        }
+        const cut = (Date.now() - t0) / 1000;
+        const back = Date.now();
+        const registered = await waitFor(async () => ((await catalogCount(s)) === s.replicas && (await passingCount(s)) === s.replicas ? true : undefined), SERVICES_BACK_MS, 500, 120);
+        assert(
+            registered.value,
+            `${SERVICES_BACK_MS / 1000} s after rig-h${victim}'s link came back: catalog ${await catalogCount(s)}, passing ${await passingCount(s)} web instances, expected ${s.replicas}`,
+        );
+        const servicesBack = (Date.now() - back) / 1000;
+        const peers = await waitFor(async () => ((await consulJson<string[]>("/v1/status/peers", asker))?.includes(`${hostAddress(victim)}:8300`) ? true : undefined), 30_000, 1000, 30);
+        assert(peers.value, `rig-h${victim} is no longer a Raft peer: ${JSON.stringify(await consulJson<string[]>("/v1/status/peers", asker))}`);
+        const healthy = await waitFor(() => consulHealthy(s, asker), 60_000, 1000, 60);
+        assert(healthy.value, `Consul not healthy 60 s after rig-h${victim} came back`);
+        return `rig-h${victim}'s link down ${cut.toFixed(1)} s (failed to the others after ${failedAfter?.toFixed(1)} s, never left); ${s.replicas} of ${s.replicas} web instances registered and passing ${servicesBack.toFixed(1)} s after it came back; still a Raft peer; ${healthy.value}`;
     });
 }
 

@@ -3,7 +3,7 @@
  * host cut off (its link to the rig's bridge down). Measured by a 20 requests/s open-loop stream through
  * the VIP; after each run the holder comes back and takes the VIP again (preempt) before the next.
  */
-import { dockerOn, must, run, sleep, waitFor } from "../lib";
+import { dockerOn, must, setLink, sleep, waitFor } from "../lib";
 import { info } from "../report";
 import { Scenario, vipHolders, waitBackends } from "../system";
 import { outageSeconds } from "./figures";
@@ -67,12 +67,6 @@ export const measureEdgeFailover = (s: Scenario, url: string, runs: number): Pro
         (h) => must(dockerOn(h, ["stop", "edge"]), `docker stop edge on rig-h${h}`),
         (h) => must(dockerOn(h, ["start", "edge"]), `docker start edge on rig-h${h}`),
     );
-
-/** The rig's side of rig-h<h>'s link (hosts.sh names it rigv<h>). */
-const setLink = async (h: number, state: "up" | "down") => {
-    const r = await run("ip", ["link", "set", `rigv${h}`, state]);
-    if (r.code !== 0) throw new Error(`ip link set rigv${h} ${state}: ${r.stderr.trim()}`);
-};
 
 export async function measureHostFailover(s: Scenario, url: string, runs: number): Promise<Failover> {
     const result = await measureFailover(s, url, runs, "VIP holder's link down", (h) => setLink(h, "down"), (h) => setLink(h, "up"));
