@@ -79,7 +79,8 @@ async function onRunningStack(): Promise<void> {
         figures.edge_peer_ratio = c.edgePeerRatio;
         figures.edge_added_p50_ms = c.addedP50Ms;
         figures.edge_added_p99_ms = c.addedP99Ms;
-        return `edge/direct ${c.edgeDirectRatio.toFixed(2)}, edge/peer ${c.edgePeerRatio.toFixed(2)}, added p50 ${c.addedP50Ms.toFixed(3)} ms, p99 ${c.addedP99Ms.toFixed(3)} ms; ${c.detail}`;
+        const cpu = `CPU per request (median): edge container ${c.cpuPerRequestUs.edge.toFixed(1)} us, peer ${c.cpuPerRequestUs.peer.toFixed(1)} us`;
+        return `edge/direct ${c.edgeDirectRatio.toFixed(2)}, edge/peer ${c.edgePeerRatio.toFixed(2)} (${cpu}), added p50 ${c.addedP50Ms.toFixed(3)} ms, p99 ${c.addedP99Ms.toFixed(3)} ms; ${c.detail}`;
     });
     // Last: cutting a host off disturbs Consul and the swarm more than anything above.
     await measure("vip_failover_host_s", "<= 2.0 s", async () => {

@@ -1,17 +1,22 @@
 /**
  * What the edge costs: its requests/s beside a backend reached directly and beside a peer proxy
- * (HAProxy) with the same upstreams on the same host, interleaved at the same concurrency; then the
- * latency it adds at a fixed rate of half the direct saturation rate (the figure asked for) and, since
- * that rate can be more than the edge sustains on the rig's shared CPUs, at half the edge's own.
+ * (HAProxy) with the same upstreams on the same host, interleaved at the same concurrency, with each
+ * proxy's own CPU time per request read from its cgroup; then the latency it adds at a fixed rate of
+ * half the direct saturation rate (the figure asked for) and, since that rate can be more than the edge
+ * sustains on the rig's shared CPUs, at half the edge's own.
  */
+import { dockerOn, must } from "../lib";
 import { info } from "../report";
 import { Scenario, passingInstances } from "../system";
+import { CpuCgroup, cpuCgroupOfPid, cpuSeconds } from "./cgroup";
 import { median, wrkFailures } from "./figures";
 import { LoadRun, wrk } from "./load";
 import { startPeer } from "./peer";
 
 const SATURATION = { connections: 32, seconds: 5 };
-const ROUNDS = 3;
+/** Rounds differ by up to a fifth on the rig's shared CPUs; the order rotates so no target always follows another. */
+const SATURATION_ROUNDS = 5;
+const LATENCY_ROUNDS = 3;
 const PEER_PORT = 8099;
 /** nginx's `worker_processes auto` on the rig's 2 CPUs; the peer gets as many threads. */
 const PROXY_THREADS = 2;
@@ -21,27 +26,49 @@ export interface Targets {
     direct: string;
     peer: string;
 }
+const TARGETS: (keyof Targets)[] = ["edge", "direct", "peer"];
+
+/** Where each proxy's CPU time is read: the edge's container and the peer's group beside it. */
+type ProxyCgroups = Record<"edge" | "peer", CpuCgroup>;
 
 export interface Throughput {
     rps: Record<keyof Targets, number>;
+    /** Median CPU microseconds each proxy spent per request it answered. */
+    cpuPerRequestUs: Record<keyof ProxyCgroups, number>;
     detail: string;
 }
 
-const runLine = (r: LoadRun): string => `${r.requestsPerSecond.toFixed(0)} req/s (CPU ${(r.cpu * 100).toFixed(0)}%, ${wrkFailures(r)} failed)`;
+interface SaturatingRun extends LoadRun {
+    proxyCpuUs?: number;
+}
 
-/** Saturating runs of edge, direct and peer, interleaved `ROUNDS` times; the median of each. */
-async function saturate(targets: Targets): Promise<Throughput> {
-    const runs: Record<keyof Targets, LoadRun[]> = { edge: [], direct: [], peer: [] };
-    for (let round = 1; round <= ROUNDS; round++) {
-        for (const which of Object.keys(runs) as (keyof Targets)[]) {
-            const r = await wrk(targets[which], SATURATION);
+const runLine = (r: SaturatingRun): string =>
+    `${r.requestsPerSecond.toFixed(0)} req/s (CPU ${(r.cpu * 100).toFixed(0)}%${r.proxyCpuUs === undefined ? "" : `, proxy ${r.proxyCpuUs.toFixed(1)} us/request`}, ${wrkFailures(r)} failed)`;
+
+/** A saturating run against `url`, with the CPU time per request of the proxy in `cgroup` when given. */
+async function saturatingRun(url: string, cgroup: CpuCgroup | undefined): Promise<SaturatingRun> {
+    const before = cgroup && cpuSeconds(cgroup);
+    const r = await wrk(url, SATURATION);
+    if (!cgroup || before === undefined) return r;
+    return { ...r, proxyCpuUs: ((cpuSeconds(cgroup) - before) / Math.max(1, r.requests)) * 1e6 };
+}
+
+/** Saturating runs of edge, direct and peer, interleaved `SATURATION_ROUNDS` times in rotating order; the median of each. */
+async function saturate(targets: Targets, cgroups: ProxyCgroups): Promise<Throughput> {
+    const runs: Record<keyof Targets, SaturatingRun[]> = { edge: [], direct: [], peer: [] };
+    for (let round = 0; round < SATURATION_ROUNDS; round++) {
+        for (let i = 0; i < TARGETS.length; i++) {
+            const which = TARGETS[(round + i) % TARGETS.length];
+            const r = await saturatingRun(targets[which], which === "direct" ? undefined : cgroups[which]);
             runs[which].push(r);
-            info(`throughput round ${round}, ${which} (${targets[which]}): ${runLine(r)}`);
+            info(`throughput round ${round + 1}, ${which} (${targets[which]}): ${runLine(r)}`);
         }
     }
-    const rps = Object.fromEntries(Object.entries(runs).map(([k, rs]) => [k, median(rs.map((r) => r.requestsPerSecond))])) as Record<keyof Targets, number>;
-    const detail = (Object.keys(runs) as (keyof Targets)[]).map((k) => `${k} ${runs[k].map(runLine).join(", ")}`).join("; ");
-    return { rps, detail: `${SATURATION.connections} connections, ${SATURATION.seconds} s runs: ${detail}` };
+    const rps = Object.fromEntries(TARGETS.map((k) => [k, median(runs[k].map((r) => r.requestsPerSecond))])) as Record<keyof Targets, number>;
+    const cpuOf = (k: keyof ProxyCgroups) => median(runs[k].map((r) => r.proxyCpuUs ?? NaN));
+    const cpuPerRequestUs = { edge: cpuOf("edge"), peer: cpuOf("peer") };
+    const detail = TARGETS.map((k) => `${k} ${runs[k].map(runLine).join(", ")}`).join("; ");
+    return { rps, cpuPerRequestUs, detail: `${SATURATION.connections} connections, ${SATURATION.seconds} s runs: ${detail}` };
 }
 
 /**
@@ -52,7 +79,7 @@ async function latencyAt(targets: Targets, perSecond: number): Promise<{ edge: R
     const gapMs = 10;
     const connections = Math.max(1, Math.round((perSecond * gapMs) / 1000));
     const runs: Record<"edge" | "direct", LoadRun[]> = { edge: [], direct: [] };
-    for (let round = 1; round <= ROUNDS; round++) {
+    for (let round = 1; round <= LATENCY_ROUNDS; round++) {
         for (const which of ["edge", "direct"] as const) {
             const r = await wrk(targets[which], { connections, seconds: 6, gapMs });
             runs[which].push(r);
@@ -73,6 +100,7 @@ async function latencyAt(targets: Targets, perSecond: number): Promise<{ edge: R
 export interface EdgeCost {
     edgeDirectRatio: number;
     edgePeerRatio: number;
+    cpuPerRequestUs: Throughput["cpuPerRequestUs"];
     addedP50Ms: number;
     addedP99Ms: number;
     detail: string;
@@ -82,15 +110,18 @@ export interface EdgeCost {
 export async function measureEdgeCost(s: Scenario, edgeAddress: string): Promise<EdgeCost> {
     const upstreams = await passingInstances(s);
     if (upstreams.length !== s.replicas) throw new Error(`${upstreams.length} passing instances, expected ${s.replicas}`);
-    const peer = await startPeer(s.edges[0], edgeAddress, PEER_PORT, upstreams, PROXY_THREADS);
+    const edgePid = Number(await must(dockerOn(s.edges[0], ["inspect", "--format", "{{.State.Pid}}", "edge"]), `docker inspect edge on rig-h${s.edges[0]}`));
+    const edgeCgroup = cpuCgroupOfPid(edgePid);
+    const peer = await startPeer(s.edges[0], edgeAddress, PEER_PORT, upstreams, PROXY_THREADS, edgeCgroup);
     try {
         const targets: Targets = { edge: `http://${edgeAddress}:${s.edgePort}/`, direct: `http://${upstreams[0].address}:${upstreams[0].port}/`, peer: peer.url };
-        const t = await saturate(targets);
+        const t = await saturate(targets, { edge: edgeCgroup, peer: peer.cgroup });
         const l = await latencyAt(targets, t.rps.direct / 2);
         const unsaturated = await latencyAt(targets, t.rps.edge / 2);
         return {
             edgeDirectRatio: t.rps.edge / t.rps.direct,
             edgePeerRatio: t.rps.edge / t.rps.peer,
+            cpuPerRequestUs: t.cpuPerRequestUs,
             addedP50Ms: l.edge.p50 - l.direct.p50,
             addedP99Ms: l.edge.p99 - l.direct.p99,
             detail: `${t.detail}. Latency at half the direct rate: ${l.detail}. At half the edge's rate: ${unsaturated.detail}`,
