@@ -16,7 +16,21 @@ export interface Upstream {
     port: number;
 }
 
-/** HAProxy's config: round robin over `upstreams`, reusing server connections as nginx's `keepalive` does. */
+/**
+ * The headers the edge sets on every proxied request, set alike by the peer: the demo backend echoes
+ * every request header, so a peer sending fewer would hand the backends less work per request.
+ */
+const FORWARDED_HEADERS = [
+    "    option forwardfor",
+    "    http-request set-header X-Real-IP %[src]",
+    "    http-request set-header X-Forwarded-Proto http",
+    "    http-request set-header X-Forwarded-Host %[req.hdr(host)]",
+];
+
+/**
+ * HAProxy's config: round robin over `upstreams`, reusing server connections as nginx's `keepalive`
+ * does, with the edge's forwarded headers.
+ */
 export function renderPeerConfig(listen: string, upstreams: Upstream[], threads: number): string {
     return [
         "global",
@@ -34,6 +48,7 @@ export function renderPeerConfig(listen: string, upstreams: Upstream[], threads:
         "backend upstreams",
         "    balance roundrobin",
         "    http-reuse safe",
+        ...FORWARDED_HEADERS,
         ...upstreams.map((u, i) => `    server u${i + 1} ${u.address}:${u.port}`),
         "",
     ].join("\n");
