@@ -316,10 +316,11 @@ export async function checkHostRemoved(stack: StackCli, s: Scenario, h: number, 
 const managerAddressOutput = async (stack: StackCli): Promise<string> => (await stack.cli("stack", ["output", "managerAddress"])).output.trim();
 
 // Retiring a host that is also a Consul server and an edge rolls the other agents (bootstrap-expect)
-// and edges (the VRRP MASTER is the first edge by name), moves its backends and re-runs the joins and
+// and edges (the VRRP MASTER is the first edge by name), moves its backends, re-runs the joins and
 // trackers against the next manager, whose address the other nodes' gwbridge steps also name (re-run,
-// they find their bridge right): nothing else changes, and no membership or network is replaced.
-const RETIREMENT_TOUCHES = /^platform-(consul-(agent|rollout|server|acl)|edge-|backends?-|swarm-(member|node|gwbridge|rejoined|manager-token|worker-token)-?|overlay-)/;
+// they find their bridge right), and writes the ACLs and autopilot settings again from the next
+// server (both idempotent): nothing else changes, and no membership or network is replaced.
+const RETIREMENT_TOUCHES = /^platform-(consul-(agent|rollout|server|acl|autopilot)|edge-|backends?-|swarm-(member|node|gwbridge|rejoined|manager-token|worker-token)-?|overlay-)/;
 const ROLLED_ON_RETIREMENT = /^platform-(consul-(agent|rollout)|edge-(rig|vip|rollout))-/;
 
 /** Fails if `up` replaced a swarm membership or the overlay: that would take nodes out of the swarm or cut attached containers. */
