@@ -157,11 +157,14 @@ export function renderConsulAgentReady(nodeName: string, httpAddress: string, se
  * leader for an election timeout. The management token comes on stdin; the agent is named by its
  * container id, so an agent already gone (and maybe recreated) is left alone. Never fails: a server
  * that cannot hand over is still stopped, and the others elect a leader as they would after a crash.
+ * The leader is read from this server's own view (`-stale`): without a quorum (the last servers of a
+ * destroy) a forwarded read is held 7 s before failing, which stretched the 30 one-second waits to
+ * four minutes.
  */
 export function renderConsulLeaderHandoff(nodeName: string, httpAddress: string, containerId: string): string {
     return posixScript(
         ...TOKEN_FROM_STDIN,
-        `leader() { docker exec -e CONSUL_HTTP_TOKEN -e CONSUL_HTTP_ADDR=${shq(httpAddress)} ${shq(containerId)} consul operator raft list-peers 2>/dev/null | awk '$4 == "leader" { print $1 }'; }`,
+        `leader() { docker exec -e CONSUL_HTTP_TOKEN -e CONSUL_HTTP_ADDR=${shq(httpAddress)} ${shq(containerId)} consul operator raft list-peers -stale 2>/dev/null | awk '$4 == "leader" { print $1 }'; }`,
         `[ "$(leader)" = ${shq(nodeName)} ] || { echo "consul agent ${nodeName}: not the leader, nothing to hand over"; exit 0; }`,
         `docker exec -e CONSUL_HTTP_TOKEN -e CONSUL_HTTP_ADDR=${shq(httpAddress)} ${shq(containerId)} consul operator raft transfer-leader >/dev/null || { echo "consul agent ${nodeName}: leadership transfer refused; the others elect a leader once it stops" >&2; exit 0; }`,
         ...boundedWait(
