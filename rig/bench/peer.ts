@@ -35,6 +35,8 @@ export function renderPeerConfig(listen: string, upstreams: Upstream[], threads:
     return [
         "global",
         `    nbthread ${threads}`,
+        // A port some other proxy holds fails the start instead of splitting the connections between them.
+        "    noreuseport",
         "    maxconn 4096",
         "defaults",
         "    mode http",
