@@ -15,7 +15,7 @@ import { CliStack, RIG_HOST_KEY, installPlugins, killCurrent, rigStack } from ".
 import { checkDrift, checkFirewallRestored, checkFlowsChanged, checkGwbridgeRebuilt, checkHostAdded, checkHostRemoved, checkInitManagerRetired, checkInterrupted, checkUpgrades } from "./day2";
 import { assert, check, info, report, tally, timing } from "./report";
 import {
-    DEV, GWBRIDGE_WANT, MULTI, Scenario, checkConsul, checkConsulApiClosed, checkConsulUnprivileged, checkDockerProxy, checkEdgeDynamics, checkEdgeMalformedEntry, checkEdgeReach, checkGwbridge, checkIsolation, checkOverlay,
+    DEV, GWBRIDGE_WANT, MULTI, Scenario, checkConsul, checkConsulApiClosed, checkConsulServerCutOff, checkConsulUnprivileged, checkDockerProxy, checkEdgeDynamics, checkEdgeMalformedEntry, checkEdgeReach, checkGwbridge, checkIsolation, checkOverlay,
     checkRegistrator, checkServiceDns, checkSwarm, checkVersions, checkVip, gwbridgeOf, secretsOnHosts,
 } from "./system";
 
@@ -175,6 +175,8 @@ async function scenarioMulti(baseline: HostSnapshot[]): Promise<void> {
             await checkFirewallRestored(stack, 2);
             await checkIsolation(s, 2);
             await checkFlowsChanged(stack, s);
+            // Late: it disturbs Consul and the swarm more than the checks above.
+            await checkConsulServerCutOff(s);
             await checkReorder(stack);
         }
     } finally {

@@ -261,7 +261,6 @@ export async function checkConsul(s: Scenario): Promise<void> {
             info(back.value ? `consul on rig-h${victim} back: ${back.value}` : `consul on rig-h${victim} did not rejoin within 60s`);
         }
     });
-    await checkConsulServerCutOff(s, victim, asker);
 }
 
 // Longer than autopilot takes to act on a failed server (its reconcile runs every 10 s).
@@ -273,9 +272,12 @@ const SERVICES_BACK_MS = 45_000;
 /**
  * A Consul server host cut off (its link down) long enough for the others to declare it failed, then
  * back: it must never have been forced out (left), must still be a Raft peer, and its backends must be
- * registered and passing again within `SERVICES_BACK_MS`.
+ * registered and passing again within `SERVICES_BACK_MS`. It also disturbs the swarm, so it ends only
+ * once every node is Ready again.
  */
-async function checkConsulServerCutOff(s: Scenario, victim: number, asker: number): Promise<void> {
+export async function checkConsulServerCutOff(s: Scenario): Promise<void> {
+    const victim = s.consulServers[s.consulServers.length - 1];
+    const asker = s.consulServers[0];
     await check(`consul-server-cut-off[${s.stack}]`, async () => {
         const t0 = Date.now();
         await setLink(victim, "down");
@@ -309,7 +311,12 @@ async function checkConsulServerCutOff(s: Scenario, victim: number, asker: numbe
         assert(peers.value, `rig-h${victim} is no longer a Raft peer: ${JSON.stringify(await consulJson<string[]>("/v1/status/peers", asker))}`);
         const healthy = await waitFor(() => consulHealthy(s, asker), 60_000, 1000, 60);
         assert(healthy.value, `Consul not healthy 60 s after rig-h${victim} came back`);
-        return `rig-h${victim}'s link down ${cut.toFixed(1)} s (failed to the others after ${failedAfter?.toFixed(1)} s, never left); ${s.replicas} of ${s.replicas} web instances registered and passing ${servicesBack.toFixed(1)} s after it came back; still a Raft peer; ${healthy.value}`;
+        const swarm = await waitFor(async () => {
+            const nodes = (await dockerOn(s.managers[0], ["node", "ls", "--format", "{{.Status}}"])).stdout.split("\n").filter(Boolean);
+            return nodes.length === s.hosts.length && nodes.every((n) => n === "Ready") ? true : undefined;
+        }, 60_000, 1000, 60);
+        assert(swarm.value, `the swarm's nodes not all Ready 60 s after rig-h${victim} came back`);
+        return `rig-h${victim}'s link down ${cut.toFixed(1)} s (failed to the others after ${failedAfter?.toFixed(1)} s, never left); ${s.replicas} of ${s.replicas} web instances registered and passing ${servicesBack.toFixed(1)} s after it came back; still a Raft peer; ${healthy.value}; every swarm node Ready`;
     });
 }
 
@@ -715,8 +722,10 @@ export async function checkVersions(s: Scenario, defaultConsulImage: string): Pr
 const DNS_GATEWAY = GWBRIDGE_WANT.split(" ")[1];
 
 /** The IPv4 addresses a container started with `--dns <gwbridge gateway>` on host h gets for a name. */
+/** The IPv4 addresses `name` resolves to in a new container on rig-h<h>; none when it does not resolve (getent exits 2). */
 export async function resolveInContainer(h: number, name: string, network = "bridge", dns = DNS_GATEWAY): Promise<string[]> {
     const r = await dockerOn(h, ["run", "--rm", "--network", network, "--dns", dns, BASE_IMAGE, "getent", "ahostsv4", name], { timeoutMs: 30_000 });
+    if (r.code !== 0 && r.code !== 2) throw new Error(`docker run on rig-h${h} (${network}) to resolve ${name}: exit ${r.code}: ${r.stderr.trim().slice(0, 300)}`);
     return [...new Set(r.stdout.split("\n").map((l) => l.split(/\s+/)[0]).filter(Boolean))].sort();
 }
 
