@@ -197,6 +197,14 @@ interface Member {
 /** Serf's member states, as /v1/agent/members numbers them. */
 const MEMBER_STATUS: Record<number, string> = { 0: "none", 1: "alive", 2: "leaving", 3: "left", 4: "failed" };
 
+/** rig-h<h>'s state in rig-h<from>'s member list: "gone" when it is not listed, "unknown" when the list cannot be read. */
+async function memberStatus(h: number, from: number): Promise<string> {
+    const members = await consulJson<Member[]>("/v1/agent/members", from);
+    if (!members) return "unknown";
+    const m = members.find((x) => x.Name === `rig-h${h}`);
+    return m ? (MEMBER_STATUS[m.Status] ?? String(m.Status)) : "gone";
+}
+
 async function consulHealthy(s: Scenario, from = s.consulServers[0]): Promise<string | undefined> {
     const leader = await consulJson<string>("/v1/status/leader", from);
     const members = await consulJson<Member[]>("/v1/agent/members", from);
@@ -242,10 +250,7 @@ export async function checkConsul(s: Scenario): Promise<void> {
     await check(`consul-failover[${s.stack}]`, async () => {
         await must(dockerOn(victim, ["stop", "consul"]), `stop consul on rig-h${victim}`);
         try {
-            const down = await waitFor(async () => {
-                const m = await consulJson<Member[]>("/v1/agent/members", asker);
-                return m?.find((x) => x.Name === `rig-h${victim}`)?.Status !== 1 ? true : undefined;
-            }, 30_000, 1000, 30);
+            const down = await waitFor(async () => ((await memberStatus(victim, asker)) !== "alive" ? true : undefined), 30_000, 1000, 30);
             assert(down.value, `rig-h${victim} still alive to the others 30s after its agent stopped`);
             // A leader must exist (re-elected within a few seconds if it was the victim) and answer reads.
             const leader = await waitFor(async () => {
@@ -283,16 +288,12 @@ export async function checkConsulServerCutOff(s: Scenario): Promise<void> {
         await setLink(victim, "down");
         let failedAfter: number | undefined;
         try {
-            const failed = await waitFor(async () => {
-                const m = await consulJson<Member[]>("/v1/agent/members", asker);
-                return MEMBER_STATUS[m?.find((x) => x.Name === `rig-h${victim}`)?.Status ?? 0] === "failed" ? true : undefined;
-            }, 30_000, 500, 60);
+            const failed = await waitFor(async () => ((await memberStatus(victim, asker)) === "failed" ? true : undefined), 30_000, 500, 60);
             assert(failed.value, `rig-h${victim} not failed to rig-h${asker} 30 s after its link went down`);
             failedAfter = (Date.now() - t0) / 1000;
             const statuses = new Set<string>();
             for (const until = Date.now() + CUT_OFF_AFTER_FAILED_MS; Date.now() < until; ) {
-                const m = (await consulJson<Member[]>("/v1/agent/members", asker))?.find((x) => x.Name === `rig-h${victim}`);
-                statuses.add(m ? MEMBER_STATUS[m.Status] ?? String(m.Status) : "gone");
+                statuses.add(await memberStatus(victim, asker));
                 await sleep(500);
             }
             assert([...statuses].every((x) => x === "failed"), `rig-h${victim} was ${[...statuses].join(", then ")} to rig-h${asker} while cut off: forced out of the cluster`);
@@ -721,8 +722,10 @@ export async function checkVersions(s: Scenario, defaultConsulImage: string): Pr
 
 const DNS_GATEWAY = GWBRIDGE_WANT.split(" ")[1];
 
-/** The IPv4 addresses a container started with `--dns <gwbridge gateway>` on host h gets for a name. */
-/** The IPv4 addresses `name` resolves to in a new container on rig-h<h>; none when it does not resolve (getent exits 2). */
+/**
+ * The IPv4 addresses a new container on rig-h<h>, started with `--dns <gwbridge gateway>`, gets for
+ * `name`; none when it does not resolve (getent exits 2). A container that fails to run throws.
+ */
 export async function resolveInContainer(h: number, name: string, network = "bridge", dns = DNS_GATEWAY): Promise<string[]> {
     const r = await dockerOn(h, ["run", "--rm", "--network", network, "--dns", dns, BASE_IMAGE, "getent", "ahostsv4", name], { timeoutMs: 30_000 });
     if (r.code !== 0 && r.code !== 2) throw new Error(`docker run on rig-h${h} (${network}) to resolve ${name}: exit ${r.code}: ${r.stderr.trim().slice(0, 300)}`);

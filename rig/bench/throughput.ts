@@ -47,9 +47,9 @@ const runLine = (r: SaturatingRun): string =>
 
 /** A saturating run against `url`, with the CPU time per request of the proxy in `cgroup` when given. */
 async function saturatingRun(url: string, cgroup: CpuCgroup | undefined): Promise<SaturatingRun> {
-    const before = cgroup && cpuSeconds(cgroup);
+    if (!cgroup) return wrk(url, SATURATION);
+    const before = cpuSeconds(cgroup);
     const r = await wrk(url, SATURATION);
-    if (!cgroup || before === undefined) return r;
     return { ...r, proxyCpuUs: ((cpuSeconds(cgroup) - before) / Math.max(1, r.requests)) * 1e6 };
 }
 
