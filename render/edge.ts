@@ -42,6 +42,12 @@ const KEEPALIVE_REQUESTS = 10000;
 // to find one, so load does not turn into a connect per request to the backends.
 const UPSTREAM_IDLE_CONNECTIONS = 64;
 
+// A listening socket per worker, so the kernel spreads new connections evenly over the workers. With
+// one shared socket the worker woken last takes most of them, and requests queue behind its busy
+// core while another worker idles: on the rig at a fixed 5,200 req/s, p50 0.9 ms and p99 3.7-4.6 ms
+// with it against 1.1-1.2 ms and 5.9-6.1 ms without.
+const LISTEN_OPTIONS = "reuseport";
+
 // consul-template escalates to SIGKILL after this; it must outlast the worker bound above and stay
 // under Docker's default 10 s stop timeout so a `docker stop` remains graceful end to end.
 const NGINX_KILL_TIMEOUT = "8s";
@@ -158,7 +164,7 @@ resolver_timeout ${RESOLVER_TIMEOUT};
 
 ${services.map((s) => upstreamBlock(s.service)).join("\n")}
 server {
-    listen ${port};
+    listen ${port} ${LISTEN_OPTIONS};
 
     location = ${EDGE_HEALTH_PATH} {
         access_log off;

@@ -63,9 +63,9 @@ describe("renderUpstreamsTemplate", () => {
         expect(template.match(/service "[^"]+"/g)).toEqual(['service "web"', 'service "api-v2"']);
     });
 
-    test("one server listens on the port and answers the health path itself", () => {
+    test("one server listens on the port, a socket per worker, and answers the health path itself", () => {
         expect(template.match(/^server \{/gm)).toHaveLength(1);
-        expect(template).toContain(`listen ${PORT};`);
+        expect(template).toContain(`listen ${PORT} reuseport;`);
         expect(location(template, `= ${EDGE_HEALTH_PATH}`)).toContain('return 200 "ok\\n";');
     });
 
