@@ -68,33 +68,37 @@ async function saturate(targets: Targets, cgroups: ProxyCgroups): Promise<Throug
     const cpuOf = (k: keyof ProxyCgroups) => median(runs[k].map((r) => r.proxyCpuUs ?? NaN));
     const cpuPerRequestUs = { edge: cpuOf("edge"), peer: cpuOf("peer") };
     const detail = TARGETS.map((k) => `${k} ${runs[k].map(runLine).join(", ")}`).join("; ");
-    return { rps, cpuPerRequestUs, detail: `${SATURATION.connections} connections, ${SATURATION.seconds} s runs: ${detail}` };
+    // Rounds run back to back, so the ratio within one round shows how far the machine's drift moves it.
+    const byRound = runs.edge.map((r, i) => (r.requestsPerSecond / runs.peer[i].requestsPerSecond).toFixed(2)).join(", ");
+    return { rps, cpuPerRequestUs, detail: `${SATURATION.connections} connections, ${SATURATION.seconds} s runs: ${detail}; edge/peer by round ${byRound}` };
+}
+
+interface Latency {
+    p50: number;
+    p99: number;
 }
 
 /**
- * Latency at `perSecond`, paced by wrk's per-connection gap: edge and direct interleaved `ROUNDS`
- * times; the medians of their p50 and p99.
+ * Latency at `perSecond`, paced by wrk's per-connection gap: edge, peer and direct interleaved
+ * `LATENCY_ROUNDS` times; the medians of their p50 and p99. The peer's shows what any proxy hop adds on
+ * the same CPUs at the same rate.
  */
-async function latencyAt(targets: Targets, perSecond: number): Promise<{ edge: Record<string, number>; direct: Record<string, number>; detail: string }> {
+async function latencyAt(targets: Targets, perSecond: number): Promise<{ latency: Record<keyof Targets, Latency>; detail: string }> {
     const gapMs = 10;
     const connections = Math.max(1, Math.round((perSecond * gapMs) / 1000));
-    const runs: Record<"edge" | "direct", LoadRun[]> = { edge: [], direct: [] };
+    const runs: Record<keyof Targets, LoadRun[]> = { edge: [], direct: [], peer: [] };
     for (let round = 1; round <= LATENCY_ROUNDS; round++) {
-        for (const which of ["edge", "direct"] as const) {
+        for (const which of TARGETS) {
             const r = await wrk(targets[which], { connections, seconds: 6, gapMs });
             runs[which].push(r);
             info(`latency round ${round}, ${which}: ${r.requestsPerSecond.toFixed(0)} req/s, p50 ${r.latencyMs["50"]} ms, p99 ${r.latencyMs["99"]} ms, CPU ${(r.cpu * 100).toFixed(0)}%`);
         }
     }
     const pct = (rs: LoadRun[], p: string) => median(rs.map((r) => r.latencyMs[p]));
-    const edge = { p50: pct(runs.edge, "50"), p99: pct(runs.edge, "99") };
-    const direct = { p50: pct(runs.direct, "50"), p99: pct(runs.direct, "99") };
-    const achieved = median([...runs.edge, ...runs.direct].map((r) => r.requestsPerSecond));
-    return {
-        edge,
-        direct,
-        detail: `asked ${perSecond.toFixed(0)} req/s (${connections} connections, ${gapMs} ms apart), got ${achieved.toFixed(0)}: edge p50 ${edge.p50.toFixed(3)} / p99 ${edge.p99.toFixed(3)} ms, direct p50 ${direct.p50.toFixed(3)} / p99 ${direct.p99.toFixed(3)} ms`,
-    };
+    const latency = Object.fromEntries(TARGETS.map((k) => [k, { p50: pct(runs[k], "50"), p99: pct(runs[k], "99") }])) as Record<keyof Targets, Latency>;
+    const achieved = median(Object.values(runs).flat().map((r) => r.requestsPerSecond));
+    const line = TARGETS.map((k) => `${k} p50 ${latency[k].p50.toFixed(3)} / p99 ${latency[k].p99.toFixed(3)} ms`).join(", ");
+    return { latency, detail: `asked ${perSecond.toFixed(0)} req/s (${connections} connections, ${gapMs} ms apart), got ${achieved.toFixed(0)}: ${line}` };
 }
 
 export interface EdgeCost {
@@ -122,8 +126,8 @@ export async function measureEdgeCost(s: Scenario, edgeAddress: string): Promise
             edgeDirectRatio: t.rps.edge / t.rps.direct,
             edgePeerRatio: t.rps.edge / t.rps.peer,
             cpuPerRequestUs: t.cpuPerRequestUs,
-            addedP50Ms: l.edge.p50 - l.direct.p50,
-            addedP99Ms: l.edge.p99 - l.direct.p99,
+            addedP50Ms: l.latency.edge.p50 - l.latency.direct.p50,
+            addedP99Ms: l.latency.edge.p99 - l.latency.direct.p99,
             detail: `${t.detail}. Latency at half the direct rate: ${l.detail}. At half the edge's rate: ${unsaturated.detail}`,
         };
     } finally {
