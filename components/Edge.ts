@@ -5,7 +5,19 @@ import * as docker from "@pulumi/docker";
 import { ConsulSpec, EdgeSpec, ImageVersions, byHostName } from "../lib/model";
 import { PROJECT_DIR } from "../lib/project";
 import { hostBuiltImage, serviceContainer } from "../lib/containers";
-import { ConsulDns, EDGE_CONTAINER, EDGE_HEALTH_PATH, EDGE_PATHS, renderConsulTemplateConfig, renderEdgeDrain, renderEdgeReady, renderNginxConf, renderUpstreamsTemplate } from "../render/edge";
+import {
+    ConsulDns,
+    EDGE_CONTAINER,
+    EDGE_HEALTH_PATH,
+    EDGE_PATHS,
+    EDGE_STOP_SECONDS,
+    renderConsulTemplateConfig,
+    renderEdgeCommand,
+    renderEdgeDrain,
+    renderEdgeReady,
+    renderNginxConf,
+    renderUpstreamsTemplate,
+} from "../render/edge";
 import { KEEPALIVED_CONF_PATH, VIP_SETTLE_SECONDS, keepalivedArgs, renderKeepalivedConf } from "../render/keepalived";
 import { localAgentAddress } from "./ConsulCluster";
 import { DockerHost } from "./DockerHost";
@@ -69,6 +81,8 @@ export class Edge extends pulumi.ComponentResource {
                 {
                     containerName: EDGE_CONTAINER,
                     image,
+                    command: renderEdgeCommand(vip),
+                    stopSeconds: EDGE_STOP_SECONDS,
                     uploads: [
                         { file: EDGE_PATHS.nginxConf, content: renderNginxConf() },
                         { file: EDGE_PATHS.upstreamsTemplate, content: renderUpstreamsTemplate(args.spec.services, args.spec.port, args.consulDns) },

@@ -69,6 +69,8 @@ export interface ServiceContainerArgs {
     hostname?: string;
     /** Docker's init as PID 1 reaps zombies of supervised processes. */
     init?: boolean;
+    /** Seconds between SIGTERM and SIGKILL for any stop of the container, by Docker or by the provider. */
+    stopSeconds?: number;
 }
 
 /** What a replaced or removed container gets between SIGTERM and SIGKILL: Docker's own default for `docker stop`. */
@@ -98,7 +100,8 @@ export function serviceContainer(name: string, host: DockerHost, args: ServiceCo
             mustRun: true,
             // The provider's delete otherwise kills at once: nginx could not finish its requests,
             // keepalived could not hand the VIP over, Consul could not close its Raft log cleanly.
-            destroyGraceSeconds: STOP_GRACE_SECONDS,
+            destroyGraceSeconds: args.stopSeconds ?? STOP_GRACE_SECONDS,
+            stopTimeout: args.stopSeconds,
         },
         { ...opts, provider: host.provider },
     );

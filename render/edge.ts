@@ -48,9 +48,15 @@ const UPSTREAM_IDLE_CONNECTIONS = 64;
 // with it against 1.1-1.2 ms and 5.9-6.1 ms without.
 const LISTEN_OPTIONS = "reuseport";
 
-// consul-template escalates to SIGKILL after this; it must outlast the worker bound above and stay
-// under Docker's default 10 s stop timeout so a `docker stop` remains graceful end to end.
-const NGINX_KILL_TIMEOUT = "8s";
+// consul-template escalates to SIGKILL after this; it must outlast the worker bound above.
+const NGINX_KILL_SECONDS = 8;
+
+// How long a stopping edge waits for keepalived to hand its VIP over: one health check interval, the
+// other edge's takeover, and a margin; past it nginx stops regardless (no other edge may be left).
+const STOP_DRAIN_SECONDS = 3;
+
+/** The edge container's stop timeout: the drain, then nginx's graceful stop, so `docker stop` never kills. */
+export const EDGE_STOP_SECONDS = STOP_DRAIN_SECONDS + NGINX_KILL_SECONDS + 2;
 
 /**
  * The main nginx configuration. It includes nothing but the rendered upstreams, so whatever the base
@@ -224,7 +230,7 @@ exec {
   command       = ${q(["nginx", "-c", EDGE_PATHS.nginxConf, "-g", "daemon off;"])}
   reload_signal = "SIGNULL"
   kill_signal   = "SIGQUIT"
-  kill_timeout  = ${q(NGINX_KILL_TIMEOUT)}
+  kill_timeout  = ${q(`${NGINX_KILL_SECONDS}s`)}
 }
 
 template {
@@ -242,6 +248,35 @@ template {
   }
 }
 `;
+}
+
+/** A shell test: does this host (or a container on its network) hold `ip` as a local address? */
+const vipHere = (ip: string): string => `awk -v ip=${shq(ip)} '$2 == ip { getline; if ($0 ~ /host LOCAL/) found = 1 } END { exit !found }' /proc/net/fib_trie`;
+
+/**
+ * The edge container's command: consul-template, and nginx under it, behind a shell that turns
+ * Docker's stop (SIGTERM) into a drain. The health endpoint starts failing while nginx still serves,
+ * so with a VIP keepalived hands it to the other edge (waited for, bounded) before nginx stops
+ * gracefully: a `docker stop` or `restart`, or the host shutting down, costs the VIP no request. The
+ * drain mark a stop or a rollout left is cleared at start, so a started edge takes the VIP back.
+ * `drainFlag` exists so a test can point it at a scratch directory.
+ */
+export function renderEdgeCommand(vip: string | undefined, drainFlag: string = EDGE_PATHS.drainFlag): string[] {
+    const script = [
+        `rm -f ${drainFlag}`,
+        "drain() {",
+        `  touch ${drainFlag}`,
+        ...(vip ? boundedWait(`! ${vipHere(vip)}`, STOP_DRAIN_SECONDS, "break").map((line) => `  ${line}`) : []),
+        '  kill -TERM "$pid"',
+        "}",
+        `consul-template -config ${EDGE_PATHS.consulTemplateConfig} &`,
+        "pid=$!",
+        "trap drain TERM",
+        // wait returns early when the trap runs; consul-template's own exit status is the container's.
+        'while :; do wait "$pid"; status=$?; kill -0 "$pid" 2>/dev/null || break; done',
+        'exit "$status"',
+    ].join("\n");
+    return ["/bin/sh", "-c", script];
 }
 
 const answersHealth = (port: number): string =>
@@ -273,7 +308,6 @@ export function renderEdgeReady(port: number, settleSeconds: number): string {
  * edge that cannot drain is stopped all the same.
  */
 export function renderEdgeDrain(vip: string | undefined, containerId: string): string {
-    const vipHere = (ip: string) => `awk -v ip=${shq(ip)} '$2 == ip { getline; if ($0 ~ /host LOCAL/) found = 1 } END { exit !found }' /proc/net/fib_trie`;
     return posixScript(
         `docker exec ${shq(containerId)} touch ${EDGE_PATHS.drainFlag} 2>/dev/null || { echo "edge: not running, nothing to drain"; exit 0; }`,
         ...(vip

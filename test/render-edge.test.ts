@@ -1,9 +1,9 @@
-import { execFileSync } from "child_process";
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "fs";
+import { ChildProcess, execFileSync, spawn } from "child_process";
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { EdgeServiceSpec } from "../lib/model";
-import { EDGE_HEALTH_PATH, EDGE_PATHS, renderConsulTemplateConfig, renderNginxConf, renderUpstreamsTemplate } from "../render/edge";
+import { EDGE_HEALTH_PATH, EDGE_PATHS, EDGE_STOP_SECONDS, renderConsulTemplateConfig, renderEdgeCommand, renderNginxConf, renderUpstreamsTemplate } from "../render/edge";
 import { NGINX } from "./nginx";
 
 const services: EdgeServiceSpec[] = [
@@ -199,5 +199,74 @@ describe("renderConsulTemplateConfig", () => {
     test("has balanced braces", () => {
         const withoutStrings = hcl.replace(/"(?:[^"\\]|\\.)*"/g, '""');
         expect(withoutStrings.split("{").length).toBe(withoutStrings.split("}").length);
+    });
+});
+
+describe("renderEdgeCommand, run by sh with a stand-in consul-template", () => {
+    let dir: string;
+    let flag: string;
+    let child: ChildProcess | undefined;
+    beforeEach(() => {
+        dir = mkdtempSync(join(tmpdir(), "edge-command-"));
+        flag = join(dir, "draining");
+        // Notes whether the drain mark exists when it starts and when it gets SIGTERM, then exits 7.
+        const note = (what: string) => `{ [ -e ${flag} ] && echo "${what} drained" || echo "${what} serving"; } >> ${dir}/events`;
+        writeFileSync(
+            join(dir, "consul-template"),
+            `#!/bin/sh\necho "$*" > ${dir}/args\n${note("start")}\ntrap '${note("term")}; exit 7' TERM\nwhile :; do sleep 0.05; done\n`,
+        );
+        chmodSync(join(dir, "consul-template"), 0o755);
+    });
+    afterEach(() => {
+        child?.kill("SIGKILL");
+        rmSync(dir, { recursive: true, force: true });
+    });
+    const events = (): string[] => (existsSync(join(dir, "events")) ? readFileSync(join(dir, "events"), "utf8").trim().split("\n") : []);
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    /** Polls `events` every 50 ms for at most 5 s until it has `n` lines. */
+    async function eventsReach(n: number): Promise<string[]> {
+        for (let i = 0; i < 100 && events().length < n; i++) await sleep(50);
+        return events();
+    }
+    function start(vip: string | undefined): Promise<number | null> {
+        const command = renderEdgeCommand(vip, flag);
+        expect(command.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+        writeFileSync(flag, "");
+        const proc = spawn(command[0], command.slice(1), { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, stdio: "ignore" });
+        child = proc;
+        return new Promise((resolve) => proc.on("exit", (code) => resolve(code)));
+    }
+
+    test("clears a drain mark left from before, then runs consul-template on the edge's config", async () => {
+        const exited = start(undefined);
+        expect(await eventsReach(1)).toEqual(["start serving"]);
+        expect(readFileSync(join(dir, "args"), "utf8").trim()).toBe(`-config ${EDGE_PATHS.consulTemplateConfig}`);
+        child?.kill("SIGTERM");
+        expect(await exited).toBe(7);
+    });
+
+    test("on SIGTERM marks the edge draining before consul-template is told to stop, and exits with its status", async () => {
+        const exited = start("192.0.2.10");
+        await eventsReach(1);
+        child?.kill("SIGTERM");
+        expect(await exited).toBe(7);
+        expect(events()).toEqual(["start serving", "term drained"]);
+    });
+
+    test("keeps serving while the VIP is still on this host, and stops once the wait runs out", async () => {
+        // 127.0.0.1 is local wherever the test runs, like a VIP no other edge has taken.
+        const exited = start("127.0.0.1");
+        await eventsReach(1);
+        child?.kill("SIGTERM");
+        await sleep(1000);
+        expect(events()).toEqual(["start serving"]);
+        expect(await exited).toBe(7);
+        expect(events()).toEqual(["start serving", "term drained"]);
+    });
+
+    test("the container's stop timeout covers the drain and nginx's graceful stop after it", () => {
+        const drainBound = Number(/-le (\d+)/.exec(renderEdgeCommand("192.0.2.10")[2])?.[1]);
+        const nginxBound = Number(/kill_timeout\s*=\s*"(\d+)s"/.exec(renderConsulTemplateConfig("10.77.0.31:8500", "t"))?.[1]);
+        expect(EDGE_STOP_SECONDS).toBeGreaterThan(drainBound + nginxBound);
     });
 });
