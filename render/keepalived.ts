@@ -31,6 +31,22 @@ const ADVERT_INTERVAL_SECONDS = 0.5;
 const CHECK_INTERVAL_SECONDS = 1;
 const CHECK_RISE = 2;
 
+/*
+ * Each check asks twice, half a second apart: keepalived runs a script at most once a second (the
+ * interval is whole seconds), so an edge that died just after a single ask would keep the VIP for up to
+ * a second more. The first failing ask ends the run and fails the check at once. The shell is named by
+ * its own path, not /bin/sh: script security refuses a script reached through a symlink (/bin is one
+ * on merged-/usr systems, and sh is one to dash) and then disables the check, VIP failover with it.
+ */
+const CHECK_SHELL = "/usr/bin/dash";
+const CHECK_GAP_SECONDS = 0.5;
+
+/** keepalived's `script` value: the health URL asked twice, `CHECK_GAP_SECONDS` apart. */
+function healthCheckScript(healthUrl: string): string {
+    const ask = `/usr/bin/curl -fsS --max-time 1 -o /dev/null ${healthUrl}`;
+    return `${CHECK_SHELL} -c '${ask} && /usr/bin/sleep ${CHECK_GAP_SECONDS} && exec ${ask}'`;
+}
+
 /** How long after its edge answers again keepalived may still hold back (FAULT until `rise` passes), plus a second. */
 export const VIP_SETTLE_SECONDS = CHECK_INTERVAL_SECONDS * CHECK_RISE + 1;
 
@@ -66,7 +82,7 @@ export function renderKeepalivedConf(s: KeepalivedSettings): string {
 }
 
 vrrp_script chk_edge {
-    script "/usr/bin/curl -fsS --max-time 1 -o /dev/null ${s.healthUrl}"
+    script "${healthCheckScript(s.healthUrl)}"
     interval ${CHECK_INTERVAL_SECONDS}
     timeout 2
     fall 1

@@ -1,5 +1,7 @@
-import { execFileSync } from "child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "fs";
+import { execFile, execFileSync } from "child_process";
+import { lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "fs";
+import { AddressInfo } from "net";
+import { createServer } from "http";
 import { tmpdir } from "os";
 import { join } from "path";
 import { KEEPALIVED_CONF_PATH, KeepalivedSettings, keepalivedArgs, renderKeepalivedConf } from "../render/keepalived";
@@ -66,10 +68,9 @@ describe("renderKeepalivedConf", () => {
         expect(block(masterConf, "virtual_ipaddress")).toEqual(["10.77.0.100/24 dev eth0"]);
     });
 
-    test("tracks the edge health with curl, going to FAULT (no weight) when it fails", () => {
+    test("tracks the edge health, going to FAULT (no weight) when it fails", () => {
         expect(block(masterConf, "track_script")).toEqual(["chk_edge"]);
         const check = block(masterConf, "vrrp_script chk_edge");
-        expect(check).toContain('script "/usr/bin/curl -fsS --max-time 1 -o /dev/null http://127.0.0.1:80/healthz"');
         expect(check).toEqual(expect.arrayContaining(["interval 1", "fall 1", "rise 2"]));
         expect(check.some((l) => l.startsWith("weight"))).toBe(false);
     });
@@ -122,5 +123,49 @@ describe("keepalivedArgs", () => {
 
     test("first removes the pid files a previous run of the container left behind", () => {
         expect(script.startsWith(`rm -f ${option("pid")} ${option("vrrp_pid")} && `)).toBe(true);
+    });
+});
+
+describe("the edge health check keepalived runs", () => {
+    const [shell, flag, inner] = (() => {
+        const line = block(renderKeepalivedConf(master), "vrrp_script chk_edge").find((l) => l.startsWith("script "));
+        const match = /^script "(\S+) (-c) '([^']*)'"$/.exec(line ?? "");
+        if (!match) throw new Error(`unexpected script line: ${line}`);
+        return match.slice(1);
+    })();
+
+    test("names its shell by a path without symlinks, which script security would refuse", () => {
+        expect(flag).toBe("-c");
+        const components = shell.split("/").slice(1).map((_, i, parts) => "/" + parts.slice(0, i + 1).join("/"));
+        expect(components.filter((p) => lstatSync(p).isSymbolicLink())).toEqual([]);
+    });
+
+    /** Runs the check against a local server answering `statuses` in turn; its exit code and how often it asked. */
+    async function runAgainst(statuses: number[]): Promise<{ code: number; asks: number }> {
+        let asks = 0;
+        const server = createServer((_req, res) => res.writeHead(statuses[Math.min(asks++, statuses.length - 1)]).end());
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/healthz`;
+        const script = inner.split(master.healthUrl).join(url);
+        try {
+            const code = await new Promise<number>((resolve) => execFile(shell, [flag, script], (e) => resolve(e ? Number(e.code) : 0)));
+            return { code, asks };
+        } finally {
+            server.close();
+        }
+    }
+
+    test("passes when the edge answers twice, half a second apart", async () => {
+        const started = Date.now();
+        expect(await runAgainst([200, 200])).toEqual({ code: 0, asks: 2 });
+        expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+    });
+
+    test("fails at the first failing answer, without asking again", async () => {
+        expect(await runAgainst([503])).toEqual({ code: 22, asks: 1 });
+    });
+
+    test("fails when the edge stops answering between the two asks", async () => {
+        expect(await runAgainst([200, 503])).toEqual({ code: 22, asks: 2 });
     });
 });
