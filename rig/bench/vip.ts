@@ -58,13 +58,17 @@ async function measureFailover(s: Scenario, url: string, runs: number, what: str
     return { outage, detail: `${what}, ${runs} runs: ${lines.join(", ")}` };
 }
 
-export const measureEdgeFailover = (s: Scenario, url: string, runs: number): Promise<Failover> =>
+/**
+ * The edge container on the VIP holder stopped (`docker stop`: it drains first) or killed (`docker
+ * kill`, as a crash: keepalived notices at its next health check).
+ */
+export const measureEdgeFailover = (s: Scenario, url: string, runs: number, verb: "stop" | "kill"): Promise<Failover> =>
     measureFailover(
         s,
         url,
         runs,
-        "edge container stopped on the VIP holder",
-        (h) => must(dockerOn(h, ["stop", "edge"]), `docker stop edge on rig-h${h}`),
+        `edge container ${verb === "stop" ? "stopped" : "killed"} on the VIP holder`,
+        (h) => must(dockerOn(h, [verb, "edge"]), `docker ${verb} edge on rig-h${h}`),
         (h) => must(dockerOn(h, ["start", "edge"]), `docker start edge on rig-h${h}`),
     );
 
