@@ -54,7 +54,8 @@ export interface EdgeArgs {
  * on the host itself from images/edge/Dockerfile (it needs no other context), with pinned base images.
  *
  * Edge hosts change one at a time, by name: a host's edge drains first (its health check fails, so
- * the VIP moves while nginx still serves), and the next host waits until this one serves again.
+ * the VIP moves while nginx still serves), and the next host waits until this one serves again. A stop
+ * by anyone else (`docker stop`, the host shutting down) drains the same way from inside the container.
  */
 export class Edge extends pulumi.ComponentResource {
     readonly containers: Record<string, docker.Container>;
