@@ -4,7 +4,7 @@
  * Its own process, so no other work shares the CPU time it reads. It runs as `pulumi up` runs the
  * program: compiled, with Pulumi.yaml's nodeargs, and refuses to measure any other form.
  *
- *   npm run build && node --stack-trace-limit=0 bin/rig/bench/evaluate.js 10 100
+ *   npm run build && node --stack-trace-limit=0 --max-semi-space-size=64 bin/rig/bench/evaluate.js 10 100
  */
 import { Platform } from "../../components/Platform";
 import { assertCompiledCurrent, programNodeArgs } from "../../lib/project";
