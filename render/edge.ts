@@ -44,8 +44,8 @@ const UPSTREAM_IDLE_CONNECTIONS = 64;
 
 // A listening socket per worker, so the kernel spreads new connections evenly over the workers. With
 // one shared socket the worker woken last takes most of them, and requests queue behind its busy
-// core while another worker idles: on the rig at a fixed 5,200 req/s, p50 0.9 ms and p99 3.7-4.6 ms
-// with it against 1.1-1.2 ms and 5.9-6.1 ms without.
+// core while another worker idles: on the rig at a fixed 5,200 req/s, p50 0.83-1.12 ms and p99
+// 3.3-6.6 ms with it against 1.12-1.56 ms and 5.9-10.2 ms without.
 const LISTEN_OPTIONS = "reuseport";
 
 // consul-template escalates to SIGKILL after this; it must outlast the worker bound above.
