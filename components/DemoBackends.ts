@@ -86,6 +86,7 @@ export class DemoBackends extends pulumi.ComponentResource {
                     envs: backendEnvs(args.spec),
                     ports: [{ internal: args.spec.containerPort }],
                     hostname: containerName,
+                    workload: true,
                 },
                 { parent: this, dependsOn: [args.registrators[hostName], ...(previousReplica ? [previousReplica] : [])], aliases: formerName },
             );

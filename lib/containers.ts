@@ -71,12 +71,24 @@ export interface ServiceContainerArgs {
     init?: boolean;
     /** Seconds between SIGTERM and SIGKILL for any stop of the container, by Docker or by the provider. */
     stopSeconds?: number;
+    /** A service's own instance, not part of the platform: it gets Docker's default CPU weight. */
+    workload?: boolean;
 }
+
+/**
+ * The CPU weight of the platform's containers, four times Docker's default that workloads get. Idle, they
+ * take nothing from anyone; when the services on a host keep its CPUs busy, the edge every request
+ * passes through, keepalived's adverts and checks and Consul's checks and gossip still run at once
+ * instead of queueing behind them (which would slow every request and could move the VIP or fail a
+ * healthy node). On the rig at a fixed 2,600 req/s through the edge, p50 1.03-1.24 ms and p99
+ * 5.3-7.7 ms at the default weight against 0.71-0.88 ms and 4.1-5.2 ms above it.
+ */
+export const PLATFORM_CPU_SHARES = 4096;
 
 /** What a replaced or removed container gets between SIGTERM and SIGKILL: Docker's own default for `docker stop`. */
 export const STOP_GRACE_SECONDS = 10;
 
-/** A long-running platform container: restarted by Docker, labelled as the stack's, logs bounded. */
+/** A long-running container: restarted by Docker, labelled as the stack's, logs bounded, the platform's weighted above workloads. */
 export function serviceContainer(name: string, host: DockerHost, args: ServiceContainerArgs, opts: pulumi.CustomResourceOptions): docker.Container {
     return new docker.Container(
         name,
@@ -102,6 +114,7 @@ export function serviceContainer(name: string, host: DockerHost, args: ServiceCo
             // keepalived could not hand the VIP over, Consul could not close its Raft log cleanly.
             destroyGraceSeconds: args.stopSeconds ?? STOP_GRACE_SECONDS,
             stopTimeout: args.stopSeconds,
+            cpuShares: args.workload ? undefined : PLATFORM_CPU_SHARES,
         },
         { ...opts, provider: host.provider },
     );

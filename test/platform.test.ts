@@ -3,6 +3,7 @@ import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
 import { EDGE_DOCKERFILE } from "../components/Edge";
 import { Platform } from "../components/Platform";
+import { PLATFORM_CPU_SHARES } from "../lib/containers";
 import { PlatformModel } from "../lib/model";
 import { MockRun, RecordedResource, runUnderMocks, unwrap } from "./mockEngine";
 import { filesHolding } from "../rig/lib";
@@ -11,6 +12,8 @@ import { stackModel } from "./stacks";
 const COMMAND = "command:remote:Command";
 const LOCAL_COMMAND = "command:local:Command";
 const CONTAINER = "docker:index/container:Container";
+/** What Docker gives a container started without --cpu-shares. */
+const DOCKER_DEFAULT_CPU_SHARES = 1024;
 
 /** Slows the resources that must come first, so a dependent that does not wait shows up as overlapping. */
 const SLOW = 300;
@@ -192,6 +195,18 @@ describe("multihost stack", () => {
         for (const b of backends) perHost.set(b.provider as string, (perHost.get(b.provider as string) ?? 0) + 1);
         expect([...perHost.values()]).toEqual([2, 2, 2]);
         expect(backends[0].inputs.envs).toEqual(expect.arrayContaining(["SERVICE_NAME=web", "SERVICE_CHECK_HTTP=/health", "SERVICE_CHECK_INITIAL_STATUS=passing"]));
+    });
+
+    test("the platform's containers weigh more on the CPUs than the backends, which get Docker's default", () => {
+        const containers = run.ofType(CONTAINER);
+        const isBackend = (c: RecordedResource) => /^web-\d+$/.test(c.inputs.name as string);
+        const platformWeights = new Set(containers.filter((c) => !isBackend(c)).map((c) => c.inputs.cpuShares));
+        expect([...platformWeights]).toEqual([PLATFORM_CPU_SHARES]);
+        expect(PLATFORM_CPU_SHARES).toBeGreaterThan(DOCKER_DEFAULT_CPU_SHARES);
+        expect(new Set(containers.filter((c) => !isBackend(c)).map((c) => c.inputs.name))).toEqual(
+            new Set(["consul", "registrator", "registrator-docker-proxy", "edge", "keepalived", "firewall-keeper"]),
+        );
+        for (const b of containers.filter(isBackend)) expect(b.inputs.cpuShares).toBeUndefined();
     });
 
     test("backends are made one after another in replica order, so a change that replaces them replaces one at a time", () => {
