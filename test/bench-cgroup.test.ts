@@ -1,4 +1,7 @@
-import { cpuCgroupOf, cpuSecondsFrom, siblingCgroup } from "../rig/bench/cgroup";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { CpuCgroup, copyCpuWeight, cpuCgroupOf, cpuSecondsFrom, siblingCgroup } from "../rig/bench/cgroup";
 
 // /proc/<pid>/cgroup of an edge container on the rig (cgroup v1, cpu and cpuacct mounted apart), of a
 // process on a systemd host with the two controllers mounted together, and on a cgroup v2 host.
@@ -57,5 +60,37 @@ describe("cpuSecondsFrom", () => {
 
     it("refuses a cpu.stat without usage_usec", () => {
         expect(() => cpuSecondsFrom("us", "user_usec 1\n")).toThrow(/usage_usec/);
+    });
+});
+
+describe("copyCpuWeight", () => {
+    let root: string;
+    beforeEach(() => (root = fs.mkdtempSync(path.join(os.tmpdir(), "cgroup-test-"))));
+    afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    /** A group laid out as the kernel shows it: `files` per hierarchy directory. */
+    function group(name: string, files: Record<string, string>[]): CpuCgroup {
+        const dirs = files.map((_, i) => path.join(root, `h${i}`, name));
+        dirs.forEach((d, i) => {
+            fs.mkdirSync(d, { recursive: true });
+            for (const [f, v] of Object.entries(files[i])) fs.writeFileSync(path.join(d, f), v);
+        });
+        return { dirs, usageFile: path.join(dirs[0], "cpuacct.usage"), unit: "ns" };
+    }
+    const read = (g: CpuCgroup, i: number, f: string) => fs.readFileSync(path.join(g.dirs[i], f), "utf8");
+
+    it("copies v1 shares from the cpu hierarchy, wherever it is in the list, and leaves cpuacct alone", () => {
+        const edge = group("edge", [{ "cpuacct.usage": "1" }, { "cpu.shares": "4096\n" }]);
+        const peer = group("peer", [{ "cpuacct.usage": "0" }, { "cpu.shares": "1024\n" }]);
+        copyCpuWeight(edge, peer);
+        expect(read(peer, 1, "cpu.shares")).toBe("4096");
+        expect(fs.readdirSync(peer.dirs[0])).toEqual(["cpuacct.usage"]);
+    });
+
+    it("copies v2 weight", () => {
+        const edge = group("edge", [{ "cpu.weight": "157\n", "cpu.stat": "usage_usec 1\n" }]);
+        const peer = group("peer", [{ "cpu.weight": "100\n", "cpu.stat": "usage_usec 0\n" }]);
+        copyCpuWeight(edge, peer);
+        expect(read(peer, 0, "cpu.weight")).toBe("157");
     });
 });

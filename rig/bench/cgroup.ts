@@ -2,7 +2,8 @@
  * CPU cgroups of rig processes. The rig's hosts share the machine's CPUs, each host's containers under
  * its own cgroup parent (hosts.sh's `--cgroup-parent`), so a process started beside a container in the
  * host's namespace but left in the root cgroup would get more CPU than one on that host: the peer proxy
- * joins the edge's host cgroup, and both proxies' CPU time is read from their cgroups alike.
+ * joins the edge's host cgroup with the edge's CPU weight, and both proxies' CPU time is read from
+ * their cgroups alike.
  * cgroup v1 (the rig machine's: cpu and cpuacct hierarchies) and v2.
  */
 import * as fs from "fs";
@@ -63,6 +64,19 @@ export function siblingCgroup(g: CpuCgroup, name: string): CpuCgroup {
 
 export function createCgroup(g: CpuCgroup): void {
     for (const d of g.dirs) fs.mkdirSync(d);
+}
+
+/** The files a group's CPU weight is in: v1's shares, v2's weight. */
+const WEIGHT_FILES = ["cpu.shares", "cpu.weight"];
+
+/** Gives `to` the CPU weight `from` has, so processes in the two compete for the CPUs alike. */
+export function copyCpuWeight(from: CpuCgroup, to: CpuCgroup): void {
+    from.dirs.forEach((dir, i) => {
+        for (const file of WEIGHT_FILES) {
+            const source = path.join(dir, file);
+            if (fs.existsSync(source)) fs.writeFileSync(path.join(to.dirs[i], file), fs.readFileSync(source, "utf8").trim());
+        }
+    });
 }
 
 /** Moves the process `pid` (with all its threads) into `g`. */

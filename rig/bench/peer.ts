@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { sleep } from "../lib";
-import { CpuCgroup, createCgroup, enterCgroup, removeCgroup, siblingCgroup } from "./cgroup";
+import { CpuCgroup, copyCpuWeight, createCgroup, enterCgroup, removeCgroup, siblingCgroup } from "./cgroup";
 
 export interface Upstream {
     address: string;
@@ -64,7 +64,7 @@ export interface PeerProxy {
 
 /**
  * Starts HAProxy inside rig-h<host> listening on `address:port`, in a cgroup beside `beside` (the
- * edge's); resolves once it accepts connections.
+ * edge's) and with its CPU weight; resolves once it accepts connections.
  */
 export async function startPeer(host: number, address: string, port: number, upstreams: Upstream[], threads: number, beside: CpuCgroup): Promise<PeerProxy> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rig-peer-"));
@@ -92,6 +92,7 @@ export async function startPeer(host: number, address: string, port: number, ups
     const pid = child.pid;
     try {
         if (pid === undefined) throw new Error("no process");
+        copyCpuWeight(beside, cgroup);
         enterCgroup(cgroup, pid);
     } catch (e) {
         await stop();
