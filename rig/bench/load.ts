@@ -1,5 +1,6 @@
 /**
- * Load on the rig with Debian's wrk (saturating or paced by fixed-rate.lua) and an open-loop request
+ * Load on the rig with Debian's wrk (saturating or paced, at one address or spread over several, by
+ * wrk.lua) and an open-loop request
  * stream at a fixed rate; every run also reads how busy the machine's CPUs were, so a saturated run
  * shows as one. Traffic goes to rig addresses only.
  */
@@ -18,17 +19,24 @@ export interface WrkOptions {
     seconds: number;
     /** Milliseconds each connection waits between a response and its next request; unset saturates. */
     gapMs?: number;
+    /** host:port of servers loaded at once instead of the URL's, a wrk thread each; the URL still gives the request. */
+    spreadOver?: string[];
 }
 
-const PACING_SCRIPT = path.join(__dirname, "fixed-rate.lua");
+const SCRIPT = path.join(__dirname, "wrk.lua");
 const cpuLine = (): string => fs.readFileSync("/proc/stat", "utf8").split("\n")[0];
 
 /** One wrk run against `url`, with its latency distribution. */
 export async function wrk(url: string, o: WrkOptions): Promise<LoadRun> {
-    assertRigUrl(url);
-    const args = ["-t", String(Math.min(2, o.connections)), "-c", String(o.connections), "-d", `${o.seconds}s`, "--timeout", "2s", "--latency", ...(o.gapMs ? ["-s", PACING_SCRIPT] : []), url];
+    const spreadOver = o.spreadOver ?? [];
+    for (const target of [url, ...spreadOver.map((s) => `http://${s}/`)]) assertRigUrl(target);
+    if (spreadOver.length > o.connections) throw new Error(`${o.connections} connections cannot spread over ${spreadOver.length} servers`);
+    const threads = spreadOver.length || Math.min(2, o.connections);
+    const scripted = o.gapMs || spreadOver.length ? ["-s", SCRIPT] : [];
+    const args = ["-t", String(threads), "-c", String(o.connections), "-d", `${o.seconds}s`, "--timeout", "2s", "--latency", ...scripted, url];
     const before = cpuLine();
-    const r = await run("wrk", args, { timeoutMs: (o.seconds + 20) * 1000, env: { ...process.env, WRK_GAP_MS: String(o.gapMs ?? 0) } });
+    const env = { ...process.env, WRK_GAP_MS: String(o.gapMs ?? 0), WRK_TARGETS: spreadOver.join(",") };
+    const r = await run("wrk", args, { timeoutMs: (o.seconds + 20) * 1000, env });
     const cpu = cpuBusy(before, cpuLine());
     if (r.code !== 0) throw new Error(`wrk ${args.join(" ")}: exit ${r.code}: ${(r.stderr || r.stdout).slice(0, 300)}`);
     return { ...parseWrk(r.stdout), cpu };

@@ -84,7 +84,8 @@ async function onRunningStack(): Promise<void> {
         figures.edge_added_p50_ms = c.addedP50Ms;
         figures.edge_added_p99_ms = c.addedP99Ms;
         const cpu = `CPU per request (median): edge container ${c.cpuPerRequestUs.edge.toFixed(1)} us, peer ${c.cpuPerRequestUs.peer.toFixed(1)} us`;
-        return `edge/direct ${c.edgeDirectRatio.toFixed(2)}, edge/peer ${c.edgePeerRatio.toFixed(2)} (${cpu}), added p50 ${c.addedP50Ms.toFixed(3)} ms, p99 ${c.addedP99Ms.toFixed(3)} ms; ${c.detail}`;
+        const spread = `every instance directly at once / one instance ${c.spreadDirectRatio.toFixed(2)}; the edge over every instance directly: p50 ${c.hopAddedP50Ms.toFixed(3)} ms, p99 ${c.hopAddedP99Ms.toFixed(3)} ms`;
+        return `edge/direct ${c.edgeDirectRatio.toFixed(2)}, edge/peer ${c.edgePeerRatio.toFixed(2)} (${cpu}), added p50 ${c.addedP50Ms.toFixed(3)} ms, p99 ${c.addedP99Ms.toFixed(3)} ms (${spread}); ${c.detail}`;
     });
     // Last: cutting a host off disturbs Consul and the swarm more than anything above.
     await measure("vip_failover_host_s", "<= 2.0 s", async () => {

@@ -4,6 +4,10 @@
  * proxy's own CPU time per request read from its cgroup; then the latency it adds at a fixed rate of
  * half the direct saturation rate (the figure asked for) and, since that rate can be more than the edge
  * sustains on the rig's shared CPUs, at half the edge's own.
+ *
+ * Beside them, every instance loaded directly at once (`spread`): no proxy, but the load spread over the
+ * six instances as any proxy spreads it. On the rig their six runtimes share two CPUs, which costs far
+ * more than one busy instance; the edge beside `spread` shows what the hop itself adds.
  */
 import { dockerOn, must } from "../lib";
 import { info } from "../report";
@@ -21,15 +25,24 @@ const PEER_PORT = 8099;
 /** nginx's `worker_processes auto` on the rig's 2 CPUs; the peer gets as many threads. */
 const PROXY_THREADS = 2;
 
-export interface Targets {
-    edge: string;
-    direct: string;
-    peer: string;
+interface Target {
+    url: string;
+    spreadOver?: string[];
 }
-const TARGETS: (keyof Targets)[] = ["edge", "direct", "peer"];
+
+export interface Targets {
+    edge: Target;
+    direct: Target;
+    spread: Target;
+    peer: Target;
+}
+const TARGETS: (keyof Targets)[] = ["edge", "direct", "spread", "peer"];
 
 /** Where each proxy's CPU time is read: the edge's container and the peer's group beside it. */
 type ProxyCgroups = Record<"edge" | "peer", CpuCgroup>;
+const isProxy = (k: keyof Targets): k is keyof ProxyCgroups => k === "edge" || k === "peer";
+
+const targetLine = (t: Target): string => (t.spreadOver ? `${t.spreadOver.length} instances at once` : t.url);
 
 export interface Throughput {
     rps: Record<keyof Targets, number>;
@@ -45,23 +58,24 @@ interface SaturatingRun extends LoadRun {
 const runLine = (r: SaturatingRun): string =>
     `${r.requestsPerSecond.toFixed(0)} req/s (CPU ${(r.cpu * 100).toFixed(0)}%${r.proxyCpuUs === undefined ? "" : `, proxy ${r.proxyCpuUs.toFixed(1)} us/request`}, ${wrkFailures(r)} failed)`;
 
-/** A saturating run against `url`, with the CPU time per request of the proxy in `cgroup` when given. */
-async function saturatingRun(url: string, cgroup: CpuCgroup | undefined): Promise<SaturatingRun> {
-    if (!cgroup) return wrk(url, SATURATION);
+/** A saturating run against `target`, with the CPU time per request of the proxy in `cgroup` when given. */
+async function saturatingRun(target: Target, cgroup: CpuCgroup | undefined): Promise<SaturatingRun> {
+    const load = () => wrk(target.url, { ...SATURATION, spreadOver: target.spreadOver });
+    if (!cgroup) return load();
     const before = cpuSeconds(cgroup);
-    const r = await wrk(url, SATURATION);
+    const r = await load();
     return { ...r, proxyCpuUs: ((cpuSeconds(cgroup) - before) / Math.max(1, r.requests)) * 1e6 };
 }
 
-/** Saturating runs of edge, direct and peer, interleaved `SATURATION_ROUNDS` times in rotating order; the median of each. */
+/** Saturating runs of every target, interleaved `SATURATION_ROUNDS` times in rotating order; the median of each. */
 async function saturate(targets: Targets, cgroups: ProxyCgroups): Promise<Throughput> {
-    const runs: Record<keyof Targets, SaturatingRun[]> = { edge: [], direct: [], peer: [] };
+    const runs: Record<keyof Targets, SaturatingRun[]> = { edge: [], direct: [], spread: [], peer: [] };
     for (let round = 0; round < SATURATION_ROUNDS; round++) {
         for (let i = 0; i < TARGETS.length; i++) {
             const which = TARGETS[(round + i) % TARGETS.length];
-            const r = await saturatingRun(targets[which], which === "direct" ? undefined : cgroups[which]);
+            const r = await saturatingRun(targets[which], isProxy(which) ? cgroups[which] : undefined);
             runs[which].push(r);
-            info(`throughput round ${round + 1}, ${which} (${targets[which]}): ${runLine(r)}`);
+            info(`throughput round ${round + 1}, ${which} (${targetLine(targets[which])}): ${runLine(r)}`);
         }
     }
     const rps = Object.fromEntries(TARGETS.map((k) => [k, median(runs[k].map((r) => r.requestsPerSecond))])) as Record<keyof Targets, number>;
@@ -79,17 +93,17 @@ interface Latency {
 }
 
 /**
- * Latency at `perSecond`, paced by wrk's per-connection gap: edge, peer and direct interleaved
- * `LATENCY_ROUNDS` times; the medians of their p50 and p99. The peer's shows what any proxy hop adds on
- * the same CPUs at the same rate.
+ * Latency at `perSecond`, paced by wrk's per-connection gap: every target interleaved `LATENCY_ROUNDS`
+ * times; the medians of their p50 and p99. The peer's shows what any proxy hop adds on the same CPUs at
+ * the same rate, `spread`'s what spreading the load over every instance adds without a hop.
  */
 async function latencyAt(targets: Targets, perSecond: number): Promise<{ latency: Record<keyof Targets, Latency>; detail: string }> {
     const gapMs = 10;
     const connections = Math.max(1, Math.round((perSecond * gapMs) / 1000));
-    const runs: Record<keyof Targets, LoadRun[]> = { edge: [], direct: [], peer: [] };
+    const runs: Record<keyof Targets, LoadRun[]> = { edge: [], direct: [], spread: [], peer: [] };
     for (let round = 1; round <= LATENCY_ROUNDS; round++) {
         for (const which of TARGETS) {
-            const r = await wrk(targets[which], { connections, seconds: 6, gapMs });
+            const r = await wrk(targets[which].url, { connections, seconds: 6, gapMs, spreadOver: targets[which].spreadOver });
             runs[which].push(r);
             info(`latency round ${round}, ${which}: ${r.requestsPerSecond.toFixed(0)} req/s, p50 ${r.latencyMs["50"]} ms, p99 ${r.latencyMs["99"]} ms, CPU ${(r.cpu * 100).toFixed(0)}%`);
         }
@@ -104,9 +118,14 @@ async function latencyAt(targets: Targets, perSecond: number): Promise<{ latency
 export interface EdgeCost {
     edgeDirectRatio: number;
     edgePeerRatio: number;
+    /** Every instance loaded at once beside one instance: what spreading alone leaves of the direct rate. */
+    spreadDirectRatio: number;
     cpuPerRequestUs: Throughput["cpuPerRequestUs"];
     addedP50Ms: number;
     addedP99Ms: number;
+    /** The edge's latency beside every instance loaded directly, at the same rate: the hop's own share. */
+    hopAddedP50Ms: number;
+    hopAddedP99Ms: number;
     detail: string;
 }
 
@@ -118,16 +137,25 @@ export async function measureEdgeCost(s: Scenario, edgeAddress: string): Promise
     const edgeCgroup = cpuCgroupOfPid(edgePid);
     const peer = await startPeer(s.edges[0], edgeAddress, PEER_PORT, upstreams, PROXY_THREADS, edgeCgroup);
     try {
-        const targets: Targets = { edge: `http://${edgeAddress}:${s.edgePort}/`, direct: `http://${upstreams[0].address}:${upstreams[0].port}/`, peer: peer.url };
+        const direct = `http://${upstreams[0].address}:${upstreams[0].port}/`;
+        const targets: Targets = {
+            edge: { url: `http://${edgeAddress}:${s.edgePort}/` },
+            direct: { url: direct },
+            spread: { url: direct, spreadOver: upstreams.map((u) => `${u.address}:${u.port}`) },
+            peer: { url: peer.url },
+        };
         const t = await saturate(targets, { edge: edgeCgroup, peer: peer.cgroup });
         const l = await latencyAt(targets, t.rps.direct / 2);
         const unsaturated = await latencyAt(targets, t.rps.edge / 2);
         return {
             edgeDirectRatio: t.rps.edge / t.rps.direct,
             edgePeerRatio: t.rps.edge / t.rps.peer,
+            spreadDirectRatio: t.rps.spread / t.rps.direct,
             cpuPerRequestUs: t.cpuPerRequestUs,
             addedP50Ms: l.latency.edge.p50 - l.latency.direct.p50,
             addedP99Ms: l.latency.edge.p99 - l.latency.direct.p99,
+            hopAddedP50Ms: l.latency.edge.p50 - l.latency.spread.p50,
+            hopAddedP99Ms: l.latency.edge.p99 - l.latency.spread.p99,
             detail: `${t.detail}. Latency at half the direct rate: ${l.detail}. At half the edge's rate: ${unsaturated.detail}`,
         };
     } finally {
