@@ -18,7 +18,7 @@ import { LoadRun, wrk } from "./load";
 import { startPeer } from "./peer";
 
 const SATURATION = { connections: 32, seconds: 5 };
-/** Rounds differ by up to a fifth on the rig's shared CPUs; the order rotates so no target always follows another. */
+/** Rounds of one target differ by up to a fifth, and more on a noisy day, on the rig's shared CPUs. */
 const SATURATION_ROUNDS = 5;
 const LATENCY_ROUNDS = 3;
 const PEER_PORT = 8099;
@@ -36,7 +36,14 @@ export interface Targets {
     spread: Target;
     peer: Target;
 }
-const TARGETS: (keyof Targets)[] = ["edge", "direct", "spread", "peer"];
+/** The targets compared with each other run next to each other: edge and peer, peer and direct, direct and spread. */
+const TARGETS: (keyof Targets)[] = ["edge", "peer", "direct", "spread"];
+
+/**
+ * A round's order: every other round backwards (edge, peer, direct, spread, then spread, direct, peer,
+ * edge), so the machine's speed drifting during a pair of rounds favours neither target of a pair.
+ */
+const roundOrder = (round: number): (keyof Targets)[] => (round % 2 === 0 ? TARGETS : [...TARGETS].reverse());
 
 /** Where each proxy's CPU time is read: the edge's container and the peer's group beside it. */
 type ProxyCgroups = Record<"edge" | "peer", CpuCgroup>;
@@ -45,7 +52,10 @@ const isProxy = (k: keyof Targets): k is keyof ProxyCgroups => k === "edge" || k
 const targetLine = (t: Target): string => (t.spreadOver ? `${t.spreadOver.length} instances at once` : t.url);
 
 export interface Throughput {
+    /** Median requests/s of each target. */
     rps: Record<keyof Targets, number>;
+    /** Median over the rounds of each round's own ratio: a run is compared with its neighbours, not with another time of day. */
+    ratios: Record<"edgeDirect" | "edgePeer" | "spreadDirect", number>;
     /** Median CPU microseconds each proxy spent per request it answered. */
     cpuPerRequestUs: Record<keyof ProxyCgroups, number>;
     detail: string;
@@ -67,12 +77,11 @@ async function saturatingRun(target: Target, cgroup: CpuCgroup | undefined): Pro
     return { ...r, proxyCpuUs: ((cpuSeconds(cgroup) - before) / Math.max(1, r.requests)) * 1e6 };
 }
 
-/** Saturating runs of every target, interleaved `SATURATION_ROUNDS` times in rotating order; the median of each. */
+/** Saturating runs of every target, interleaved `SATURATION_ROUNDS` times (`roundOrder`); medians of each and of the rounds' ratios. */
 async function saturate(targets: Targets, cgroups: ProxyCgroups): Promise<Throughput> {
     const runs: Record<keyof Targets, SaturatingRun[]> = { edge: [], direct: [], spread: [], peer: [] };
     for (let round = 0; round < SATURATION_ROUNDS; round++) {
-        for (let i = 0; i < TARGETS.length; i++) {
-            const which = TARGETS[(round + i) % TARGETS.length];
+        for (const which of roundOrder(round)) {
             const r = await saturatingRun(targets[which], isProxy(which) ? cgroups[which] : undefined);
             runs[which].push(r);
             info(`throughput round ${round + 1}, ${which} (${targetLine(targets[which])}): ${runLine(r)}`);
@@ -82,9 +91,10 @@ async function saturate(targets: Targets, cgroups: ProxyCgroups): Promise<Throug
     const cpuOf = (k: keyof ProxyCgroups) => median(runs[k].map((r) => r.proxyCpuUs ?? NaN));
     const cpuPerRequestUs = { edge: cpuOf("edge"), peer: cpuOf("peer") };
     const detail = TARGETS.map((k) => `${k} ${runs[k].map(runLine).join(", ")}`).join("; ");
-    // Rounds run back to back, so the ratio within one round shows how far the machine's drift moves it.
-    const byRound = runs.edge.map((r, i) => (r.requestsPerSecond / runs.peer[i].requestsPerSecond).toFixed(2)).join(", ");
-    return { rps, cpuPerRequestUs, detail: `${SATURATION.connections} connections, ${SATURATION.seconds} s runs: ${detail}; edge/peer by round ${byRound}` };
+    const byRound = (a: keyof Targets, b: keyof Targets) => runs[a].map((r, i) => r.requestsPerSecond / runs[b][i].requestsPerSecond);
+    const ratios = { edgeDirect: median(byRound("edge", "direct")), edgePeer: median(byRound("edge", "peer")), spreadDirect: median(byRound("spread", "direct")) };
+    const edgePeerRounds = byRound("edge", "peer").map((x) => x.toFixed(2)).join(", ");
+    return { rps, ratios, cpuPerRequestUs, detail: `${SATURATION.connections} connections, ${SATURATION.seconds} s runs: ${detail}; edge/peer by round ${edgePeerRounds}` };
 }
 
 interface Latency {
@@ -101,11 +111,11 @@ async function latencyAt(targets: Targets, perSecond: number): Promise<{ latency
     const gapMs = 10;
     const connections = Math.max(1, Math.round((perSecond * gapMs) / 1000));
     const runs: Record<keyof Targets, LoadRun[]> = { edge: [], direct: [], spread: [], peer: [] };
-    for (let round = 1; round <= LATENCY_ROUNDS; round++) {
-        for (const which of TARGETS) {
+    for (let round = 0; round < LATENCY_ROUNDS; round++) {
+        for (const which of roundOrder(round)) {
             const r = await wrk(targets[which].url, { connections, seconds: 6, gapMs, spreadOver: targets[which].spreadOver });
             runs[which].push(r);
-            info(`latency round ${round}, ${which}: ${r.requestsPerSecond.toFixed(0)} req/s, p50 ${r.latencyMs["50"]} ms, p99 ${r.latencyMs["99"]} ms, CPU ${(r.cpu * 100).toFixed(0)}%`);
+            info(`latency round ${round + 1}, ${which}: ${r.requestsPerSecond.toFixed(0)} req/s, p50 ${r.latencyMs["50"]} ms, p99 ${r.latencyMs["99"]} ms, CPU ${(r.cpu * 100).toFixed(0)}%`);
         }
     }
     const pct = (rs: LoadRun[], p: string) => median(rs.map((r) => r.latencyMs[p]));
@@ -148,9 +158,9 @@ export async function measureEdgeCost(s: Scenario, edgeAddress: string): Promise
         const l = await latencyAt(targets, t.rps.direct / 2);
         const unsaturated = await latencyAt(targets, t.rps.edge / 2);
         return {
-            edgeDirectRatio: t.rps.edge / t.rps.direct,
-            edgePeerRatio: t.rps.edge / t.rps.peer,
-            spreadDirectRatio: t.rps.spread / t.rps.direct,
+            edgeDirectRatio: t.ratios.edgeDirect,
+            edgePeerRatio: t.ratios.edgePeer,
+            spreadDirectRatio: t.ratios.spreadDirect,
             cpuPerRequestUs: t.cpuPerRequestUs,
             addedP50Ms: l.latency.edge.p50 - l.latency.direct.p50,
             addedP99Ms: l.latency.edge.p99 - l.latency.direct.p99,
