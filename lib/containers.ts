@@ -76,7 +76,8 @@ export interface ServiceContainerArgs {
 }
 
 /**
- * The CPU weight of the platform's containers, four times Docker's default that workloads get. Idle, they
+ * The CPU weight of the platform's containers: four times the 1024 a workload gets on cgroup v1 (on v2
+ * Docker converts shares to a weight, by a formula that depends on runc's version). Idle, they
  * take nothing from anyone; when the services on a host keep its CPUs busy, the edge every request
  * passes through, keepalived's adverts and checks and Consul's checks and gossip still run at once
  * instead of queueing behind them (which would slow every request and could move the VIP or fail a

@@ -15,7 +15,7 @@ import { CliStack, RIG_HOST_KEY, installPlugins, killCurrent, rigStack } from ".
 import { checkDrift, checkFirewallRestored, checkFlowsChanged, checkGwbridgeRebuilt, checkHostAdded, checkHostRemoved, checkInitManagerRetired, checkInterrupted, checkUpgrades } from "./day2";
 import { assert, check, info, report, tally, timing } from "./report";
 import {
-    DEV, GWBRIDGE_WANT, MULTI, Scenario, checkConsul, checkConsulApiClosed, checkConsulServerCutOff, checkConsulUnprivileged, checkDockerProxy, checkEdgeDynamics, checkEdgeMalformedEntry, checkEdgeReach, checkGwbridge, checkIsolation, checkOverlay,
+    DEV, GWBRIDGE_WANT, MULTI, Scenario, checkConsul, checkConsulApiClosed, checkConsulServerCutOff, checkConsulUnprivileged, checkCpuWeights, checkDockerProxy, checkEdgeDynamics, checkEdgeMalformedEntry, checkEdgeReach, checkGwbridge, checkIsolation, checkOverlay,
     checkRegistrator, checkServiceDns, checkSwarm, checkVersions, checkVip, gwbridgeOf, secretsOnHosts,
 } from "./system";
 
@@ -39,6 +39,7 @@ async function checkRunningStack(s: Scenario, edgeFailure: (s: Scenario) => Prom
     await checkGwbridge(s);
     await checkConsul(s);
     await checkConsulUnprivileged(s);
+    await checkCpuWeights(s);
     await checkConsulApiClosed(s);
     await checkRegistrator(s);
     await checkDockerProxy(s);

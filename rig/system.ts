@@ -7,6 +7,7 @@ import * as fs from "fs";
 import { backendEnvs } from "../components/DemoBackends";
 import { curlFromHost, dockerOn, hostAddress, httpGet, must, setLink, sleep, sshOn, waitFor } from "./lib";
 import { assert, check, info, timing } from "./report";
+import { cpuCgroupOfPid, cpuWeightOf } from "./bench/cgroup";
 
 export const BASE_IMAGE = "rig/base:bookworm";
 const BACKEND_IMAGE = "rig/whoami:v1.10.3";
@@ -28,6 +29,7 @@ export const DEV: Scenario = { stack: "rig-dev", hosts: [1], managers: [1], cons
 export const MULTI: Scenario = { stack: "rig-multi", hosts: [1, 2, 3], managers: [1, 2, 3], consulServers: [1, 2, 3], edges: [1, 2], edgePort: 80, replicas: 6, vip: "10.77.0.100" };
 
 export const backendName = (k: number) => `web-${k}`;
+const BACKEND_NAME = /^web-\d+$/;
 /** DemoBackends' round-robin placement: replica k (1-based) on host (k-1) mod n. */
 export const backendHost = (s: Scenario, k: number) => s.hosts[(k - 1) % s.hosts.length];
 
@@ -227,6 +229,30 @@ export async function checkConsulUnprivileged(s: Scenario): Promise<void> {
             seen.push(`rig-h${h}`);
         }
         return `the agents on ${seen.join(", ")} run as uid 100 with no effective capability; DNS reaches them through the host's redirect (service-dns)`;
+    });
+}
+
+/** As the kernel sees it, on every host: each platform container weighs more on the CPUs than any backend. */
+export async function checkCpuWeights(s: Scenario): Promise<void> {
+    await check(`cpu-weight[${s.stack}]`, async () => {
+        const seen: string[] = [];
+        for (const h of s.hosts) {
+            const names = (await must(dockerOn(h, ["ps", "--format", "{{.Names}}"]), `docker ps on rig-h${h}`)).split("\n").filter(Boolean);
+            const weights = new Map<string, number>();
+            for (const name of names) {
+                const pid = Number(await must(dockerOn(h, ["inspect", name, "-f", "{{.State.Pid}}"]), `inspect ${name} on rig-h${h}`));
+                weights.set(name, cpuWeightOf(cpuCgroupOfPid(pid)));
+            }
+            const backends = names.filter((n) => BACKEND_NAME.test(n));
+            const platform = names.filter((n) => !BACKEND_NAME.test(n));
+            if (!backends.length) continue;
+            const heaviestBackend = Math.max(...backends.map((n) => weights.get(n) as number));
+            const light = platform.filter((n) => (weights.get(n) as number) <= heaviestBackend);
+            assert(platform.length && !light.length, `rig-h${h}: ${light.map((n) => `${n} ${weights.get(n)}`).join(", ") || "no platform container"} against backends at ${heaviestBackend}`);
+            seen.push(`rig-h${h} ${platform.length} platform containers at ${[...new Set(platform.map((n) => weights.get(n)))].join("/")}, ${backends.length} backends at ${heaviestBackend}`);
+        }
+        assert(seen.length, "no host runs a backend");
+        return seen.join("; ");
     });
 }
 

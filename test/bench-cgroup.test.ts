@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { CpuCgroup, copyCpuWeight, cpuCgroupOf, cpuSecondsFrom, siblingCgroup } from "../rig/bench/cgroup";
+import { CpuCgroup, copyCpuWeight, cpuCgroupOf, cpuSecondsFrom, cpuWeightOf, siblingCgroup } from "../rig/bench/cgroup";
 
 // /proc/<pid>/cgroup of an edge container on the rig (cgroup v1, cpu and cpuacct mounted apart), of a
 // process on a systemd host with the two controllers mounted together, and on a cgroup v2 host.
@@ -63,7 +63,7 @@ describe("cpuSecondsFrom", () => {
     });
 });
 
-describe("copyCpuWeight", () => {
+describe("copyCpuWeight and cpuWeightOf", () => {
     let root: string;
     beforeEach(() => (root = fs.mkdtempSync(path.join(os.tmpdir(), "cgroup-test-"))));
     afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -85,6 +85,12 @@ describe("copyCpuWeight", () => {
         copyCpuWeight(edge, peer);
         expect(read(peer, 1, "cpu.shares")).toBe("4096");
         expect(fs.readdirSync(peer.dirs[0])).toEqual(["cpuacct.usage"]);
+    });
+
+    it("reads the weight from whichever hierarchy has it, and refuses a group without one", () => {
+        expect(cpuWeightOf(group("v1", [{ "cpuacct.usage": "1" }, { "cpu.shares": "4096\n" }]))).toBe(4096);
+        expect(cpuWeightOf(group("v2", [{ "cpu.weight": "157\n" }]))).toBe(157);
+        expect(() => cpuWeightOf(group("none", [{ "cpuacct.usage": "1" }]))).toThrow(/no CPU weight/);
     });
 
     it("copies v2 weight", () => {

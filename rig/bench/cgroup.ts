@@ -79,6 +79,17 @@ export function copyCpuWeight(from: CpuCgroup, to: CpuCgroup): void {
     });
 }
 
+/** The group's CPU weight, as v1's shares or v2's weight, whichever it has. */
+export function cpuWeightOf(g: CpuCgroup): number {
+    for (const dir of g.dirs) {
+        for (const file of WEIGHT_FILES) {
+            const source = path.join(dir, file);
+            if (fs.existsSync(source)) return Number(fs.readFileSync(source, "utf8").trim());
+        }
+    }
+    throw new Error(`no CPU weight in ${g.dirs.join(", ")}`);
+}
+
 /** Moves the process `pid` (with all its threads) into `g`. */
 export function enterCgroup(g: CpuCgroup, pid: number): void {
     for (const d of g.dirs) fs.writeFileSync(path.join(d, "cgroup.procs"), String(pid));
