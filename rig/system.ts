@@ -338,11 +338,14 @@ export async function checkConsulServerCutOff(s: Scenario): Promise<void> {
         assert(peers.value, `rig-h${victim} is no longer a Raft peer: ${JSON.stringify(await consulJson<string[]>("/v1/status/peers", asker))}`);
         const healthy = await waitFor(() => consulHealthy(s, asker), 60_000, 1000, 60);
         assert(healthy.value, `Consul not healthy 60 s after rig-h${victim} came back`);
+        let lastSeen = "";
         const swarm = await waitFor(async () => {
-            const nodes = (await dockerOn(s.managers[0], ["node", "ls", "--format", "{{.Status}}"])).stdout.split("\n").filter(Boolean);
-            return nodes.length === s.hosts.length && nodes.every((n) => n === "Ready") ? true : undefined;
+            const listed = await dockerOn(s.managers[0], ["node", "ls", "--format", "{{.Hostname}} {{.Status}} {{.ManagerStatus}}"]);
+            lastSeen = (listed.stdout.trim() || listed.stderr.trim()).split("\n").join(", ");
+            const statuses = listed.stdout.split("\n").filter(Boolean).map((line) => line.split(" ")[1]);
+            return statuses.length === s.hosts.length && statuses.every((n) => n === "Ready") ? true : undefined;
         }, 60_000, 1000, 60);
-        assert(swarm.value, `the swarm's nodes not all Ready 60 s after rig-h${victim} came back`);
+        assert(swarm.value, `the swarm's nodes not all Ready 60 s after rig-h${victim} came back; rig-h${s.managers[0]} last listed: ${lastSeen || "nothing"}`);
         return `rig-h${victim}'s link down ${cut.toFixed(1)} s (failed to the others after ${failedAfter?.toFixed(1)} s, never left); ${s.replicas} of ${s.replicas} web instances registered and passing ${servicesBack.toFixed(1)} s after it came back; still a Raft peer; ${healthy.value}; every swarm node Ready`;
     });
 }
