@@ -66,28 +66,22 @@ export function createCgroup(g: CpuCgroup): void {
     for (const d of g.dirs) fs.mkdirSync(d);
 }
 
-/** The files a group's CPU weight is in: v1's shares, v2's weight. */
-const WEIGHT_FILES = ["cpu.shares", "cpu.weight"];
+/** The file holding the CPU weight in one of a group's directories (v1's shares, v2's weight), if it has one. */
+const weightFileIn = (dir: string): string | undefined => ["cpu.shares", "cpu.weight"].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f));
 
 /** Gives `to` the CPU weight `from` has, so processes in the two compete for the CPUs alike. */
 export function copyCpuWeight(from: CpuCgroup, to: CpuCgroup): void {
     from.dirs.forEach((dir, i) => {
-        for (const file of WEIGHT_FILES) {
-            const source = path.join(dir, file);
-            if (fs.existsSync(source)) fs.writeFileSync(path.join(to.dirs[i], file), fs.readFileSync(source, "utf8").trim());
-        }
+        const source = weightFileIn(dir);
+        if (source) fs.writeFileSync(path.join(to.dirs[i], path.basename(source)), fs.readFileSync(source, "utf8").trim());
     });
 }
 
 /** The group's CPU weight, as v1's shares or v2's weight, whichever it has. */
 export function cpuWeightOf(g: CpuCgroup): number {
-    for (const dir of g.dirs) {
-        for (const file of WEIGHT_FILES) {
-            const source = path.join(dir, file);
-            if (fs.existsSync(source)) return Number(fs.readFileSync(source, "utf8").trim());
-        }
-    }
-    throw new Error(`no CPU weight in ${g.dirs.join(", ")}`);
+    const source = g.dirs.map(weightFileIn).find((f) => f !== undefined);
+    if (!source) throw new Error(`no CPU weight in ${g.dirs.join(", ")}`);
+    return Number(fs.readFileSync(source, "utf8").trim());
 }
 
 /** Moves the process `pid` (with all its threads) into `g`. */

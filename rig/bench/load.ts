@@ -1,8 +1,7 @@
 /**
  * Load on the rig with Debian's wrk (saturating or paced, at one address or spread over several, by
- * wrk.lua) and an open-loop request
- * stream at a fixed rate; every run also reads how busy the machine's CPUs were, so a saturated run
- * shows as one. Traffic goes to rig addresses only.
+ * wrk.lua) and an open-loop request stream at a fixed rate; every run also reads how busy the
+ * machine's CPUs were, so a saturated run shows as one. Traffic goes to rig addresses only.
  */
 import * as fs from "fs";
 import * as path from "path";

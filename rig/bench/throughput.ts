@@ -49,6 +49,9 @@ const roundOrder = (round: number): (keyof Targets)[] => (round % 2 === 0 ? TARG
 type ProxyCgroups = Record<"edge" | "peer", CpuCgroup>;
 const isProxy = (k: keyof Targets): k is keyof ProxyCgroups => k === "edge" || k === "peer";
 
+/** An empty list of runs per target. */
+const perTarget = <T>(): Record<keyof Targets, T[]> => ({ edge: [], peer: [], direct: [], spread: [] });
+
 const targetLine = (t: Target): string => (t.spreadOver ? `${t.spreadOver.length} instances at once` : t.url);
 
 export interface Throughput {
@@ -79,7 +82,7 @@ async function saturatingRun(target: Target, cgroup: CpuCgroup | undefined): Pro
 
 /** Saturating runs of every target, interleaved `SATURATION_ROUNDS` times (`roundOrder`); medians of each and of the rounds' ratios. */
 async function saturate(targets: Targets, cgroups: ProxyCgroups): Promise<Throughput> {
-    const runs: Record<keyof Targets, SaturatingRun[]> = { edge: [], direct: [], spread: [], peer: [] };
+    const runs = perTarget<SaturatingRun>();
     for (let round = 0; round < SATURATION_ROUNDS; round++) {
         for (const which of roundOrder(round)) {
             const r = await saturatingRun(targets[which], isProxy(which) ? cgroups[which] : undefined);
@@ -110,7 +113,7 @@ interface Latency {
 async function latencyAt(targets: Targets, perSecond: number): Promise<{ latency: Record<keyof Targets, Latency>; detail: string }> {
     const gapMs = 10;
     const connections = Math.max(1, Math.round((perSecond * gapMs) / 1000));
-    const runs: Record<keyof Targets, LoadRun[]> = { edge: [], direct: [], spread: [], peer: [] };
+    const runs = perTarget<LoadRun>();
     for (let round = 0; round < LATENCY_ROUNDS; round++) {
         for (const which of roundOrder(round)) {
             const r = await wrk(targets[which].url, { connections, seconds: 6, gapMs, spreadOver: targets[which].spreadOver });
