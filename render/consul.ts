@@ -286,8 +286,11 @@ export function renderConsulAgentConfig(s: ConsulAgentSettings): string {
         // answers with at most three instances, picked at random each time, and by default does not
         // say so: the edge, which balances over the instances in its answer, would then use three of
         // them and find a new one only when chance put it in. The truncation flag makes it ask again
-        // over TCP, which carries them all.
-        dns_config: { only_passing: true, enable_truncate: true },
+        // over TCP, which carries them all. Answers come from the leader: a follower learns of a new
+        // registration up to about 0.1 s after the leader has it, and the edge, asking once a second,
+        // then passes over a new instance for a whole second. While no leader is elected the questions
+        // fail, and the edge keeps the instances it has until one answers.
+        dns_config: { only_passing: true, enable_truncate: true, allow_stale: false },
         encrypt: s.encryptKey,
         // A server that leaves on stop shrinks the Raft peer set, so restarting one costs quorum
         // headroom; a client leaving on stop deregisters its node cleanly instead of lingering as failed.

@@ -42,7 +42,7 @@ describe("renderConsulAgentConfig", () => {
             ports: { http: 8500, dns: 53 },
             addresses: { dns: "172.21.0.1" },
             recursors: ["10.77.0.1"],
-            dns_config: { only_passing: true, enable_truncate: true },
+            dns_config: { only_passing: true, enable_truncate: true, allow_stale: false },
             encrypt: base.encryptKey,
             leave_on_terminate: false,
             skip_leave_on_interrupt: true,

@@ -12,21 +12,34 @@ import { LoadRun, openLoop, wrkDuring } from "./load";
 const KEEPALIVE_LOAD = { connections: 32, seconds: 10 };
 const CHANGE_AFTER_MS = 2000;
 
+/** How often the edge asks Consul's DNS for a service's instances (see render/edge.ts). */
+const EDGE_RESOLVE_PERIOD_MS = 1000;
+const BURST_GAP_MS = 5;
+
 /**
  * When a request through `url` is first answered by `name`, polling in bursts of `burst` back-to-back
  * requests: the edge's round robin, shared by its workers, reaches every instance within one burst.
  */
 async function firstServedBy(url: string, name: string, burst: number, timeoutMs: number): Promise<number | undefined> {
     const t0 = Date.now();
-    for (let round = 0; round < 2000 && Date.now() - t0 < timeoutMs; round++) {
+    for (let round = 0; round < 5000 && Date.now() - t0 < timeoutMs; round++) {
         for (let i = 0; i < burst; i++) {
             const r = await httpGet(url, 1000);
             if (r.status === 200 && nameOf(r.body) === name) return Date.now();
         }
-        await sleep(20);
+        await sleep(BURST_GAP_MS);
     }
     return undefined;
 }
+
+/**
+ * How long run `run` of `runs` waits before its `docker run`: the runs start evenly spread over the
+ * edge's resolve period. Each run ends just after the edge has asked Consul and the steps between two
+ * runs take about the same time every run, so without it every run starts at the same point of that
+ * period: ten runs landed within 0.1 s of each other, and the figure was luck of that point. A new
+ * user's `docker run` lands anywhere in it.
+ */
+const phaseOffsetMs = (run: number, runs: number): number => Math.round((run * EDGE_RESOLVE_PERIOD_MS) / runs);
 
 /** `runs` new instances, each on the next host: `docker run` returned -> first request served through `url`. */
 export async function measureConvergence(s: Scenario, url: string, runs: number): Promise<{ seconds: number[]; detail: string }> {
@@ -36,6 +49,7 @@ export async function measureConvergence(s: Scenario, url: string, runs: number)
         const name = `bench-new-${i}`;
         await dockerOn(h, ["rm", "-f", name]);
         try {
+            await sleep(phaseOffsetMs(i - 1, runs));
             await runExtraBackend(h, name);
             const started = Date.now();
             const served = await firstServedBy(url, name, s.replicas + 1, 30_000);
