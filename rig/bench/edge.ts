@@ -14,6 +14,7 @@ const CHANGE_AFTER_MS = 2000;
 
 /** How often the edge asks Consul's DNS for a service's instances (see render/edge.ts). */
 const EDGE_RESOLVE_PERIOD_MS = 1000;
+// Between bursts: the first served request is timed this finely.
 const BURST_GAP_MS = 5;
 
 /**
