@@ -276,7 +276,10 @@ export function renderConsulAgentConfig(s: ConsulAgentSettings): string {
         advertise_addr: s.address,
         client_addr: s.clientAddress,
         server: s.server,
-        ...(s.server ? { bootstrap_expect: s.bootstrapExpect } : {}),
+        // Raft's timing at the speed HashiCorp recommends for production servers (the default, 5,
+        // suits development machines): followers miss a leader after 1-2 s instead of 5-10, and only
+        // then elect another. Until one is elected writes wait and the DNS answers nothing (see below).
+        ...(s.server ? { bootstrap_expect: s.bootstrapExpect, performance: { raft_multiplier: 1 } } : {}),
         retry_join: s.retryJoin,
         ui_config: { enabled: true },
         addresses: { dns: s.dnsAddress },

@@ -37,6 +37,7 @@ describe("renderConsulAgentConfig", () => {
             client_addr: "127.0.0.1 10.77.0.11",
             server: true,
             bootstrap_expect: 3,
+            performance: { raft_multiplier: 1 },
             retry_join: ["10.77.0.12", "10.77.0.13"],
             ui_config: { enabled: true },
             ports: { http: 8500, dns: 53 },
@@ -53,6 +54,7 @@ describe("renderConsulAgentConfig", () => {
     test("a client has no bootstrap_expect, joins the servers and leaves on stop", () => {
         const config = parse({ ...base, nodeName: "worker-1", server: false, retryJoin: ["10.77.0.11", "10.77.0.12"] });
         expect(config).not.toHaveProperty("bootstrap_expect");
+        expect(config).not.toHaveProperty("performance");
         expect(config).toMatchObject({
             server: false,
             retry_join: ["10.77.0.11", "10.77.0.12"],
