@@ -1,4 +1,11 @@
-import { BACKEND_PLACEMENT_OUTPUT, CONSUL_AGENTS_OUTPUT, MANAGER_ADDRESS_OUTPUT, SWARM_FIXED_OUTPUT, checkAgainstLastDeployment, loadPlatformConfig } from "./lib/config";
+import {
+    BACKEND_PLACEMENT_OUTPUT,
+    CONSUL_AGENTS_OUTPUT,
+    MANAGER_ADDRESS_OUTPUT,
+    SWARM_FIXED_OUTPUT,
+    checkAgainstLastDeployment,
+    loadPlatformConfig,
+} from "./lib/config";
 import { assertCompiledCurrent } from "./lib/project";
 import { swarmFixedSettings } from "./lib/validate";
 import { Platform } from "./components/Platform";

@@ -1,15 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { FIRST_DEPLOYMENT, LastDeployment, PlatformModel, edgeHosts } from "../lib/model";
-import { ConsulCluster } from "./ConsulCluster";
-import { DemoBackends } from "./DemoBackends";
-import { DockerHost } from "./DockerHost";
-import { Edge } from "./Edge";
-import { GwBridge } from "./GwBridge";
-import { OverlayNetwork } from "./OverlayNetwork";
-import { Registrator } from "./Registrator";
-import { SwarmCluster } from "./SwarmCluster";
-import { TierNetworks } from "./TierNetworks";
-import { AppliedRules, FirewallKeeper } from "./FirewallKeeper";
+import { ConsulCluster } from "./services/ConsulCluster";
+import { DemoBackends } from "./services/DemoBackends";
+import { DockerHost } from "./host/DockerHost";
+import { Edge } from "./edge/Edge";
+import { GwBridge } from "./cluster/GwBridge";
+import { OverlayNetwork } from "./cluster/OverlayNetwork";
+import { Registrator } from "./services/Registrator";
+import { SwarmCluster } from "./cluster/SwarmCluster";
+import { TierNetworks } from "./cluster/TierNetworks";
+import { AppliedRules, FirewallKeeper } from "./cluster/FirewallKeeper";
 
 export interface PlatformArgs {
     model: PlatformModel;
@@ -43,22 +43,46 @@ export class Platform extends pulumi.ComponentResource {
         super("swarm-platform:index:Platform", name, {}, opts);
         const { model } = args;
         const last = args.last ?? FIRST_DEPLOYMENT;
-        const hosts = model.hosts.map((spec) => new DockerHost(`${name}-host-${spec.name}`, { host: spec, sshPrivateKey: args.sshPrivateKey }, { parent: this }));
+        const hosts = model.hosts.map(
+            (spec) => new DockerHost(`${name}-host-${spec.name}`, { host: spec, sshPrivateKey: args.sshPrivateKey }, { parent: this }),
+        );
         const byName = (names: string[]) => hosts.filter((h) => names.includes(h.spec.name));
 
         const gwbridges = Object.fromEntries(
-            hosts.map((host) => [host.spec.name, new GwBridge(`${name}-gwbridge-${host.spec.name}`, { host, spec: model.gwbridge }, { parent: this }).ready]),
+            hosts.map((host) => [
+                host.spec.name,
+                new GwBridge(`${name}-gwbridge-${host.spec.name}`, { host, spec: model.gwbridge }, { parent: this }).ready,
+            ]),
         );
-        const swarm = new SwarmCluster(`${name}-swarm`, { hosts, swarm: model.swarm, readyBefore: gwbridges, protect: model.protectData, initHost: last.swarmInit, gwbridge: model.gwbridge }, { parent: this });
+        const swarm = new SwarmCluster(
+            `${name}-swarm`,
+            {
+                hosts,
+                swarm: model.swarm,
+                readyBefore: gwbridges,
+                protect: model.protectData,
+                initHost: last.swarmInit,
+                gwbridge: model.gwbridge,
+            },
+            { parent: this },
+        );
         const overlay = new OverlayNetwork(
             `${name}-overlay`,
-            { manager: hosts.find((h) => h.spec.address === swarm.managerAddress) as DockerHost, spec: model.overlay, swarmMembers: swarm.members },
+            {
+                manager: hosts.find((h) => h.spec.address === swarm.managerAddress) as DockerHost,
+                spec: model.overlay,
+                swarmMembers: swarm.members,
+            },
             { parent: this },
         );
         const tiers = Object.fromEntries(
             hosts.map((host) => [
                 host.spec.name,
-                new TierNetworks(`${name}-tiers-${host.spec.name}`, { host, tiers: model.tiers, flows: model.flows, stack: model.stack }, { parent: this }),
+                new TierNetworks(
+                    `${name}-tiers-${host.spec.name}`,
+                    { host, tiers: model.tiers, flows: model.flows, stack: model.stack },
+                    { parent: this },
+                ),
             ]),
         );
 
@@ -71,7 +95,14 @@ export class Platform extends pulumi.ComponentResource {
                 // Per host only what its agent needs: the overlay, its own tiers and its own swarm membership
                 // with docker_gwbridge as configured (Consul's DNS listens on the bridge's gateway).
                 readyBefore: Object.fromEntries(
-                    hosts.map((h) => [h.spec.name, [overlay, tiers[h.spec.name], ...(h.spec.name in swarm.bridgedMemberOf ? [swarm.bridgedMemberOf[h.spec.name]] : [])]]),
+                    hosts.map((h) => [
+                        h.spec.name,
+                        [
+                            overlay,
+                            tiers[h.spec.name],
+                            ...(h.spec.name in swarm.bridgedMemberOf ? [swarm.bridgedMemberOf[h.spec.name]] : []),
+                        ],
+                    ]),
                 ),
                 protect: model.protectData,
                 dnsAddress: model.gwbridge.gateway,
@@ -82,11 +113,25 @@ export class Platform extends pulumi.ComponentResource {
         for (const host of hosts) {
             const hostName = host.spec.name;
             const applied = [tiers[hostName].flowRules, consul.dnsRedirects[hostName]].filter((a): a is AppliedRules => a !== undefined);
-            if (applied.length > 0) new FirewallKeeper(`${name}-firewall-${hostName}`, { host, applied, baseImage: model.images.firewallKeeperBase }, { parent: this });
+            if (applied.length > 0)
+                new FirewallKeeper(
+                    `${name}-firewall-${hostName}`,
+                    { host, applied, baseImage: model.images.firewallKeeperBase },
+                    { parent: this },
+                );
         }
         const registrator = new Registrator(
             `${name}-registrator`,
-            { hosts, consul: model.consul, agents: consul.agents, image: model.images.registrator, proxyImage: model.images.dockerProxy, spec: model.registrator, token: consul.tokens.registrator, aclReady: consul.aclReady },
+            {
+                hosts,
+                consul: model.consul,
+                agents: consul.agents,
+                image: model.images.registrator,
+                proxyImage: model.images.dockerProxy,
+                spec: model.registrator,
+                token: consul.tokens.registrator,
+                aclReady: consul.aclReady,
+            },
             { parent: this },
         );
         const edgeGroup = byName(edgeHosts(model).map((h) => h.name));

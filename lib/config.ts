@@ -26,7 +26,9 @@ function readRawConfig(config: pulumi.Config): RawConfig {
 }
 
 const invalid = (stack: string, problems: { key: string; message: string; fix: string }[]): pulumi.RunError =>
-    new pulumi.RunError(`stack config of "${stack}" is invalid (${problems.length} problem(s)):\n${problems.map((e) => `  - ${formatProblem(e)}`).join("\n")}`);
+    new pulumi.RunError(
+        `stack config of "${stack}" is invalid (${problems.length} problem(s)):\n${problems.map((e) => `  - ${formatProblem(e)}`).join("\n")}`,
+    );
 
 /** The stack output that records what the running swarm fixed (see unchangeableProblems). */
 export const SWARM_FIXED_OUTPUT = "swarmFixedSettings";
@@ -43,7 +45,9 @@ export const MANAGER_ADDRESS_OUTPUT = "managerAddress";
  * reads from the state at preview and up alike.
  */
 export async function checkAgainstLastDeployment(model: PlatformModel): Promise<LastDeployment> {
-    const self = new pulumi.StackReference("last-deployment", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
+    const self = new pulumi.StackReference("last-deployment", {
+        name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
+    });
     const previous = (await self.getOutputDetails(SWARM_FIXED_OUTPUT)).value;
     const problems = unchangeableProblems(previous, model);
     if (problems.length > 0) throw invalid(model.stack, problems);

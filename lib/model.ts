@@ -140,8 +140,7 @@ export interface PlatformModel {
 
 export const hasRole = (host: HostSpec, role: HostRole): boolean => host.roles.includes(role);
 export const managers = (model: Pick<PlatformModel, "hosts">): HostSpec[] => model.hosts.filter((h) => hasRole(h, "manager"));
-export const consulServers = (model: Pick<PlatformModel, "hosts">): HostSpec[] =>
-    model.hosts.filter((h) => hasRole(h, "consul-server"));
+export const consulServers = (model: Pick<PlatformModel, "hosts">): HostSpec[] => model.hosts.filter((h) => hasRole(h, "consul-server"));
 export const edgeHosts = (model: Pick<PlatformModel, "hosts">): HostSpec[] => model.hosts.filter((h) => hasRole(h, "edge"));
 
 /** What the last deployment of the stack ran, read back from its outputs; empty on a first deployment. */

@@ -1,6 +1,6 @@
 import * as os from "os";
 import * as path from "path";
-import { dnsListenPort } from "../render/consul";
+import { dnsListenPort } from "./consul";
 import { Cidr, cidrContains, cidrsOverlap, formatIpv4, isPrivateCidr, parseCidr, parseIpv4 } from "./net";
 import {
     FlowProtocol,
@@ -65,7 +65,11 @@ const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !
 function str(c: Collector, raw: Obj, key: string, label = key): string {
     const v = raw[key];
     if (typeof v === "string" && v.length > 0) return v;
-    c.error(label, v === undefined ? "is missing" : `must be a non-empty string, got ${JSON.stringify(v)}`, `set ${label} to a string value`);
+    c.error(
+        label,
+        v === undefined ? "is missing" : `must be a non-empty string, got ${JSON.stringify(v)}`,
+        `set ${label} to a string value`,
+    );
     return "";
 }
 
@@ -80,7 +84,11 @@ function optStr(c: Collector, raw: Obj, key: string, label = key): string | unde
 function int(c: Collector, raw: Obj, key: string, min: number, max: number, label = key): number {
     const v = typeof raw[key] === "string" && /^\d+$/.test(raw[key] as string) ? Number(raw[key]) : raw[key];
     if (typeof v === "number" && Number.isInteger(v) && v >= min && v <= max) return v;
-    c.error(label, `must be an integer from ${min} to ${max}, got ${JSON.stringify(raw[key])}`, `set ${label} to a value in ${min}..${max}`);
+    c.error(
+        label,
+        `must be an integer from ${min} to ${max}, got ${JSON.stringify(raw[key])}`,
+        `set ${label} to a value in ${min}..${max}`,
+    );
     return min;
 }
 
@@ -110,7 +118,11 @@ function list(c: Collector, raw: Obj, key: string): Obj[] {
 function name(c: Collector, raw: Obj, key: string, label: string): string {
     const v = str(c, raw, key, label);
     if (v && !NAME_PATTERN.test(v)) {
-        c.error(label, `"${v}" is not a valid name`, "use lowercase letters, digits and dashes, starting and ending with a letter or digit");
+        c.error(
+            label,
+            `"${v}" is not a valid name`,
+            "use lowercase letters, digits and dashes, starting and ending with a letter or digit",
+        );
     }
     return v;
 }
@@ -136,7 +148,11 @@ function subnetWithGateway(c: Collector, subnetKey: string, subnet: string, gate
         return undefined;
     }
     if (!isPrivateCidr(cidr)) {
-        c.warn(subnetKey, `${subnet} is not in private address space, so it shadows public addresses`, "pick a subnet inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16");
+        c.warn(
+            subnetKey,
+            `${subnet} is not in private address space, so it shadows public addresses`,
+            "pick a subnet inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16",
+        );
     }
     const gw = parseIpv4(gateway);
     if (gw === undefined) {
@@ -144,7 +160,11 @@ function subnetWithGateway(c: Collector, subnetKey: string, subnet: string, gate
     } else if (!cidrContains(cidr, gw)) {
         c.error(gatewayKey, `${gateway} is outside ${subnet}`, `set ${gatewayKey} to an address inside ${subnet}`);
     } else if (cidr.prefix < 31 && (gw === cidr.network || gw === cidr.broadcast)) {
-        c.error(gatewayKey, `${gateway} is the ${gw === cidr.network ? "network" : "broadcast"} address of ${subnet}`, `use a usable address such as ${formatIpv4(cidr.network + 1)}`);
+        c.error(
+            gatewayKey,
+            `${gateway} is the ${gw === cidr.network ? "network" : "broadcast"} address of ${subnet}`,
+            `use a usable address such as ${formatIpv4(cidr.network + 1)}`,
+        );
     }
     return cidr;
 }
@@ -154,7 +174,11 @@ function validateImage(c: Collector, raw: Obj, key: string): string {
     const [reference, digest] = image.split("@", 2);
     if (digest !== undefined) {
         if (!DIGEST_PATTERN.test(digest) || image.split("@").length > 2) {
-            c.error(key, `"${image}" has a malformed digest`, "write it as name@sha256: followed by 64 lowercase hex digits, as `docker image inspect --format '{{index .RepoDigests 0}}'` prints it");
+            c.error(
+                key,
+                `"${image}" has a malformed digest`,
+                "write it as name@sha256: followed by 64 lowercase hex digits, as `docker image inspect --format '{{index .RepoDigests 0}}'` prints it",
+            );
         }
         return image;
     }
@@ -170,11 +194,19 @@ function parseHost(c: Collector, raw: Obj, i: number, sharedKey: boolean): HostS
     const hostName = name(c, raw, "name", `${key}.name`);
     const address = str(c, raw, "address", `${key}.address`);
     if (address && parseIpv4(address) === undefined) {
-        c.error(`${key}.address`, `"${address}" is not an IPv4 address`, "set the address the swarm and Consul advertise, e.g. 192.168.1.11");
+        c.error(
+            `${key}.address`,
+            `"${address}" is not an IPv4 address`,
+            "set the address the swarm and Consul advertise, e.g. 192.168.1.11",
+        );
     }
     const dataPathAddress = optStr(c, raw, "dataPathAddress", `${key}.dataPathAddress`);
     if (dataPathAddress && parseIpv4(dataPathAddress) === undefined) {
-        c.error(`${key}.dataPathAddress`, `"${dataPathAddress}" is not an IPv4 address`, "set an IPv4 address of this host or remove the key");
+        c.error(
+            `${key}.dataPathAddress`,
+            `"${dataPathAddress}" is not an IPv4 address`,
+            "set an IPv4 address of this host or remove the key",
+        );
     }
     const rolesRaw = raw.roles;
     const roles: HostRole[] = [];
@@ -196,14 +228,22 @@ function parseHost(c: Collector, raw: Obj, i: number, sharedKey: boolean): HostS
     if (raw.local === true) {
         const dockerHost = optStr(c, raw, "dockerHost", `${key}.dockerHost`) ?? DEFAULT_DOCKER_HOST;
         if (!DOCKER_HOST_PATTERN.test(dockerHost)) {
-            c.error(`${key}.dockerHost`, `"${dockerHost}" is not a Docker endpoint`, "write it as unix:///path/to/docker.sock, tcp://host:port or ssh://user@host");
+            c.error(
+                `${key}.dockerHost`,
+                `"${dockerHost}" is not a Docker endpoint`,
+                "write it as unix:///path/to/docker.sock, tcp://host:port or ssh://user@host",
+            );
         }
         connection = { kind: "local", dockerHost };
     } else {
         const ssh = isObj(raw.ssh) ? raw.ssh : {};
         const keyPathText = optStr(c, ssh, "privateKeyPath", `${key}.ssh.privateKeyPath`);
         if (keyPathText !== undefined && !path.isAbsolute(localPath(keyPathText))) {
-            c.error(`${key}.ssh.privateKeyPath`, `"${keyPathText}" is not an absolute path`, "give the key file's absolute path, or one starting with ~/");
+            c.error(
+                `${key}.ssh.privateKeyPath`,
+                `"${keyPathText}" is not an absolute path`,
+                "give the key file's absolute path, or one starting with ~/",
+            );
         }
         const hostKeyText = optStr(c, ssh, "hostKey", `${key}.ssh.hostKey`);
         const hostKey = hostKeyText === undefined ? undefined : parseHostKey(hostKeyText.trim());
@@ -215,14 +255,26 @@ function parseHost(c: Collector, raw: Obj, i: number, sharedKey: boolean): HostS
             );
         }
         if (keyPathText === undefined && !sharedKey) {
-            c.error(`${key}.ssh`, "this remote host has no SSH identity", `set ${key}.ssh.privateKeyPath, or the secret sshPrivateKey (pulumi config set --secret sshPrivateKey < key)`);
+            c.error(
+                `${key}.ssh`,
+                "this remote host has no SSH identity",
+                `set ${key}.ssh.privateKeyPath, or the secret sshPrivateKey (pulumi config set --secret sshPrivateKey < key)`,
+            );
         }
         const user = optStr(c, ssh, "user", `${key}.ssh.user`) ?? "root";
         if (!SSH_USER_PATTERN.test(user)) {
-            c.error(`${key}.ssh.user`, `"${user}" is not a valid user name`, "use the login name: lowercase letters, digits, _ . - and no spaces");
+            c.error(
+                `${key}.ssh.user`,
+                `"${user}" is not a valid user name`,
+                "use the login name: lowercase letters, digits, _ . - and no spaces",
+            );
         }
         if (isLoopback(address)) {
-            c.error(`${key}.address`, `${address} is a loopback address, which no other host and no SSH connection from elsewhere can reach`, "set the host's LAN address; only a `local: true` host of a single-host stack may use 127.0.0.1");
+            c.error(
+                `${key}.address`,
+                `${address} is a loopback address, which no other host and no SSH connection from elsewhere can reach`,
+                "set the host's LAN address; only a `local: true` host of a single-host stack may use 127.0.0.1",
+            );
         }
         connection = {
             kind: "ssh",
@@ -233,7 +285,12 @@ function parseHost(c: Collector, raw: Obj, i: number, sharedKey: boolean): HostS
         };
     }
     const dockerSocket = optStr(c, raw, "dockerSocket", `${key}.dockerSocket`) ?? "/var/run/docker.sock";
-    if (!SOCKET_PATH_PATTERN.test(dockerSocket)) c.error(`${key}.dockerSocket`, `"${dockerSocket}" is not an absolute path`, "give the socket's absolute path on the host, e.g. /var/run/docker.sock");
+    if (!SOCKET_PATH_PATTERN.test(dockerSocket))
+        c.error(
+            `${key}.dockerSocket`,
+            `"${dockerSocket}" is not an absolute path`,
+            "give the socket's absolute path on the host, e.g. /var/run/docker.sock",
+        );
     return { name: hostName, address, dataPathAddress, dockerSocket, roles, connection };
 }
 
@@ -274,17 +331,32 @@ function validateRoles(c: Collector, hosts: HostSpec[], vip: string | undefined)
     const managerCount = managers({ hosts }).length;
     if (managerCount === 0) c.error("hosts", "no host has the manager role", "give at least one host the manager role");
     else if (managerCount === 2) {
-        c.error("hosts", "2 managers: Raft needs both for a quorum, so losing either stops the swarm, which is less available than 1", "use 1 or 3 managers");
+        c.error(
+            "hosts",
+            "2 managers: Raft needs both for a quorum, so losing either stops the swarm, which is less available than 1",
+            "use 1 or 3 managers",
+        );
     } else if (managerCount % 2 === 0) {
-        c.warn("hosts", `${managerCount} managers tolerate no more failures than ${managerCount - 1}; Raft quorum wants an odd count`, "use 1, 3 or 5 managers");
+        c.warn(
+            "hosts",
+            `${managerCount} managers tolerate no more failures than ${managerCount - 1}; Raft quorum wants an odd count`,
+            "use 1, 3 or 5 managers",
+        );
     }
     const servers = consulServers({ hosts }).length;
     if (servers === 0) c.error("hosts", "no host has the consul-server role", "give one or three hosts the consul-server role");
-    else if (servers === 2) c.error("hosts", "2 Consul servers: Raft needs both for a quorum, so losing either stops Consul, which is less available than 1", "use 1 or 3 consul-server hosts");
-    else if (servers % 2 === 0) c.warn("hosts", `${servers} Consul servers: Raft quorum wants an odd count`, "use 1, 3 or 5 consul-server hosts");
+    else if (servers === 2)
+        c.error(
+            "hosts",
+            "2 Consul servers: Raft needs both for a quorum, so losing either stops Consul, which is less available than 1",
+            "use 1 or 3 consul-server hosts",
+        );
+    else if (servers % 2 === 0)
+        c.warn("hosts", `${servers} Consul servers: Raft quorum wants an odd count`, "use 1, 3 or 5 consul-server hosts");
     const edges = edgeHosts({ hosts }).length;
     if (edges === 0) c.error("hosts", "no host has the edge role", "give one host (two with edgeVip) the edge role");
-    if (vip && edges !== 2) c.error("edgeVip", `a VIP needs exactly two edge hosts, found ${edges}`, "give two hosts the edge role, or unset edgeVip");
+    if (vip && edges !== 2)
+        c.error("edgeVip", `a VIP needs exactly two edge hosts, found ${edges}`, "give two hosts the edge role, or unset edgeVip");
 }
 
 function parseTiers(c: Collector, raw: RawConfig, ranges: NamedRange[]): TierSpec[] {
@@ -295,8 +367,14 @@ function parseTiers(c: Collector, raw: RawConfig, ranges: NamedRange[]): TierSpe
             subnet: str(c, t, "subnet", `${key}.subnet`),
             gateway: str(c, t, "gateway", `${key}.gateway`),
         };
-        if (tier.name.length > 12) c.error(`${key}.name`, `"${tier.name}" is longer than 12 characters`, "shorten it: the bridge is named br-<tier> and Linux allows 15 characters");
-        const cidr = tier.subnet && tier.gateway ? subnetWithGateway(c, `${key}.subnet`, tier.subnet, `${key}.gateway`, tier.gateway) : undefined;
+        if (tier.name.length > 12)
+            c.error(
+                `${key}.name`,
+                `"${tier.name}" is longer than 12 characters`,
+                "shorten it: the bridge is named br-<tier> and Linux allows 15 characters",
+            );
+        const cidr =
+            tier.subnet && tier.gateway ? subnetWithGateway(c, `${key}.subnet`, tier.subnet, `${key}.gateway`, tier.gateway) : undefined;
         if (cidr) ranges.push({ key: `${key}.subnet`, cidr });
         return tier;
     });
@@ -314,11 +392,17 @@ function parseFlows(c: Collector, raw: RawConfig, tiers: TierSpec[]): FlowSpec[]
         };
         for (const end of ["from", "to"] as const) {
             if (flow[end] && !tierNames.has(flow[end])) {
-                c.error(`${key}.${end}`, `names tier "${flow[end]}", which is not defined`, `define it under tiers or use one of ${[...tierNames].join(", ") || "(no tiers defined)"}`);
+                c.error(
+                    `${key}.${end}`,
+                    `names tier "${flow[end]}", which is not defined`,
+                    `define it under tiers or use one of ${[...tierNames].join(", ") || "(no tiers defined)"}`,
+                );
             }
         }
-        if (flow.from && flow.from === flow.to) c.error(key, "goes from a tier to itself", "containers on one bridge already reach each other; remove the flow");
-        if (flow.protocol !== "tcp" && flow.protocol !== "udp") c.error(`${key}.protocol`, `unknown protocol ${JSON.stringify(f.protocol)}`, "use tcp or udp");
+        if (flow.from && flow.from === flow.to)
+            c.error(key, "goes from a tier to itself", "containers on one bridge already reach each other; remove the flow");
+        if (flow.protocol !== "tcp" && flow.protocol !== "udp")
+            c.error(`${key}.protocol`, `unknown protocol ${JSON.stringify(f.protocol)}`, "use tcp or udp");
         return flow;
     });
 }
@@ -327,7 +411,11 @@ function checkOverlaps(c: Collector, ranges: NamedRange[], hosts: HostSpec[]): v
     for (let i = 0; i < ranges.length; i++) {
         for (let j = i + 1; j < ranges.length; j++) {
             if (cidrsOverlap(ranges[i].cidr, ranges[j].cidr)) {
-                c.error(ranges[j].key, `${ranges[j].cidr.text} overlaps ${ranges[i].key} (${ranges[i].cidr.text})`, "pick subnets that do not overlap");
+                c.error(
+                    ranges[j].key,
+                    `${ranges[j].cidr.text} overlaps ${ranges[i].key} (${ranges[i].cidr.text})`,
+                    "pick subnets that do not overlap",
+                );
             }
         }
     }
@@ -336,7 +424,11 @@ function checkOverlaps(c: Collector, ranges: NamedRange[], hosts: HostSpec[]): v
         if (address === undefined) return;
         for (const r of ranges) {
             if (cidrContains(r.cidr, address)) {
-                c.error(r.key, `${r.cidr.text} contains hosts[${i}].address ${h.address}`, "pick a subnet that does not contain the hosts' own addresses");
+                c.error(
+                    r.key,
+                    `${r.cidr.text} contains hosts[${i}].address ${h.address}`,
+                    "pick a subnet that does not contain the hosts' own addresses",
+                );
             }
         }
     });
@@ -356,7 +448,12 @@ function checkHostPorts(c: Collector, configured: [string, number][]): void {
     const taken: [string, number][] = [...FIXED_HOST_PORTS];
     for (const [key, value] of configured) {
         const clash = taken.find(([, p]) => p === value);
-        if (clash) c.error(key, `port ${value} is already used on the host network by ${clash[0]}`, "pick a port nothing else on the hosts listens on");
+        if (clash)
+            c.error(
+                key,
+                `port ${value} is already used on the host network by ${clash[0]}`,
+                "pick a port nothing else on the hosts listens on",
+            );
         taken.push([key, value]);
     }
 }
@@ -368,12 +465,17 @@ function checkHostPorts(c: Collector, configured: [string, number][]): void {
 function consulClientAddress(c: Collector, raw: RawConfig, hosts: HostSpec[]): string {
     const hostCount = hosts.length;
     const text = str(c, raw, "consulClientAddress");
-    const fix = "list IPv4 addresses or {{host}} (the host's own address), separated by spaces, e.g. \"127.0.0.1 {{host}}\"";
+    const fix = 'list IPv4 addresses or {{host}} (the host\'s own address), separated by spaces, e.g. "127.0.0.1 {{host}}"';
     const items = text.split(/\s+/).filter(Boolean);
     for (const item of items) {
-        if (item !== "{{host}}" && parseIpv4(item) === undefined) c.error("consulClientAddress", `"${item}" is neither an IPv4 address nor {{host}}`, fix);
+        if (item !== "{{host}}" && parseIpv4(item) === undefined)
+            c.error("consulClientAddress", `"${item}" is neither an IPv4 address nor {{host}}`, fix);
         if (item === "0.0.0.0" && hostCount > 1) {
-            c.error("consulClientAddress", "0.0.0.0 exposes Consul's HTTP API on every address of every host", `bind what needs it: ${fix}`);
+            c.error(
+                "consulClientAddress",
+                "0.0.0.0 exposes Consul's HTTP API on every address of every host",
+                `bind what needs it: ${fix}`,
+            );
         }
     }
     if (items.length === 0) c.error("consulClientAddress", "is empty", `${fix}; 127.0.0.1 keeps the API on each host`);
@@ -398,8 +500,18 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
     const hostList = list(c, raw, "hosts");
     if (hostList.length === 0) c.error("hosts", "no hosts are configured", "list at least one host (see Pulumi.dev.yaml)");
     const hosts = hostList.map((h, i) => parseHost(c, h, i, sharedKey));
-    checkDistinct(c, hosts.map((h) => h.name), "name", (i) => `hosts[${i}].name`);
-    checkDistinct(c, hosts.map((h) => h.address), "address", (i) => `hosts[${i}].address`);
+    checkDistinct(
+        c,
+        hosts.map((h) => h.name),
+        "name",
+        (i) => `hosts[${i}].name`,
+    );
+    checkDistinct(
+        c,
+        hosts.map((h) => h.address),
+        "address",
+        (i) => `hosts[${i}].address`,
+    );
 
     const ranges: NamedRange[] = [];
     const addRange = (key: string, cidr: Cidr | undefined) => cidr && ranges.push({ key, cidr });
@@ -413,7 +525,11 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
     };
     addRange("overlaySubnet", subnetWithGateway(c, "overlaySubnet", overlay.subnet, "overlayGateway", overlay.gateway));
 
-    const gwbridge = { subnet: str(c, raw, "gwbridgeSubnet"), gateway: str(c, raw, "gwbridgeGateway"), allowRebuild: bool(c, raw, "gwbridgeAllowRebuild") };
+    const gwbridge = {
+        subnet: str(c, raw, "gwbridgeSubnet"),
+        gateway: str(c, raw, "gwbridgeGateway"),
+        allowRebuild: bool(c, raw, "gwbridgeAllowRebuild"),
+    };
     addRange("gwbridgeSubnet", subnetWithGateway(c, "gwbridgeSubnet", gwbridge.subnet, "gwbridgeGateway", gwbridge.gateway));
 
     const swarm = {
@@ -422,14 +538,25 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
         dataPathPort: int(c, raw, "swarmDataPathPort", 1024, 49151),
     };
     const pool = parseCidr(swarm.defaultAddressPool);
-    if (!pool) c.error("swarmAddressPool", `"${swarm.defaultAddressPool}" is not a valid IPv4 CIDR`, "write it as a.b.c.d/n, e.g. 10.20.0.0/16");
+    if (!pool)
+        c.error("swarmAddressPool", `"${swarm.defaultAddressPool}" is not a valid IPv4 CIDR`, "write it as a.b.c.d/n, e.g. 10.20.0.0/16");
     else if (pool.prefix > swarm.defaultAddressPoolMaskLength) {
-        c.error("swarmAddressPoolMaskLength", `/${swarm.defaultAddressPoolMaskLength} is wider than the pool ${pool.text}`, `use a mask length of at least ${pool.prefix}`);
+        c.error(
+            "swarmAddressPoolMaskLength",
+            `/${swarm.defaultAddressPoolMaskLength} is wider than the pool ${pool.text}`,
+            `use a mask length of at least ${pool.prefix}`,
+        );
     }
     addRange("swarmAddressPool", pool);
 
     const tiers = parseTiers(c, raw, ranges);
-    checkDistinct(c, tiers.map((t) => t.name), "name", (i) => `tiers[${i}].name`, "tier");
+    checkDistinct(
+        c,
+        tiers.map((t) => t.name),
+        "name",
+        (i) => `tiers[${i}].name`,
+        "tier",
+    );
     const flows = parseFlows(c, raw, tiers);
     checkOverlaps(c, ranges, hosts);
 
@@ -450,10 +577,16 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
     };
     const vip = optStr(c, raw, "edgeVip");
     const vipAddress = vip === undefined ? undefined : parseIpv4(vip);
-    if (vip && vipAddress === undefined) c.error("edgeVip", `"${vip}" is not an IPv4 address`, "set a free address on the edge hosts' LAN, or leave it empty");
-    if (vip && hosts.some((h) => h.address === vip)) c.error("edgeVip", `${vip} is a host's own address`, "pick a free address for the VIP");
+    if (vip && vipAddress === undefined)
+        c.error("edgeVip", `"${vip}" is not an IPv4 address`, "set a free address on the edge hosts' LAN, or leave it empty");
+    if (vip && hosts.some((h) => h.address === vip))
+        c.error("edgeVip", `${vip} is a host's own address`, "pick a free address for the VIP");
     for (const r of vipAddress === undefined ? [] : ranges.filter((r) => cidrContains(r.cidr, vipAddress))) {
-        c.error("edgeVip", `${vip} lies inside ${r.key} (${r.cidr.text}), where Docker hands out container addresses`, "pick a free address on the edge hosts' LAN");
+        c.error(
+            "edgeVip",
+            `${vip} lies inside ${r.key} (${r.cidr.text}), where Docker hands out container addresses`,
+            "pick a free address on the edge hosts' LAN",
+        );
     }
     const edge = {
         port: port(c, raw, "edgePort"),
@@ -467,9 +600,19 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
         virtualRouterId: int(c, raw, "edgeVirtualRouterId", 1, 255),
     };
     if (edge.vipInterface && !INTERFACE_PATTERN.test(edge.vipInterface)) {
-        c.error("edgeVipInterface", `"${edge.vipInterface}" is not a network interface name`, "give the interface the VIP lives on as `ip -br link` lists it, e.g. eth0 (at most 15 characters)");
+        c.error(
+            "edgeVipInterface",
+            `"${edge.vipInterface}" is not a network interface name`,
+            "give the interface the VIP lives on as `ip -br link` lists it, e.g. eth0 (at most 15 characters)",
+        );
     }
-    checkDistinct(c, edge.services.map((s) => s.path), "path", (i) => `edgeServices[${i}].path`, "edge service");
+    checkDistinct(
+        c,
+        edge.services.map((s) => s.path),
+        "path",
+        (i) => `edgeServices[${i}].path`,
+        "edge service",
+    );
     if (edge.services.length === 0) c.error("edgeServices", "is empty", "route at least one service, e.g. [{service: web, path: /}]");
     const backends = {
         service: name(c, raw, "backendService", "backendService"),
@@ -480,7 +623,9 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
     validateRoles(c, hosts, vip);
     checkHostPorts(c, [
         // Below 1024 the unprivileged agent listens on 8600 and the host redirects: that port is taken too.
-        ...(dnsListenPort(consul.dnsPort) !== consul.dnsPort ? [["Consul's DNS listener (consulDnsPort is below 1024)", dnsListenPort(consul.dnsPort)] as [string, number]] : []),
+        ...(dnsListenPort(consul.dnsPort) !== consul.dnsPort
+            ? [["Consul's DNS listener (consulDnsPort is below 1024)", dnsListenPort(consul.dnsPort)] as [string, number]]
+            : []),
         ["edgePort", edge.port],
         ["consulHttpPort", consul.httpPort],
         ["consulDnsPort", consul.dnsPort],
@@ -489,7 +634,11 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
     if (hosts.length > 1) {
         hosts.forEach((h, i) => {
             if (h.connection.kind === "local" && isLoopback(h.address)) {
-                c.error(`hosts[${i}].address`, `${h.address} is a loopback address in a stack of ${hosts.length} hosts, which the others cannot reach`, "set the host's LAN address");
+                c.error(
+                    `hosts[${i}].address`,
+                    `${h.address} is a loopback address in a stack of ${hosts.length} hosts, which the others cannot reach`,
+                    "set the host's LAN address",
+                );
             }
         });
     }
@@ -499,7 +648,21 @@ export function validateConfig(raw: RawConfig, stack: string): ValidationResult 
     // Ordered by name, not by their place in the list: which manager initialises the swarm, which edge is
     // MASTER and where backends go then follow the hosts themselves, so reordering the list changes nothing.
     const byName = [...hosts].sort(byHostName);
-    const model: PlatformModel = { stack, protectData, hosts: byName, overlay, gwbridge, swarm, tiers, flows, images, consul, registrator, edge, backends };
+    const model: PlatformModel = {
+        stack,
+        protectData,
+        hosts: byName,
+        overlay,
+        gwbridge,
+        swarm,
+        tiers,
+        flows,
+        images,
+        consul,
+        registrator,
+        edge,
+        backends,
+    };
     return c.errors.length === 0 ? { model, errors: [], warnings: c.warnings } : { errors: c.errors, warnings: c.warnings };
 }
 
@@ -524,7 +687,12 @@ export const swarmFixedSettings = (model: PlatformModel): SwarmFixedSettings => 
     members: Object.fromEntries(
         model.hosts.map((h) => [
             h.name,
-            { address: h.address, dataPathAddress: h.dataPathAddress ?? null, swarmRole: swarmRoleOf(h), consulRole: hasRole(h, "consul-server") ? "server" : "client" },
+            {
+                address: h.address,
+                dataPathAddress: h.dataPathAddress ?? null,
+                swarmRole: swarmRoleOf(h),
+                consulRole: hasRole(h, "consul-server") ? "server" : "client",
+            },
         ]),
     ),
 });
@@ -587,7 +755,10 @@ export function unchangeableProblems(previous: unknown, model: PlatformModel): P
         }
         // A joined node keeps its swarm role and a Consul server its Raft data: the scripts that would
         // change them run only when a node joins, so a new role would change nothing on the host.
-        for (const [field, cluster] of [["swarmRole", "the swarm"], ["consulRole", "Consul"]] as const) {
+        for (const [field, cluster] of [
+            ["swarmRole", "the swarm"],
+            ["consulRole", "Consul"],
+        ] as const) {
             const was = joined[field];
             if (was === undefined || was === current[field]) continue;
             problems.push({

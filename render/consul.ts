@@ -89,7 +89,11 @@ export const renderConsulAclApply = (): string => posixScript("exec docker exec 
 export function renderConsulAclSetup(seed: string, httpAddress: string): string {
     const lines = [
         `export CONSUL_HTTP_ADDR=${shq(httpAddress)} CONSUL_HTTP_TOKEN=${shq(consulTokenOf(seed, "management").secret)}`,
-        ...boundedWait("consul acl policy list >/dev/null 2>&1", 120, '{ echo "consul acl: no leader answering ACL requests after 120 s" >&2; exit 1; }'),
+        ...boundedWait(
+            "consul acl policy list >/dev/null 2>&1",
+            120,
+            '{ echo "consul acl: no leader answering ACL requests after 120 s" >&2; exit 1; }',
+        ),
     ];
     for (const [role, rules] of Object.entries(CONSUL_POLICIES)) {
         const policy = `swarm-platform-${role}`;
@@ -213,7 +217,11 @@ export function renderConsulAutopilotSettings(httpAddress: string): string {
     const consul = `docker exec -e CONSUL_HTTP_TOKEN -e CONSUL_HTTP_ADDR=${shq(httpAddress)} consul consul`;
     return posixScript(
         ...TOKEN_FROM_STDIN,
-        ...boundedWait(`${consul} operator autopilot get-config >/dev/null 2>&1`, 120, '{ echo "consul autopilot: no leader answering after 120 s" >&2; exit 1; }'),
+        ...boundedWait(
+            `${consul} operator autopilot get-config >/dev/null 2>&1`,
+            120,
+            '{ echo "consul autopilot: no leader answering after 120 s" >&2; exit 1; }',
+        ),
         `${consul} operator autopilot set-config -cleanup-dead-servers=false >/dev/null`,
         `${consul} operator autopilot get-config | grep -q 'CleanupDeadServers *= *false' || { echo "consul autopilot: dead-server cleanup still on" >&2; exit 1; }`,
         'echo "consul autopilot: dead-server cleanup off"',
@@ -225,13 +233,6 @@ export const CONSUL_DATA_DIR = "/consul/data";
 
 /** The official image's `consul` user and group, numeric so any image can run the agent as them. */
 export const CONSUL_USER = "100:1000";
-
-/**
- * An unprivileged agent cannot bind a port below 1024, and containers' `--dns` only knows 53: Consul
- * then listens on 8600 (its own default) and the host redirects DNS to it.
- */
-export const CONSUL_DNS_LISTEN_PORT = 8600;
-export const dnsListenPort = (dnsPort: number): number => (dnsPort < 1024 ? CONSUL_DNS_LISTEN_PORT : dnsPort);
 
 /** The nat rules that send DNS for `address:port` (from containers, and from the host itself) to Consul's `listenPort`. */
 export function dnsRedirectRules(address: string, port: number, listenPort: number): IptablesRule[] {
@@ -245,7 +246,10 @@ export function dnsRedirectRules(address: string, port: number, listenPort: numb
 }
 
 export function renderDnsRedirectApply(address: string, port: number, listenPort: number): string {
-    return posixScript(...insertRules(dnsRedirectRules(address, port, listenPort)), `echo "consul dns: ${address}:${port} -> ${listenPort}"`);
+    return posixScript(
+        ...insertRules(dnsRedirectRules(address, port, listenPort)),
+        `echo "consul dns: ${address}:${port} -> ${listenPort}"`,
+    );
 }
 
 export function renderDnsRedirectRemove(address: string, port: number, listenPort: number): string {
@@ -305,7 +309,11 @@ export function renderConsulAgentConfig(s: ConsulAgentSettings): string {
             // While the leader is unreachable, agents keep using the policies they last resolved.
             down_policy: "extend-cache",
             enable_token_persistence: false,
-            tokens: { agent: s.acl.agent, default: s.acl.default, ...(s.server && s.acl.management ? { initial_management: s.acl.management } : {}) },
+            tokens: {
+                agent: s.acl.agent,
+                default: s.acl.default,
+                ...(s.server && s.acl.management ? { initial_management: s.acl.management } : {}),
+            },
         },
         disable_update_check: true,
         log_level: "INFO",
@@ -325,4 +333,8 @@ export const gossipKeyOf = (secret32: string): string => Buffer.from(secret32, "
 export const renderNameservers = (): string => posixScript(`awk '$1 == "nameserver" { print $2 }' /etc/resolv.conf`);
 
 /** The address lines of renderNameservers' output (IPv4 or IPv6); anything else is dropped. */
-export const parseNameservers = (stdout: string): string[] => stdout.split("\n").map((l) => l.trim()).filter((l) => /^[0-9a-fA-F.:]+$/.test(l));
+export const parseNameservers = (stdout: string): string[] =>
+    stdout
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => /^[0-9a-fA-F.:]+$/.test(l));

@@ -17,7 +17,8 @@ export const PROXIED_ENGINE_SOCKET = "/run/docker-engine.sock";
 
 /** The requests passed on: GET/HEAD of these paths, with or without an API version prefix. */
 // [.] rather than a backslash-escaped dot: HAProxy's config parser reads backslashes as escapes.
-export const DOCKER_PROXY_ALLOWED_PATH = "^(/v[0-9]+[.][0-9]+)?/(_ping|version|info|events|containers/json|containers/[A-Za-z0-9_.-]+/json)$";
+export const DOCKER_PROXY_ALLOWED_PATH =
+    "^(/v[0-9]+[.][0-9]+)?/(_ping|version|info|events|containers/json|containers/[A-Za-z0-9_.-]+/json)$";
 
 export function renderDockerProxyConfig(engineSocket = PROXIED_ENGINE_SOCKET): string {
     return `global

@@ -251,7 +251,8 @@ template {
 }
 
 /** A shell test: does this host (or a container on its network) hold `ip` as a local address? */
-const vipHere = (ip: string): string => `awk -v ip=${shq(ip)} '$2 == ip { getline; if ($0 ~ /host LOCAL/) found = 1 } END { exit !found }' /proc/net/fib_trie`;
+const vipHere = (ip: string): string =>
+    `awk -v ip=${shq(ip)} '$2 == ip { getline; if ($0 ~ /host LOCAL/) found = 1 } END { exit !found }' /proc/net/fib_trie`;
 
 /**
  * The edge container's command: consul-template, and nginx under it, behind a shell that turns

@@ -17,18 +17,20 @@ export const FIREWALL_KEEPER_SCRIPT = "/etc/firewall-keeper/keep.sh";
  * namespace. No `set -e`: a rule that cannot be inserted now is retried on the next pass.
  */
 export function renderFirewallKeeper(rules: IptablesRule[]): string {
-    return [
-        "set -u",
-        `if iptables-nft -w -n -L DOCKER-USER >/dev/null 2>&1; then backend=iptables-nft; else backend=iptables-legacy; fi`,
-        `iptables() { "$backend" -w "$@"; }`,
-        `echo "firewall-keeper: ${rules.length} rule(s) through $backend, checked every ${FIREWALL_KEEPER_INTERVAL_SECONDS} s"`,
-        // sleep in the background: sh runs a trap only between commands, and a foreground sleep would hold SIGTERM back.
-        `trap 'exit 0' TERM INT`,
-        `while :; do`,
-        ...insertRules(rules, true).map((line) => `  ${line}`),
-        `  sleep ${FIREWALL_KEEPER_INTERVAL_SECONDS} & wait $!`,
-        `done`,
-    ].join("\n") + "\n";
+    return (
+        [
+            "set -u",
+            `if iptables-nft -w -n -L DOCKER-USER >/dev/null 2>&1; then backend=iptables-nft; else backend=iptables-legacy; fi`,
+            `iptables() { "$backend" -w "$@"; }`,
+            `echo "firewall-keeper: ${rules.length} rule(s) through $backend, checked every ${FIREWALL_KEEPER_INTERVAL_SECONDS} s"`,
+            // sleep in the background: sh runs a trap only between commands, and a foreground sleep would hold SIGTERM back.
+            `trap 'exit 0' TERM INT`,
+            `while :; do`,
+            ...insertRules(rules, true).map((line) => `  ${line}`),
+            `  sleep ${FIREWALL_KEEPER_INTERVAL_SECONDS} & wait $!`,
+            `done`,
+        ].join("\n") + "\n"
+    );
 }
 
 /**

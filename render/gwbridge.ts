@@ -73,7 +73,10 @@ export function renderGwBridgeRebuild(spec: GwBridgeSpec, host: HostSpec, manage
         `if [ "$current" = ${shq(want)} ]; then echo "${GWBRIDGE}: already ${want}"; exit 0; fi`,
         `echo "${GWBRIDGE} on ${host.name}: has $current; leaving the swarm to rebuild it with ${want}"`,
         `if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ]; then`,
-        ...selfDemotion(REJOIN_SECONDS, fail(`${host.name} still a manager ${REJOIN_SECONDS} s after its demotion; the other nodes are left as they are`)).map((l) => `  ${l}`),
+        ...selfDemotion(
+            REJOIN_SECONDS,
+            fail(`${host.name} still a manager ${REJOIN_SECONDS} s after its demotion; the other nodes are left as they are`),
+        ).map((l) => `  ${l}`),
         `fi`,
         `docker swarm leave --force >/dev/null`,
         ...removeBridge(host.name),

@@ -29,14 +29,19 @@ export interface IptablesRule {
     spec: string;
 }
 
-const iptables = (r: IptablesRule, action: "-C" | "-D" | "-I"): string => `iptables -t ${r.table} ${action} ${r.chain}${action === "-I" ? " 1" : ""} ${r.spec}`;
+const iptables = (r: IptablesRule, action: "-C" | "-D" | "-I"): string =>
+    `iptables -t ${r.table} ${action} ${r.chain}${action === "-I" ? " 1" : ""} ${r.spec}`;
 
 /**
  * Script lines inserting each rule at the top of its chain; `-C` first keeps re-runs from stacking
  * duplicates. With `announce`, each insertion prints the rule, so a rule put back shows in a log.
  */
 export const insertRules = (rules: IptablesRule[], announce = false): string[] =>
-    rules.map((r) => `${iptables(r, "-C")} 2>/dev/null || ${announce ? `{ ${iptables(r, "-I")} && echo ${shq(`put back: -t ${r.table} ${r.chain} ${r.spec}`)}; }` : iptables(r, "-I")}`);
+    rules.map(
+        (r) =>
+            `${iptables(r, "-C")} 2>/dev/null || ${announce ? `{ ${iptables(r, "-I")} && echo ${shq(`put back: -t ${r.table} ${r.chain} ${r.spec}`)}; }` : iptables(r, "-I")}`,
+    );
 
 /** Script lines deleting exactly these rules, every copy of them, and nothing else. */
-export const deleteRules = (rules: IptablesRule[]): string[] => rules.map((r) => `while ${iptables(r, "-C")} 2>/dev/null; do ${iptables(r, "-D")}; done`);
+export const deleteRules = (rules: IptablesRule[]): string[] =>
+    rules.map((r) => `while ${iptables(r, "-C")} 2>/dev/null; do ${iptables(r, "-D")}; done`);

@@ -20,10 +20,14 @@ export function renderDockerSshOptions(spec: SshClientSpec): string[] {
     const identity = spec.privateKeyPath ? ["-i", spec.privateKeyPath, "-o", "IdentitiesOnly=yes"] : [];
     const hostKey = spec.hostKey
         ? [
-              "-o", "StrictHostKeyChecking=yes",
-              "-o", "UserKnownHostsFile=/dev/null",
-              "-o", "GlobalKnownHostsFile=/dev/null",
-              "-o", `KnownHostsCommand=/bin/echo %H ${spec.hostKey}`,
+              "-o",
+              "StrictHostKeyChecking=yes",
+              "-o",
+              "UserKnownHostsFile=/dev/null",
+              "-o",
+              "GlobalKnownHostsFile=/dev/null",
+              "-o",
+              `KnownHostsCommand=/bin/echo %H ${spec.hostKey}`,
           ]
         : ["-o", "StrictHostKeyChecking=accept-new"];
     return ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", ...identity, ...hostKey];

@@ -20,16 +20,25 @@ export function flowRules(flow: FlowSpec, subnets: Record<string, string>, stack
     const p = flow.protocol;
     return [
         { table: "filter", chain: "DOCKER-USER", spec: `-i ${from} -o ${to} -p ${p} --dport ${flow.port} ${comment} -j ACCEPT` },
-        { table: "filter", chain: "DOCKER-USER", spec: `-i ${to} -o ${from} -p ${p} --sport ${flow.port} -m conntrack --ctstate ESTABLISHED,RELATED ${comment} -j ACCEPT` },
+        {
+            table: "filter",
+            chain: "DOCKER-USER",
+            spec: `-i ${to} -o ${from} -p ${p} --sport ${flow.port} -m conntrack --ctstate ESTABLISHED,RELATED ${comment} -j ACCEPT`,
+        },
         { table: "raw", chain: "PREROUTING", spec: `-i ${from} -d ${subnets[flow.to]} -p ${p} --dport ${flow.port} ${comment} -j ACCEPT` },
-        { table: "raw", chain: "PREROUTING", spec: `-i ${to} -s ${subnets[flow.to]} -d ${subnets[flow.from]} -p ${p} --sport ${flow.port} ${comment} -j ACCEPT` },
+        {
+            table: "raw",
+            chain: "PREROUTING",
+            spec: `-i ${to} -s ${subnets[flow.to]} -d ${subnets[flow.from]} -p ${p} --sport ${flow.port} ${comment} -j ACCEPT`,
+        },
     ];
 }
 
 const subnetsOf = (tiers: TierSpec[]): Record<string, string> => Object.fromEntries(tiers.map((t) => [t.name, t.subnet]));
 
 /** Every rule of every configured flow. */
-export const flowRuleSet = (flows: FlowSpec[], tiers: TierSpec[], stack: string): IptablesRule[] => flows.flatMap((f) => flowRules(f, subnetsOf(tiers), stack));
+export const flowRuleSet = (flows: FlowSpec[], tiers: TierSpec[], stack: string): IptablesRule[] =>
+    flows.flatMap((f) => flowRules(f, subnetsOf(tiers), stack));
 
 /** Inserts each flow's rules at the top of their chains; `-C` first keeps re-runs from stacking duplicates. */
 export function renderFlowRulesApply(flows: FlowSpec[], tiers: TierSpec[], stack: string): string {
@@ -44,8 +53,5 @@ export function renderFlowRulesApply(flows: FlowSpec[], tiers: TierSpec[], stack
 /** Deletes exactly the rules apply inserted, every copy of them, and nothing else. */
 export function renderFlowRulesRemove(flows: FlowSpec[], tiers: TierSpec[], stack: string): string {
     const rules = flowRuleSet(flows, tiers, stack);
-    return posixScript(
-        ...removeKeptRules(rules),
-        `echo "flows: ${rules.length} rule(s) removed"`,
-    );
+    return posixScript(...removeKeptRules(rules), `echo "flows: ${rules.length} rule(s) removed"`);
 }

@@ -9,14 +9,57 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { projectConfigDefaults } from "../lib/defaults";
 import { devLocalStack, insideHost, readmeUpCommand, tagDefaultImages, untagDefaultImages } from "./devlocal";
-import { checkDestroy, checkHostKeyPinned, checkNoChanges, checkScale, checkUnchangeableRefused, checkPreview, checkProtect, checkStateSecrets, checkUp, engineWarnings } from "./lifecycle";
-import { HostSnapshot, RIG_STATE, diffSnapshots, dockerOn, filesHolding, hostAddress, must, publicKeyOf, run, snapshotHosts, waitFor } from "./lib";
+import {
+    checkDestroy,
+    checkHostKeyPinned,
+    checkNoChanges,
+    checkScale,
+    checkUnchangeableRefused,
+    checkPreview,
+    checkProtect,
+    checkStateSecrets,
+    checkUp,
+    engineWarnings,
+} from "./lifecycle";
+import { HostSnapshot, RIG_STATE, diffSnapshots, dockerOn, hostAddress, must, publicKeyOf, run, snapshotHosts, waitFor } from "./lib";
+import { filesHolding } from "../support/files";
 import { CliStack, RIG_HOST_KEY, installPlugins, killCurrent, rigStack } from "./pulumi";
-import { checkDrift, checkFirewallRestored, checkFlowsChanged, checkGwbridgeRebuilt, checkHostAdded, checkHostRemoved, checkInitManagerRetired, checkInterrupted, checkUpgrades } from "./day2";
+import {
+    checkDrift,
+    checkFirewallRestored,
+    checkFlowsChanged,
+    checkGwbridgeRebuilt,
+    checkHostAdded,
+    checkHostRemoved,
+    checkInitManagerRetired,
+    checkInterrupted,
+    checkUpgrades,
+} from "./day2";
 import { assert, check, info, report, tally, timing } from "./report";
 import {
-    DEV, GWBRIDGE_WANT, MULTI, Scenario, checkConsul, checkConsulApiClosed, checkConsulServerCutOff, checkConsulUnprivileged, checkCpuWeights, checkDockerProxy, checkEdgeDynamics, checkEdgeMalformedEntry, checkEdgeReach, checkGwbridge, checkIsolation, checkOverlay,
-    checkRegistrator, checkServiceDns, checkSwarm, checkVersions, checkVip, gwbridgeOf, secretsOnHosts,
+    DEV,
+    GWBRIDGE_WANT,
+    MULTI,
+    Scenario,
+    checkConsul,
+    checkConsulApiClosed,
+    checkConsulServerCutOff,
+    checkConsulUnprivileged,
+    checkCpuWeights,
+    checkDockerProxy,
+    checkEdgeDynamics,
+    checkEdgeMalformedEntry,
+    checkEdgeReach,
+    checkGwbridge,
+    checkIsolation,
+    checkOverlay,
+    checkRegistrator,
+    checkServiceDns,
+    checkSwarm,
+    checkVersions,
+    checkVip,
+    gwbridgeOf,
+    secretsOnHosts,
 } from "./system";
 
 // rig-h4 is in no stack file: rig-multi adds it as a worker and takes it out again.
@@ -61,7 +104,14 @@ async function checkReorder(stack: CliStack): Promise<void> {
         fs.writeFileSync(file, yaml.dump(doc));
         try {
             const r = await stack.cli("preview", ["--expect-no-changes"]);
-            assert(r.code === 0, `hosts listed as ${[...names].reverse().join(", ")}: exit ${r.code}: ${r.output.split("\n").filter((l) => /^\s*[-+~]{1,2}\s/.test(l)).slice(0, 6).join(" / ")}`);
+            assert(
+                r.code === 0,
+                `hosts listed as ${[...names].reverse().join(", ")}: exit ${r.code}: ${r.output
+                    .split("\n")
+                    .filter((l) => /^\s*[-+~]{1,2}\s/.test(l))
+                    .slice(0, 6)
+                    .join(" / ")}`,
+            );
             return `hosts listed as ${[...names].reverse().join(", ")} instead of ${names.join(", ")}: preview --expect-no-changes exit 0`;
         } finally {
             fs.writeFileSync(file, original);
@@ -74,14 +124,21 @@ async function checkNoKeyOnDisk(stack: CliStack): Promise<void> {
     await check(`no-key-on-disk[${stack.label}]`, async () => {
         // The second line of every unencrypted OpenSSH ed25519 key is the same header; the third is this key's own.
         const keyLine = fs.readFileSync(RIG_KEY, "utf8").split("\n")[2];
-        const found = [os.tmpdir(), stack.projectDir, path.join(os.homedir(), ".ssh")].flatMap((d) => (fs.existsSync(d) ? filesHolding(d, keyLine) : []));
+        const found = [os.tmpdir(), stack.projectDir, path.join(os.homedir(), ".ssh")].flatMap((d) =>
+            fs.existsSync(d) ? filesHolding(d, keyLine) : [],
+        );
         assert(found.length === 0, `the private key is in ${found.join(", ")}`);
         return `no file in ${os.tmpdir()}, the project or ~/.ssh holds the private key`;
     });
 }
 
 /** After a first `up`: the system checks, then nothing to change for the engine, then no secret in the state or on disk. */
-async function checkDayOne(stack: CliStack, s: Scenario, edgeFailure: (s: Scenario) => Promise<void>, isolationHost: number): Promise<void> {
+async function checkDayOne(
+    stack: CliStack,
+    s: Scenario,
+    edgeFailure: (s: Scenario) => Promise<void>,
+    isolationHost: number,
+): Promise<void> {
     await checkRunningStack(s, edgeFailure, isolationHost);
     await checkNoKeyOnDisk(stack);
     await checkNoChanges(stack, s.hosts);
@@ -92,19 +149,51 @@ async function checkDayOne(stack: CliStack, s: Scenario, edgeFailure: (s: Scenar
 
 async function scenarioDev(baseline: HostSnapshot[]): Promise<void> {
     const s = DEV;
-    info(`=== ${s.stack}: one host (rig-h1) with every role over SSH; a swarm and a docker_gwbridge made by hand beforehand must survive destroy`);
+    info(
+        `=== ${s.stack}: one host (rig-h1) with every role over SSH; a swarm and a docker_gwbridge made by hand beforehand must survive destroy`,
+    );
     await must(
-        dockerOn(1, ["network", "create", "--driver", "bridge", "--subnet", "172.21.0.0/20", "--gateway", "172.21.0.1", "-o", "com.docker.network.bridge.enable_icc=false",
-            "-o", "com.docker.network.bridge.enable_ip_masquerade=true", "-o", "com.docker.network.bridge.name=docker_gwbridge", "docker_gwbridge"]),
+        dockerOn(1, [
+            "network",
+            "create",
+            "--driver",
+            "bridge",
+            "--subnet",
+            "172.21.0.0/20",
+            "--gateway",
+            "172.21.0.1",
+            "-o",
+            "com.docker.network.bridge.enable_icc=false",
+            "-o",
+            "com.docker.network.bridge.enable_ip_masquerade=true",
+            "-o",
+            "com.docker.network.bridge.name=docker_gwbridge",
+            "docker_gwbridge",
+        ]),
         "hand-made docker_gwbridge",
     );
     await must(dockerOn(1, ["swarm", "init", "--advertise-addr", hostAddress(1)]), "hand-made swarm init");
     // The swarm's ingress sandbox joins docker_gwbridge (and gets its raw/PREROUTING rule) a moment after
     // init: the "before" snapshot must include it.
-    const sandbox = await waitFor(async () => {
-        const ip = (await dockerOn(1, ["network", "inspect", "docker_gwbridge", "-f", '{{range .Containers}}{{if eq .Name "gateway_ingress-sbox"}}{{.IPv4Address}}{{end}}{{end}}'])).stdout.trim().split("/")[0];
-        return ip && (await snapshotHosts([1]))[0].firewall.some((r) => r.includes(`-d ${ip}/32`)) ? ip : undefined;
-    }, 30_000, 500, 60);
+    const sandbox = await waitFor(
+        async () => {
+            const ip = (
+                await dockerOn(1, [
+                    "network",
+                    "inspect",
+                    "docker_gwbridge",
+                    "-f",
+                    '{{range .Containers}}{{if eq .Name "gateway_ingress-sbox"}}{{.IPv4Address}}{{end}}{{end}}',
+                ])
+            ).stdout
+                .trim()
+                .split("/")[0];
+            return ip && (await snapshotHosts([1]))[0].firewall.some((r) => r.includes(`-d ${ip}/32`)) ? ip : undefined;
+        },
+        30_000,
+        500,
+        60,
+    );
     if (!sandbox.value) info("the hand-made swarm's ingress sandbox did not show on docker_gwbridge within 30s");
     const pre = await snapshotHosts(ALL_HOSTS);
     const handSwarm = pre[0].swarm[0];
@@ -139,7 +228,19 @@ async function scenarioMulti(baseline: HostSnapshot[]): Promise<void> {
     });
     // A docker_gwbridge with another subnet on rig-h3: the default config must refuse to touch it.
     await must(
-        dockerOn(3, ["network", "create", "--driver", "bridge", "--subnet", "172.22.0.0/20", "--gateway", "172.22.0.1", "-o", "com.docker.network.bridge.name=docker_gwbridge", "docker_gwbridge"]),
+        dockerOn(3, [
+            "network",
+            "create",
+            "--driver",
+            "bridge",
+            "--subnet",
+            "172.22.0.0/20",
+            "--gateway",
+            "172.22.0.1",
+            "-o",
+            "com.docker.network.bridge.name=docker_gwbridge",
+            "docker_gwbridge",
+        ]),
         "wrong-subnet docker_gwbridge on rig-h3",
     );
     const pre = await snapshotHosts(ALL_HOSTS);
@@ -150,14 +251,23 @@ async function scenarioMulti(baseline: HostSnapshot[]): Promise<void> {
             const r = await stack.cli("up");
             assert(r.code !== 0, "up succeeded although rig-h3's docker_gwbridge has 172.22.0.0/20");
             const line = r.output.split("\n").find((l) => l.includes("gwbridgeAllowRebuild") && l.includes("rig-h3"));
-            assert(line, `up failed, but no line names gwbridgeAllowRebuild and rig-h3: ${r.output.split("\n").filter((l) => l.includes("error")).slice(0, 4).join(" / ")}`);
+            assert(
+                line,
+                `up failed, but no line names gwbridgeAllowRebuild and rig-h3: ${r.output
+                    .split("\n")
+                    .filter((l) => l.includes("error"))
+                    .slice(0, 4)
+                    .join(" / ")}`,
+            );
             const gw = await gwbridgeOf(3);
             assert(gw.startsWith("172.22.0.0/20"), `rig-h3's docker_gwbridge changed to ${gw}`);
             return `up failed in ${r.seconds.toFixed(1)}s, bridge untouched; ${line.trim().slice(0, 260)}`;
         });
         // What the refused update created goes again; the bridge it refused to touch must stay.
         await checkDestroy(stack, ALL_HOSTS, pre, "before the refused up (rig-h3's foreign docker_gwbridge included)");
-        if (await checkUp(stack, s, ["--config", "swarm-platform:gwbridgeAllowRebuild=true"], `up[${s.stack}] (gwbridgeAllowRebuild=true)`)) {
+        if (
+            await checkUp(stack, s, ["--config", "swarm-platform:gwbridgeAllowRebuild=true"], `up[${s.stack}] (gwbridgeAllowRebuild=true)`)
+        ) {
             await check(`gwbridge-rebuild[${s.stack}]`, async () => {
                 const gw = await gwbridgeOf(3);
                 assert(gw === `${GWBRIDGE_WANT} managed=true`, `rig-h3's docker_gwbridge is "${gw}"`);
@@ -182,7 +292,9 @@ async function scenarioMulti(baseline: HostSnapshot[]): Promise<void> {
         }
     } finally {
         await checkDestroy(stack, ALL_HOSTS, baseline, "in the baseline taken before any stack ran");
-        await dockerOn(3, ["network", "rm", "docker_gwbridge"]).then((r) => r.code === 0 && info("removed a docker_gwbridge left on rig-h3"));
+        await dockerOn(3, ["network", "rm", "docker_gwbridge"]).then(
+            (r) => r.code === 0 && info("removed a docker_gwbridge left on rig-h3"),
+        );
     }
 }
 
@@ -190,14 +302,18 @@ async function scenarioMulti(baseline: HostSnapshot[]): Promise<void> {
 async function checkConfigValidation(dev: CliStack, stack: string, reached: RegExp, withKey: boolean): Promise<void> {
     await check(`config-validation[${stack}${withKey ? ", sshPrivateKey set" : ""}]`, async () => {
         if (withKey) {
-            const set = await dev.shell(`pulumi config set --stack ${stack} --secret sshPrivateKey < ${RIG_KEY} && pulumi config get --stack ${stack} sshPrivateKey >/dev/null`);
+            const set = await dev.shell(
+                `pulumi config set --stack ${stack} --secret sshPrivateKey < ${RIG_KEY} && pulumi config get --stack ${stack} sshPrivateKey >/dev/null`,
+            );
             assert(set.code === 0, `pulumi config set --secret sshPrivateKey: exit ${set.code}`);
         }
         // An empty HOME: multihost's ~/.ssh/id_ed25519 is missing, so the program stops before any provider could dial its placeholder hosts.
         const home = fs.mkdtempSync(path.join(os.tmpdir(), "rig-home-"));
         try {
             const r = await dev.shell(`exec pulumi preview --stack ${stack} --non-interactive`, { HOME: home });
-            const refused = r.output.split("\n").find((l) => /validating stack config|missing configuration value|must be encrypted/.test(l));
+            const refused = r.output
+                .split("\n")
+                .find((l) => /validating stack config|missing configuration value|must be encrypted/.test(l));
             assert(!refused, `the CLI refused the stack config: ${refused}`);
             assert(reached.test(r.output), `no sign the program ran (exit ${r.code}): ${r.output.slice(-400)}`);
             return `exit ${r.code}; the program ran (${reached.exec(r.output)?.[0]})`;
@@ -221,18 +337,30 @@ async function scenarioLocal(): Promise<void> {
         await checkPreview(dev, ALL_HOSTS);
         const up = await dev.shell(command);
         const warnings = engineWarnings(up);
-        report(up.code === 0 && warnings.length === 0, "readme-up[dev-local]", `\`${command}\`: exit ${up.code} in ${up.seconds.toFixed(1)}s${warnings.length ? `, engine warnings: ${warnings.join(" / ")}` : ", no engine warning"}`);
+        report(
+            up.code === 0 && warnings.length === 0,
+            "readme-up[dev-local]",
+            `\`${command}\`: exit ${up.code} in ${up.seconds.toFixed(1)}s${warnings.length ? `, engine warnings: ${warnings.join(" / ")}` : ", no engine warning"}`,
+        );
         if (up.code === 0) {
             timing("up[dev-local] duration", up.seconds);
             await check("edge-reach[dev-local]", async () => {
                 const names = new Set<string>();
                 const probe = `for i in $(seq 1 30); do curl -s -m 2 http://127.0.0.1:8080/ | sed -n 's/^Name: //p'; sleep 0.3; done`;
                 const [nsenter, ...into] = insideHost(1);
-                await waitFor(async () => {
-                    const r = await run(nsenter, [...into, "sh", "-c", probe], { timeoutMs: 30_000 });
-                    r.stdout.split("\n").filter(Boolean).forEach((n) => names.add(n));
-                    return names.size >= 3 ? true : undefined;
-                }, 90_000, 1000, 6);
+                await waitFor(
+                    async () => {
+                        const r = await run(nsenter, [...into, "sh", "-c", probe], { timeoutMs: 30_000 });
+                        r.stdout
+                            .split("\n")
+                            .filter(Boolean)
+                            .forEach((n) => names.add(n));
+                        return names.size >= 3 ? true : undefined;
+                    },
+                    90_000,
+                    1000,
+                    6,
+                );
                 assert(names.size >= 3, `only ${[...names].join(", ") || "no backend"} answered on http://127.0.0.1:8080/`);
                 return `http://127.0.0.1:8080/ inside rig-h1 served ${[...names].sort().join(", ")}`;
             });
@@ -261,7 +389,12 @@ async function main(): Promise<number> {
     await check("baseline", async () => {
         const busy = baseline.filter((b) => b.containers.length > 0 || !b.swarm[0].startsWith("inactive") || b.volumes.length > 0);
         assert(busy.length === 0, `hosts not fresh: ${busy.map((b) => b.host).join(", ")}`);
-        return baseline.map((b) => `${b.host}: ${b.networks.length} networks, ${b.images.length} images, ${b.firewall.length} DOCKER-USER/raw PREROUTING rule(s), swarm ${b.swarm[0].split(" ")[0]}`).join("; ");
+        return baseline
+            .map(
+                (b) =>
+                    `${b.host}: ${b.networks.length} networks, ${b.images.length} images, ${b.firewall.length} DOCKER-USER/raw PREROUTING rule(s), swarm ${b.swarm[0].split(" ")[0]}`,
+            )
+            .join("; ");
     });
     for (const sc of scenarios) {
         if (sc === "dev") await scenarioDev(baseline);

@@ -106,7 +106,14 @@ const replacedIn = (r: PulumiRun): string[] =>
         .map((m) => m[1]);
 
 /** The resources `up` touched at all (created, deleted, updated or replaced). */
-export const touchedIn = (r: PulumiRun): string[] => [...new Set(r.output.split("\n").map((l) => STEP.exec(l)?.[1]).filter((n): n is string => Boolean(n)))];
+export const touchedIn = (r: PulumiRun): string[] => [
+    ...new Set(
+        r.output
+            .split("\n")
+            .map((l) => STEP.exec(l)?.[1])
+            .filter((n): n is string => Boolean(n)),
+    ),
+];
 
 /** The rig host a resource belongs to, by the host name its name ends with. */
 const hostOf = (name: string): string | undefined => /(rig-h\d+)$/.exec(name)?.[1];
@@ -133,7 +140,13 @@ function overlappingHosts(r: PulumiRun, of: RegExp): string[] {
 /** A locally built image that differs from `base` (a label), tagged `tag` on each host: an upgrade with nothing else changed. */
 async function buildVariant(hosts: number[], base: string, tag: string): Promise<void> {
     for (const h of hosts) {
-        await must(dockerOn(h, ["build", "-q", "-t", tag, "-"], { input: `FROM ${base}\nLABEL io.swarm-platform.rig.variant=${JSON.stringify(tag)}\n`, env: { ...process.env, DOCKER_BUILDKIT: "0" } }), `docker build ${tag} on rig-h${h}`);
+        await must(
+            dockerOn(h, ["build", "-q", "-t", tag, "-"], {
+                input: `FROM ${base}\nLABEL io.swarm-platform.rig.variant=${JSON.stringify(tag)}\n`,
+                env: { ...process.env, DOCKER_BUILDKIT: "0" },
+            }),
+            `docker build ${tag} on rig-h${h}`,
+        );
     }
 }
 
@@ -154,7 +167,14 @@ async function watchedUp(stack: StackCli, s: Scenario, args: string[]): Promise<
 
 /** Fails the check unless `up` succeeded with nothing failed and a leader throughout. */
 function assertUndisturbed(r: PulumiRun, w: WatchResult, line: string): void {
-    assert(r.code === 0, `up exit ${r.code}: ${r.output.split("\n").filter((l) => /error/.test(l)).slice(0, 4).join(" / ")}; ${line}`);
+    assert(
+        r.code === 0,
+        `up exit ${r.code}: ${r.output
+            .split("\n")
+            .filter((l) => /error/.test(l))
+            .slice(0, 4)
+            .join(" / ")}; ${line}`,
+    );
     assert(w.failed === 0, `${w.failed} requests failed after a retry; ${line}`);
     assert(w.leaderlessSeconds === 0, `no leader for ${w.leaderlessSeconds.toFixed(1)}s; ${line}`);
     // A VRRP hand-over can leave the old MASTER holding the VIP for the moment it takes to hear the
@@ -167,9 +187,20 @@ function assertUndisturbed(r: PulumiRun, w: WatchResult, line: string): void {
  * is replaced, one host at a time, nothing outside `rolled` and `alsoTouched` changes, no request
  * fails after one retry and a server always names a leader.
  */
-async function checkRollout(stack: StackCli, s: Scenario, label: string, config: string[], rolled: RegExp, alsoTouched: RegExp): Promise<boolean> {
+async function checkRollout(
+    stack: StackCli,
+    s: Scenario,
+    label: string,
+    config: string[],
+    rolled: RegExp,
+    alsoTouched: RegExp,
+): Promise<boolean> {
     return check(`${label}[${stack.label}]`, async () => {
-        const { r, w } = await watchedUp(stack, s, config.flatMap((c) => ["--config", c]));
+        const { r, w } = await watchedUp(
+            stack,
+            s,
+            config.flatMap((c) => ["--config", c]),
+        );
         const replaced = replacedIn(r).filter((n) => rolled.test(n));
         const line = describe(r, w, `replaced in order: ${replaced.join(", ") || "nothing"}`);
         assertUndisturbed(r, w, line);
@@ -194,8 +225,10 @@ interface Member {
     Status: number;
 }
 
-const consulMembers = async (from: number): Promise<Member[]> => JSON.parse((await curlFromHost(from, "http://127.0.0.1:8500/v1/agent/members")).body || "[]") as Member[];
-const swarmNodes = async (manager: number): Promise<string[]> => (await must(dockerOn(manager, ["node", "ls", "--format", "{{.Hostname}} {{.Status}}"]), "docker node ls")).split("\n").filter(Boolean);
+const consulMembers = async (from: number): Promise<Member[]> =>
+    JSON.parse((await curlFromHost(from, "http://127.0.0.1:8500/v1/agent/members")).body || "[]") as Member[];
+const swarmNodes = async (manager: number): Promise<string[]> =>
+    (await must(dockerOn(manager, ["node", "ls", "--format", "{{.Hostname}} {{.Status}}"]), "docker node ls")).split("\n").filter(Boolean);
 
 /** The roles a host added by the rig takes: a worker and Consul client, or a manager and Consul server. */
 const ADDED_ROLES = { worker: ["worker", "consul-client"], manager: ["manager", "consul-server"] } as const;
@@ -230,9 +263,11 @@ async function hostIndex(stack: StackCli, h: number): Promise<number> {
 }
 
 /** The Raft peers (address:port) a Consul server knows; no token needed. */
-const raftPeers = async (from: number): Promise<string[]> => JSON.parse((await curlFromHost(from, "http://127.0.0.1:8500/v1/status/peers")).body || "[]") as string[];
+const raftPeers = async (from: number): Promise<string[]> =>
+    JSON.parse((await curlFromHost(from, "http://127.0.0.1:8500/v1/status/peers")).body || "[]") as string[];
 
-const swarmClusterId = async (h: number): Promise<string> => (await must(dockerOn(h, ["info", "--format", "{{.Swarm.Cluster.ID}}"]), "docker info")).trim();
+const swarmClusterId = async (h: number): Promise<string> =>
+    (await must(dockerOn(h, ["info", "--format", "{{.Swarm.Cluster.ID}}"]), "docker info")).trim();
 
 /** Fails unless rig-h<h> is a Ready node and a live Consul member (a server also a Raft peer), as manager rig-h<from> sees it. */
 async function assertJoined(h: number, server: boolean, from: number, line: string): Promise<string> {
@@ -241,7 +276,11 @@ async function assertJoined(h: number, server: boolean, from: number, line: stri
     assert(node === `${name} Ready`, `docker node ls on rig-h${from} shows ${node ?? `no ${name}`}; ${line}`);
     const member = (await consulMembers(from)).find((m) => m.Name === name);
     assert(member?.Status === 1, `Consul lists ${name} as ${member ? `status ${member.Status}` : "no member"}; ${line}`);
-    if (server) assert((await raftPeers(from)).includes(`${hostAddress(h)}:8300`), `${name} is not a Raft peer: ${(await raftPeers(from)).join(", ")}; ${line}`);
+    if (server)
+        assert(
+            (await raftPeers(from)).includes(`${hostAddress(h)}:8300`),
+            `${name} is not a Raft peer: ${(await raftPeers(from)).join(", ")}; ${line}`,
+        );
     return `${node}, Consul member alive${server ? ", a Raft peer" : ""}`;
 }
 
@@ -249,7 +288,10 @@ async function assertJoined(h: number, server: boolean, from: number, line: stri
 async function assertLeft(h: number, from: number, line: string): Promise<string> {
     const name = `rig-h${h}`;
     const nodes = await swarmNodes(from);
-    assert(!nodes.some((l) => l.startsWith(`${name} `)), `docker node ls on rig-h${from} still lists ${nodes.filter((l) => l.startsWith(name)).join(", ")}; ${line}`);
+    assert(
+        !nodes.some((l) => l.startsWith(`${name} `)),
+        `docker node ls on rig-h${from} still lists ${nodes.filter((l) => l.startsWith(name)).join(", ")}; ${line}`,
+    );
     const member = (await consulMembers(from)).find((m) => m.Name === name);
     assert(!member || member.Status === 3, `Consul lists ${name} with status ${member?.Status} (3 is left); ${line}`);
     const peers = await raftPeers(from);
@@ -271,14 +313,32 @@ const rolledFor = (kind: AddedKind): RegExp => (kind === "manager" ? /^platform-
  * `up` with config `changes` made first, while the service is watched: fails unless it was undisturbed,
  * touched nothing but `allowed` outside rig-h<h>'s own resources, and rolled `rolled` one host at a time.
  */
-async function watchedHostChange(stack: StackCli, s: Scenario, h: number, changes: string[][], allowed: RegExp, rolled: RegExp): Promise<{ r: PulumiRun; line: string }> {
+async function watchedHostChange(
+    stack: StackCli,
+    s: Scenario,
+    h: number,
+    changes: string[][],
+    allowed: RegExp,
+    rolled: RegExp,
+): Promise<{ r: PulumiRun; line: string }> {
     const ofHost = new RegExp(`-rig-h${h}(-|$)`);
     for (const c of changes) await configure(stack, c);
     const { r, w } = await watchedUp(stack, s, []);
     const touched = touchedIn(r);
-    const line = describe(r, w, `changed ${touched.length} resources, replaced elsewhere: ${replacedIn(r).filter((n) => !ofHost.test(n)).join(", ") || "nothing"}`);
+    const line = describe(
+        r,
+        w,
+        `changed ${touched.length} resources, replaced elsewhere: ${
+            replacedIn(r)
+                .filter((n) => !ofHost.test(n))
+                .join(", ") || "nothing"
+        }`,
+    );
     assertUndisturbed(r, w, line);
-    assert(touched.some((n) => ofHost.test(n)), `up changed nothing of rig-h${h}; ${line}`);
+    assert(
+        touched.some((n) => ofHost.test(n)),
+        `up changed nothing of rig-h${h}; ${line}`,
+    );
     const elsewhere = touched.filter((n) => !ofHost.test(n) && !allowed.test(n));
     assert(elsewhere.length === 0, `up also changed ${elsewhere.join(", ")}; ${line}`);
     const overlaps = overlappingHosts(r, rolled);
@@ -293,7 +353,12 @@ async function watchedHostChange(stack: StackCli, s: Scenario, h: number, change
  */
 export async function checkHostAdded(stack: StackCli, s: Scenario, h: number, kind: AddedKind): Promise<boolean> {
     return check(`${kind}-added[${stack.label}]`, async () => {
-        const changes = hostConfig((await configuredHosts(stack)).length, h, ADDED_ROLES[kind]).map(([key, value]) => ["set", "--path", key, value]);
+        const changes = hostConfig((await configuredHosts(stack)).length, h, ADDED_ROLES[kind]).map(([key, value]) => [
+            "set",
+            "--path",
+            key,
+            value,
+        ]);
         const { line } = await watchedHostChange(stack, s, h, changes, rolledFor(kind), rolledFor(kind));
         return `${line}; ${await assertJoined(h, kind === "manager", s.managers[0], line)}`;
     });
@@ -308,19 +373,28 @@ export async function checkHostRemoved(stack: StackCli, s: Scenario, h: number, 
         assert(added, `rig-h${h} was not added, so there is nothing to remove`);
         // The replicas it ran move to the hosts with the fewest.
         const allowed = new RegExp(`${rolledFor(kind).source}|${BACKEND_REPLICA.source}`);
-        const { line } = await watchedHostChange(stack, s, h, [["rm", "--path", `hosts[${await hostIndex(stack, h)}]`]], allowed, rolledFor(kind));
+        const { line } = await watchedHostChange(
+            stack,
+            s,
+            h,
+            [["rm", "--path", `hosts[${await hostIndex(stack, h)}]`]],
+            allowed,
+            rolledFor(kind),
+        );
         return `${line}; ${await assertLeft(h, s.managers[0], line)}`;
     });
 }
 
-const managerAddressOutput = async (stack: StackCli): Promise<string> => (await stack.cli("stack", ["output", "managerAddress"])).output.trim();
+const managerAddressOutput = async (stack: StackCli): Promise<string> =>
+    (await stack.cli("stack", ["output", "managerAddress"])).output.trim();
 
 // Retiring a host that is also a Consul server and an edge rolls the other agents (bootstrap-expect)
 // and edges (the VRRP MASTER is the first edge by name), moves its backends, re-runs the joins and
 // trackers against the next manager, whose address the other nodes' gwbridge steps also name (re-run,
 // they find their bridge right), and writes the ACLs and autopilot settings again from the next
 // server (both idempotent): nothing else changes, and no membership or network is replaced.
-const RETIREMENT_TOUCHES = /^platform-(consul-(agent|rollout|server|acl|autopilot)|edge-|backends?-|swarm-(member|node|gwbridge|rejoined|manager-token|worker-token)-?|overlay-)/;
+const RETIREMENT_TOUCHES =
+    /^platform-(consul-(agent|rollout|server|acl|autopilot)|edge-|backends?-|swarm-(member|node|gwbridge|rejoined|manager-token|worker-token)-?|overlay-)/;
 const ROLLED_ON_RETIREMENT = /^platform-(consul-(agent|rollout)|edge-(rig|vip|rollout))-/;
 
 /** Fails if `up` replaced a swarm membership or the overlay: that would take nodes out of the swarm or cut attached containers. */
@@ -364,7 +438,12 @@ export async function checkInitManagerRetired(stack: StackCli, s: Scenario, extr
         const thirdIndex = await hostIndex(stack, third);
         const changes = [
             ["rm", "--path", `hosts[${thirdIndex}].roles[${(await configuredHosts(stack))[thirdIndex].roles.indexOf("edge")}]`],
-            ...hostConfig((await configuredHosts(stack)).length, init, ["manager", "consul-server", "edge"]).map(([key, value]) => ["set", "--path", key, value]),
+            ...hostConfig((await configuredHosts(stack)).length, init, ["manager", "consul-server", "edge"]).map(([key, value]) => [
+                "set",
+                "--path",
+                key,
+                value,
+            ]),
         ];
         const change = await watchedHostChange(stack, s, init, changes, RETIREMENT_TOUCHES, ROLLED_ON_RETIREMENT);
         const line = `${change.line}; rig-h${third} gave its edge role back`;
@@ -391,21 +470,41 @@ export async function checkGwbridgeRebuilt(stack: StackCli, s: Scenario): Promis
     try {
         for (const move of moves) {
             await check(`${move.label}[${stack.label}]`, async () => {
-                for (const [key, value] of [["gwbridgeAllowRebuild", "true"], ["gwbridgeSubnet", move.subnet], ["gwbridgeGateway", move.gateway]]) await configure(stack, ["set", key, value]);
+                for (const [key, value] of [
+                    ["gwbridgeAllowRebuild", "true"],
+                    ["gwbridgeSubnet", move.subnet],
+                    ["gwbridgeGateway", move.gateway],
+                ])
+                    await configure(stack, ["set", key, value]);
                 const { r, w } = await watchedUp(stack, s, []);
-                const created = (n: string) => r.output.split("\n").findIndex((l) => STEP.exec(l)?.[1] === n && /created replacement/.test(l));
+                const created = (n: string) =>
+                    r.output.split("\n").findIndex((l) => STEP.exec(l)?.[1] === n && /created replacement/.test(l));
                 const order = s.hosts.map((h) => `rig-h${h}`).filter((n) => created(`platform-swarm-gwbridge-${n}`) >= 0);
-                const line = describe(r, w, `nodes rebuilt in order: ${order.join(", ") || "none"}; replaced elsewhere: ${replacedIn(r).filter((n) => !/^platform-swarm-(gwbridge|rejoined)-/.test(n)).join(", ") || "nothing"}`);
+                const line = describe(
+                    r,
+                    w,
+                    `nodes rebuilt in order: ${order.join(", ") || "none"}; replaced elsewhere: ${
+                        replacedIn(r)
+                            .filter((n) => !/^platform-swarm-(gwbridge|rejoined)-/.test(n))
+                            .join(", ") || "nothing"
+                    }`,
+                );
                 assertUndisturbed(r, w, line);
                 assert(order.length === s.hosts.length, `not every node was rebuilt; ${line}`);
                 for (let i = 1; i < order.length; i++) {
-                    assert(created(`platform-swarm-rejoined-${order[i - 1]}`) < created(`platform-swarm-gwbridge-${order[i]}`), `${order[i]} left before ${order[i - 1]} was back; ${line}`);
+                    assert(
+                        created(`platform-swarm-rejoined-${order[i - 1]}`) < created(`platform-swarm-gwbridge-${order[i]}`),
+                        `${order[i]} left before ${order[i - 1]} was back; ${line}`,
+                    );
                 }
                 const bridges = await Promise.all(s.hosts.map(async (h) => `rig-h${h}: ${await gwbridgeOf(h)}`));
                 const wrong = bridges.filter((b) => !b.endsWith(`: ${move.subnet} ${move.gateway} managed=true`));
                 assert(wrong.length === 0, `docker_gwbridge: ${wrong.join("; ")}; ${line}`);
                 const nodes = await swarmNodes(s.managers[0]);
-                assert(nodes.length === s.hosts.length && nodes.every((n) => n.endsWith(" Ready")), `docker node ls: ${nodes.join(", ")}; ${line}`);
+                assert(
+                    nodes.length === s.hosts.length && nodes.every((n) => n.endsWith(" Ready")),
+                    `docker node ls: ${nodes.join(", ")}; ${line}`,
+                );
                 for (const h of s.hosts) {
                     const got = await resolveInContainer(h, "web.service.consul", "bridge", move.gateway);
                     assert(got.length > 0, `a container on rig-h${h} with --dns ${move.gateway} resolves no web instance; ${line}`);
@@ -421,8 +520,22 @@ export async function checkGwbridgeRebuilt(stack: StackCli, s: Scenario): Promis
 
 /** The upgrades the rig rolls out: a config key, the rig's image it names, what it replaces and what else it may touch. */
 const UPGRADES = [
-    { label: "consul-upgrade", key: "swarm-platform:consulImage", image: "rig/consul:1.20.1", hosts: (s: Scenario) => s.hosts, rolled: /^platform-consul-(agent|rollout)-/, alsoTouched: /^platform-consul-(image|data-owner)-/ },
-    { label: "edge-upgrade", key: "swarm-platform:edgeBaseImage", image: "rig/base:sid", hosts: (s: Scenario) => s.edges, rolled: /^platform-edge-(rig|vip|rollout)-/, alsoTouched: /^platform-edge-image-/ },
+    {
+        label: "consul-upgrade",
+        key: "swarm-platform:consulImage",
+        image: "rig/consul:1.20.1",
+        hosts: (s: Scenario) => s.hosts,
+        rolled: /^platform-consul-(agent|rollout)-/,
+        alsoTouched: /^platform-consul-(image|data-owner)-/,
+    },
+    {
+        label: "edge-upgrade",
+        key: "swarm-platform:edgeBaseImage",
+        image: "rig/base:sid",
+        hosts: (s: Scenario) => s.edges,
+        rolled: /^platform-edge-(rig|vip|rollout)-/,
+        alsoTouched: /^platform-edge-image-/,
+    },
 ];
 
 /**
@@ -447,7 +560,9 @@ export async function checkUpgrades(stack: StackCli, s: Scenario): Promise<void>
 /** The ids of the containers the stack's state holds. */
 async function containersInState(stack: StackCli): Promise<Set<string>> {
     const state = JSON.parse(await stack.exportState()) as { deployment: { resources?: { type: string; id?: string }[] } };
-    return new Set((state.deployment.resources ?? []).filter((r) => r.type === "docker:index/container:Container" && r.id).map((r) => r.id as string));
+    return new Set(
+        (state.deployment.resources ?? []).filter((r) => r.type === "docker:index/container:Container" && r.id).map((r) => r.id as string),
+    );
 }
 
 /**
@@ -464,7 +579,9 @@ async function recoverInterrupted(stack: StackCli, hosts: number[]): Promise<str
     const known = await containersInState(stack);
     const removed: string[] = [];
     for (const h of hosts) {
-        const ids = (await must(dockerOn(h, ["ps", "-aq", "--no-trunc", "--filter", "label=io.swarm-platform.managed"]), "docker ps")).split("\n").filter(Boolean);
+        const ids = (await must(dockerOn(h, ["ps", "-aq", "--no-trunc", "--filter", "label=io.swarm-platform.managed"]), "docker ps"))
+            .split("\n")
+            .filter(Boolean);
         for (const id of ids.filter((i) => !known.has(i))) {
             const name = (await must(dockerOn(h, ["inspect", "--format", "{{.Name}} {{.State.Status}}", id]), "docker inspect")).trim();
             await must(dockerOn(h, ["rm", "-f", id]), `docker rm -f ${id}`);
@@ -502,7 +619,15 @@ export async function checkInterrupted(stack: StackCli, s: Scenario): Promise<vo
             const w = await watch.stop();
             assert(killed.killed, `up ended (exit ${killed.code}) before ${secondAgent} was being created`);
             assert(second, "no second up");
-            const line = describe(second, w, `killed after ${killed.seconds.toFixed(1)}s while ${secondAgent} was being created; ${steps}; the next up replaced ${replacedIn(second).filter((n) => u.rolled.test(n)).join(", ") || "nothing"}`);
+            const line = describe(
+                second,
+                w,
+                `killed after ${killed.seconds.toFixed(1)}s while ${secondAgent} was being created; ${steps}; the next up replaced ${
+                    replacedIn(second)
+                        .filter((n) => u.rolled.test(n))
+                        .join(", ") || "nothing"
+                }`,
+            );
             assertUndisturbed(second, w, line);
             const again = await stack.cli("preview", ["--expect-no-changes"]);
             assert(again.code === 0, `preview after the recovered up found changes: exit ${again.code}; ${line}`);
@@ -517,7 +642,12 @@ export async function checkInterrupted(stack: StackCli, s: Scenario): Promise<vo
 
 const containerStates = async (h: number): Promise<Map<string, string>> =>
     new Map(
-        (await must(dockerOn(h, ["ps", "-a", "--filter", "label=io.swarm-platform.managed", "--format", "{{.Names}} {{.State}}"]), "docker ps"))
+        (
+            await must(
+                dockerOn(h, ["ps", "-a", "--filter", "label=io.swarm-platform.managed", "--format", "{{.Names}} {{.State}}"]),
+                "docker ps",
+            )
+        )
             .split("\n")
             .filter(Boolean)
             .map((l) => l.split(" ") as [string, string]),
@@ -544,15 +674,28 @@ export async function checkDrift(stack: StackCli, s: Scenario, h: number): Promi
         try {
             await must(dockerOn(h, ["rm", "-f", "registrator"]), "docker rm -f registrator");
             dropped = await dropStackRules(h);
-            await must(run("bash", [path.join(ROOT, "rig", "hosts.sh"), "restart-engine", String(h)], { timeoutMs: 180_000 }), `hosts.sh restart-engine ${h}`);
+            await must(
+                run("bash", [path.join(ROOT, "rig", "hosts.sh"), "restart-engine", String(h)], { timeoutMs: 180_000 }),
+                `hosts.sh restart-engine ${h}`,
+            );
             const expected = running.filter((n) => n !== "registrator");
-            const settled = await waitFor(async () => {
-                const now = await containerStates(h);
-                return expected.every((n) => now.get(n) === "running") ? [...now.keys()] : undefined;
-            }, 60_000, 1000, 60);
+            const settled = await waitFor(
+                async () => {
+                    const now = await containerStates(h);
+                    return expected.every((n) => now.get(n) === "running") ? [...now.keys()] : undefined;
+                },
+                60_000,
+                1000,
+                60,
+            );
             back = settled.value ?? [];
             assert(settled.value, `not back after the restart: ${expected.filter((n) => !back.includes(n)).join(", ")}`);
-            const rules = await waitFor(async () => (JSON.stringify((await snapshotHost(h)).firewall) === JSON.stringify(before.firewall) ? true : undefined), 30_000, 250, 200);
+            const rules = await waitFor(
+                async () => (JSON.stringify((await snapshotHost(h)).firewall) === JSON.stringify(before.firewall) ? true : undefined),
+                30_000,
+                250,
+                200,
+            );
             assert(rules.value, `${name}'s firewall rules not back ${(rules.ms / 1000).toFixed(1)}s after its containers`);
             rulesBack = (settled.ms + rules.ms) / 1000;
             refresh = await stack.cli("refresh");
@@ -563,9 +706,16 @@ export async function checkDrift(stack: StackCli, s: Scenario, h: number): Promi
         const w = await watch.stop();
         assert(refresh.code === 0, `pulumi refresh: exit ${refresh.code}: ${refresh.output.slice(-300)}`);
         const touched = touchedIn(up);
-        const line = describe(up, w, `${back.length} containers back by themselves; refresh then up changed ${touched.join(", ") || "nothing"}`);
+        const line = describe(
+            up,
+            w,
+            `${back.length} containers back by themselves; refresh then up changed ${touched.join(", ") || "nothing"}`,
+        );
         assert(up.code === 0, `up exit ${up.code}; ${line}`);
-        assert(touched.length > 0 && touched.every((n) => n === `platform-registrator-${name}`), `up should recreate only platform-registrator-${name}; ${line}`);
+        assert(
+            touched.length > 0 && touched.every((n) => n === `platform-registrator-${name}`),
+            `up should recreate only platform-registrator-${name}; ${line}`,
+        );
         assert((await containerStates(h)).get("registrator") === "running", `registrator not running on ${name}; ${line}`);
         const again = await stack.cli("preview", ["--expect-no-changes"]);
         assert(again.code === 0, `preview after the repair found changes: exit ${again.code}; ${line}`);
@@ -574,16 +724,27 @@ export async function checkDrift(stack: StackCli, s: Scenario, h: number): Promi
 }
 
 /** Where the stack's rules go; a rule of the stack carries "swarm-platform" in its comment. */
-const STACK_RULE_CHAINS: [string, string][] = [["filter", "DOCKER-USER"], ["raw", "PREROUTING"], ["nat", "PREROUTING"], ["nat", "OUTPUT"]];
+const STACK_RULE_CHAINS: [string, string][] = [
+    ["filter", "DOCKER-USER"],
+    ["raw", "PREROUTING"],
+    ["nat", "PREROUTING"],
+    ["nat", "OUTPUT"],
+];
 
 /** Deletes every rule of the stack from rig-h<h>'s kernel, as a firewall reload would lose them; returns how many. */
 async function dropStackRules(h: number): Promise<number> {
     let dropped = 0;
     for (const [table, chain] of STACK_RULE_CHAINS) {
-        const listed = await must(run("ip", ["netns", "exec", `rig-h${h}`, "iptables", "-t", table, "-S", chain], { timeoutMs: 10_000 }), `iptables -S ${chain}`);
+        const listed = await must(
+            run("ip", ["netns", "exec", `rig-h${h}`, "iptables", "-t", table, "-S", chain], { timeoutMs: 10_000 }),
+            `iptables -S ${chain}`,
+        );
         for (const rule of listed.split("\n").filter((l) => l.startsWith("-A ") && l.includes("swarm-platform"))) {
             // Through sh: the listed rule quotes its comment as iptables wants it back.
-            await must(run("ip", ["netns", "exec", `rig-h${h}`, "sh", "-c", `iptables -t ${table} -D ${rule.slice(3)}`], { timeoutMs: 10_000 }), `iptables -D ${rule}`);
+            await must(
+                run("ip", ["netns", "exec", `rig-h${h}`, "sh", "-c", `iptables -t ${table} -D ${rule.slice(3)}`], { timeoutMs: 10_000 }),
+                `iptables -D ${rule}`,
+            );
             dropped++;
         }
     }
@@ -602,7 +763,12 @@ export async function checkFirewallRestored(stack: StackCli, h: number): Promise
         const dropped = await dropStackRules(h);
         assert(dropped > 0, `rig-h${h} had no rule of the stack to drop`);
         assert(JSON.stringify((await snapshotHost(h)).firewall) !== before, `rig-h${h}'s rules looked the same after dropping ${dropped}`);
-        const restored = await waitFor(async () => (JSON.stringify((await snapshotHost(h)).firewall) === before ? true : undefined), 30_000, 250, 200);
+        const restored = await waitFor(
+            async () => (JSON.stringify((await snapshotHost(h)).firewall) === before ? true : undefined),
+            30_000,
+            250,
+            200,
+        );
         assert(restored.value, `rig-h${h}'s rules not back after ${(restored.ms / 1000).toFixed(1)}s`);
         const log = await must(dockerOn(h, ["logs", "--since", String(droppedAt), "firewall-keeper"]), "docker logs firewall-keeper");
         const putBack = log.split("\n").filter((l) => l.startsWith("put back: ")).length;
@@ -627,7 +793,11 @@ export async function checkFlowsChanged(stack: StackCli, s: Scenario): Promise<v
     const added = { from: "app", to: "mongo", port: 27018, protocol: "tcp" };
     const flows = [...DEFAULT_FLOWS, added];
     const moves = [
-        { label: "flow-added", config: flows.flatMap((f, i) => Object.entries(f).map(([k, v]) => ["set", "--path", `flows[${i}].${k}`, String(v)])), want: flows.length },
+        {
+            label: "flow-added",
+            config: flows.flatMap((f, i) => Object.entries(f).map(([k, v]) => ["set", "--path", `flows[${i}].${k}`, String(v)])),
+            want: flows.length,
+        },
         { label: "flows-back", config: [["rm", "flows"]], want: DEFAULT_FLOWS.length },
     ];
     for (const move of moves) {
@@ -641,16 +811,28 @@ export async function checkFlowsChanged(stack: StackCli, s: Scenario): Promise<v
             assert(r.code === 0, `up exit ${r.code}; ${line}; ${r.output.slice(-300)}`);
             for (const h of s.hosts) {
                 const removal = stepLines(`platform-tiers-rig-h${h}-flows`);
-                assert(removal.some((l) => l.includes("firewall-keeper stopped")), `rig-h${h}: the old flow rules' removal did not stop the keeper first: ${removal.join(" / ").slice(0, 300)}; ${line}`);
-                assert(stepLines(`platform-firewall-rig-h${h}-keeper`).some((l) => /created replacement/.test(l)), `rig-h${h}: the keeper was not replaced; ${line}`);
+                assert(
+                    removal.some((l) => l.includes("firewall-keeper stopped")),
+                    `rig-h${h}: the old flow rules' removal did not stop the keeper first: ${removal.join(" / ").slice(0, 300)}; ${line}`,
+                );
+                assert(
+                    stepLines(`platform-firewall-rig-h${h}-keeper`).some((l) => /created replacement/.test(l)),
+                    `rig-h${h}: the keeper was not replaced; ${line}`,
+                );
             }
             await sleep(2 * FIREWALL_KEEPER_INTERVAL_SECONDS * 1000);
             const counts: string[] = [];
             for (const h of s.hosts) {
                 const now = await stackRules(h);
                 const flowRules = now.filter((l) => l.includes(`swarm-platform:${stack.label}:`));
-                assert(flowRules.length === move.want * 4, `rig-h${h} holds ${flowRules.length} flow rules, want ${move.want * 4}: ${flowRules.join(" | ")}; ${line}`);
-                assert(flowRules.some((l) => l.includes(":27018/")) === (move.want > DEFAULT_FLOWS.length), `rig-h${h}: the 27018 flow's rules are ${move.want > DEFAULT_FLOWS.length ? "missing" : "still there"}; ${line}`);
+                assert(
+                    flowRules.length === move.want * 4,
+                    `rig-h${h} holds ${flowRules.length} flow rules, want ${move.want * 4}: ${flowRules.join(" | ")}; ${line}`,
+                );
+                assert(
+                    flowRules.some((l) => l.includes(":27018/")) === move.want > DEFAULT_FLOWS.length,
+                    `rig-h${h}: the 27018 flow's rules are ${move.want > DEFAULT_FLOWS.length ? "missing" : "still there"}; ${line}`,
+                );
                 counts.push(`rig-h${h} ${flowRules.length}`);
             }
             return `${line}; each keeper stopped before its host's old rules went, then replaced; flow rules after ${2 * FIREWALL_KEEPER_INTERVAL_SECONDS}s: ${counts.join(", ")} (rig-h${s.hosts[0]} had ${before.length} stack rules before)`;

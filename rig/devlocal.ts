@@ -12,7 +12,7 @@ import { CliStack, copyProject } from "./pulumi";
 /** The first ```sh block after "Bring the dev stack up" in the README: what a new user types. */
 export function readmeUpCommand(readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8")): string {
     const m = /Bring the dev stack up[^\n]*\n+```sh\n([^\n]+)\n```/.exec(readme);
-    if (!m) throw new Error("README.md has no ```sh block after \"Bring the dev stack up\"");
+    if (!m) throw new Error('README.md has no ```sh block after "Bring the dev stack up"');
     return m[1];
 }
 
@@ -36,14 +36,26 @@ const defaultImageTags = (): [string, string][] => {
 };
 
 /** nsenter arguments that put a process into rig-h<i>'s mount, UTS and network namespaces. */
-export const insideHost = (i: number): string[] => ["nsenter", "--target", fs.readFileSync(path.join(RIG_STATE, `h${i}-dockerd.launch`), "utf8").trim(), "--mount", "--uts", "--net", "--"];
+export const insideHost = (i: number): string[] => [
+    "nsenter",
+    "--target",
+    fs.readFileSync(path.join(RIG_STATE, `h${i}-dockerd.launch`), "utf8").trim(),
+    "--mount",
+    "--uts",
+    "--net",
+    "--",
+];
 
 /** The stack `dev` of a fresh project copy with its own node_modules, run inside rig-h<host>. */
 export function devLocalStack(host: number): CliStack {
     const dir = path.join(RIG_STATE, "pulumi", "projects", "dev-local");
     copyProject(dir, false);
     // The host has no route to the npm registry: npm works from the cache this machine's `npm ci` filled.
-    return new CliStack("dev-local", "dev", dir, insideHost(host), { npm_config_offline: "true", npm_config_audit: "false", npm_config_fund: "false" });
+    return new CliStack("dev-local", "dev", dir, insideHost(host), {
+        npm_config_offline: "true",
+        npm_config_audit: "false",
+        npm_config_fund: "false",
+    });
 }
 
 export async function tagDefaultImages(host: number): Promise<void> {

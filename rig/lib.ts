@@ -31,7 +31,11 @@ export interface RunOptions {
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     const t0 = Date.now();
     return new Promise((resolve) => {
-        const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+        const child = spawn(cmd, args, {
+            env: opts.env ?? process.env,
+            cwd: opts.cwd,
+            stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+        });
         const out: Buffer[] = [];
         const err: Buffer[] = [];
         let timedOut = false;
@@ -148,36 +152,31 @@ export interface CurlOptions {
  */
 export async function curlFromHost(i: number, url: string, opts: CurlOptions = {}): Promise<HttpResult> {
     const timeoutMs = opts.timeoutMs ?? 3000;
-    const request = [...(opts.method ? ["-X", opts.method] : []), ...(opts.data !== undefined ? ["--data", opts.data] : []), ...(opts.headers ?? []).flatMap((h) => ["-H", h])];
-    const r = await run("ip", ["netns", "exec", `rig-h${i}`, "curl", "-s", "-m", String(timeoutMs / 1000), "-w", "\n%{http_code}", ...request, url], { timeoutMs: timeoutMs + 2000 });
+    const request = [
+        ...(opts.method ? ["-X", opts.method] : []),
+        ...(opts.data !== undefined ? ["--data", opts.data] : []),
+        ...(opts.headers ?? []).flatMap((h) => ["-H", h]),
+    ];
+    const r = await run(
+        "ip",
+        ["netns", "exec", `rig-h${i}`, "curl", "-s", "-m", String(timeoutMs / 1000), "-w", "\n%{http_code}", ...request, url],
+        { timeoutMs: timeoutMs + 2000 },
+    );
     const cut = r.stdout.lastIndexOf("\n");
     const status = Number(r.stdout.slice(cut + 1)) || 0;
     return { status, body: r.stdout.slice(0, Math.max(cut, 0)), error: r.code === 0 ? undefined : `curl exit ${r.code}`, ms: r.ms };
 }
 
-/** The file's content, or "" for one another process removed since it was listed. */
-function contentOf(file: string): string {
-    try {
-        return fs.readFileSync(file, "latin1");
-    } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") return "";
-        throw e;
-    }
-}
-
-/** Regular files directly in `dir`, modified at or after `modifiedSinceMs`, whose content includes `text`. */
-export const filesHolding = (dir: string, text: string, modifiedSinceMs = 0): string[] =>
-    fs
-        .readdirSync(dir, { withFileTypes: true })
-        .filter((e) => e.isFile() && (fs.statSync(path.join(dir, e.name), { throwIfNoEntry: false })?.mtimeMs ?? -1) >= modifiedSinceMs)
-        .map((e) => path.join(dir, e.name))
-        .filter((file) => contentOf(file).includes(text));
-
 /** `TYPE BASE64` of an OpenSSH public key file (its comment dropped). */
 export const publicKeyOf = (file: string): string => fs.readFileSync(file, "utf8").split(" ").slice(0, 2).join(" ");
 
 /** Polls `probe` until it returns a value, at most `timeoutMs` and `maxTries` times. */
-export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 1000, maxTries = 1000): Promise<{ value?: T; ms: number }> {
+export async function waitFor<T>(
+    probe: () => Promise<T | undefined>,
+    timeoutMs: number,
+    intervalMs = 1000,
+    maxTries = 1000,
+): Promise<{ value?: T; ms: number }> {
     const t0 = Date.now();
     for (let i = 0; i < maxTries && Date.now() - t0 <= timeoutMs; i++) {
         const v = await probe();
@@ -200,26 +199,54 @@ export interface HostSnapshot {
 }
 
 export async function snapshotHost(i: number): Promise<HostSnapshot> {
-    const lines = (s: string) => s.split("\n").map((l) => l.trim()).filter(Boolean).sort();
+    const lines = (s: string) =>
+        s
+            .split("\n")
+            .map((l) => l.trim())
+            .filter(Boolean)
+            .sort();
     const ids = lines(await must(dockerOn(i, ["ps", "-aq", "--no-trunc"]), "docker ps"));
     const containers = ids.length
-        ? lines(await must(dockerOn(i, ["inspect", "-f", "{{.Name}} {{.Id}} {{.State.Status}} started={{.State.StartedAt}}", ...ids]), "docker inspect"))
+        ? lines(
+              await must(
+                  dockerOn(i, ["inspect", "-f", "{{.Name}} {{.Id}} {{.State.Status}} started={{.State.StartedAt}}", ...ids]),
+                  "docker inspect",
+              ),
+          )
         : [];
     // Docker makes its predefined networks anew, with new ids, each time the engine starts: by name only.
-    const networks = lines(await must(dockerOn(i, ["network", "ls", "--no-trunc", "--format", "{{.Name}} {{.ID}} {{.Driver}}"]), "docker network ls")).map((l) =>
-        /^(bridge|host|none) /.test(l) ? l.replace(/ \S+ /, " (predefined) ") : l,
-    );
+    const networks = lines(
+        await must(dockerOn(i, ["network", "ls", "--no-trunc", "--format", "{{.Name}} {{.ID}} {{.Driver}}"]), "docker network ls"),
+    ).map((l) => (/^(bridge|host|none) /.test(l) ? l.replace(/ \S+ /, " (predefined) ") : l));
     const volumes = lines(await must(dockerOn(i, ["volume", "ls", "-q"]), "docker volume ls"));
-    const images = lines(await must(dockerOn(i, ["image", "ls", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]), "docker image ls"));
+    const images = lines(
+        await must(dockerOn(i, ["image", "ls", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]), "docker image ls"),
+    );
     const chain = async (table: string, name: string) => {
         const r = await run("ip", ["netns", "exec", `rig-h${i}`, "iptables", "-t", table, "-S", name], { timeoutMs: 10_000 });
         return (r.code === 0 ? lines(r.stdout) : [`(no chain: ${r.stderr.trim()})`]).map((l) => `${table} ${l}`);
     };
-    const firewall = [...(await chain("filter", "DOCKER-USER")), ...(await chain("raw", "PREROUTING")), ...(await chain("nat", "PREROUTING")), ...(await chain("nat", "OUTPUT"))];
-    const info = await must(dockerOn(i, ["info", "--format", "{{.Swarm.LocalNodeState}} node={{.Swarm.NodeID}} cluster={{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}} manager={{.Swarm.ControlAvailable}}"]), "docker info");
+    const firewall = [
+        ...(await chain("filter", "DOCKER-USER")),
+        ...(await chain("raw", "PREROUTING")),
+        ...(await chain("nat", "PREROUTING")),
+        ...(await chain("nat", "OUTPUT")),
+    ];
+    const info = await must(
+        dockerOn(i, [
+            "info",
+            "--format",
+            "{{.Swarm.LocalNodeState}} node={{.Swarm.NodeID}} cluster={{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}} manager={{.Swarm.ControlAvailable}}",
+        ]),
+        "docker info",
+    );
     const swarm = [info];
     if (info.includes("manager=true")) {
-        swarm.push(...lines(await must(dockerOn(i, ["node", "ls", "--format", "node {{.ID}} {{.Hostname}} {{.ManagerStatus}}"]), "docker node ls")));
+        swarm.push(
+            ...lines(
+                await must(dockerOn(i, ["node", "ls", "--format", "node {{.ID}} {{.Hostname}} {{.ManagerStatus}}"]), "docker node ls"),
+            ),
+        );
     }
     return { host: `rig-h${i}`, containers, networks, volumes, images, firewall, swarm };
 }

@@ -13,7 +13,11 @@ import { assert, check, report, timing } from "./report";
 import { Scenario, edgeUrl, nameOf, requestLoop, waitBackends } from "./system";
 
 const errorLines = (r: PulumiRun, n = 5): string =>
-    r.output.split("\n").filter((l) => /error:|failed|FAIL/i.test(l)).slice(0, n).join(" / ") || r.output.slice(-600);
+    r.output
+        .split("\n")
+        .filter((l) => /error:|failed|FAIL/i.test(l))
+        .slice(0, n)
+        .join(" / ") || r.output.slice(-600);
 
 /** The engine's own summary line(s), e.g. "+ 35 to create" or "35 unchanged". */
 const summary = (r: PulumiRun): string =>
@@ -44,7 +48,10 @@ export async function checkHostKeyPinned(stack: StackCli, hostCount: number, hos
     await check(`host-key-pinned[${stack.label}]`, async () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rig-hostkey-"));
         try {
-            await must(run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "not-the-host", "-f", path.join(dir, "key")]), "ssh-keygen");
+            await must(
+                run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "not-the-host", "-f", path.join(dir, "key")]),
+                "ssh-keygen",
+            );
             await pinHostKeys(stack, hostCount, publicKeyOf(path.join(dir, "key.pub")));
             const before = await snapshotHosts(hosts);
             // Without --continue-on-error the engine stops at the first refusal, which may come from either path.
@@ -54,7 +61,10 @@ export async function checkHostKeyPinned(stack: StackCli, hostCount: number, hos
             assert(diff.length === 0, `the refused up changed the hosts: ${diff.slice(0, 6).join("; ")}`);
             const scripts = r.output.includes("host key mismatch");
             const dockerCli = r.output.includes("Host key verification failed");
-            assert(scripts && dockerCli, `up failed, but not on both SSH paths (scripts refused: ${scripts}, Docker CLI refused: ${dockerCli}): ${errorLines(r, 4)}`);
+            assert(
+                scripts && dockerCli,
+                `up failed, but not on both SSH paths (scripts refused: ${scripts}, Docker CLI refused: ${dockerCli}): ${errorLines(r, 4)}`,
+            );
             return `up exit ${r.code} in ${r.seconds.toFixed(1)}s; scripts: "ssh: host key mismatch", Docker CLI's ssh: "Host key verification failed"; hosts unchanged`;
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
@@ -65,14 +75,26 @@ export async function checkHostKeyPinned(stack: StackCli, hostCount: number, hos
 }
 
 /** Plugin version mismatches and undefined outputs show up as engine warnings on every run. */
-export const engineWarnings = (r: PulumiRun): string[] => [...new Set(r.output.split("\n").filter((l) => /^\s*warning:/.test(l)).map((l) => l.trim()))];
+export const engineWarnings = (r: PulumiRun): string[] => [
+    ...new Set(
+        r.output
+            .split("\n")
+            .filter((l) => /^\s*warning:/.test(l))
+            .map((l) => l.trim()),
+    ),
+];
 
 /** Waits for the first request served through the edge after an `up`. */
 async function firstServed(s: Scenario): Promise<number | undefined> {
-    const first = await waitFor(async () => {
-        const x = await httpGet(edgeUrl(s), 2000);
-        return x.status === 200 && nameOf(x.body) ? true : undefined;
-    }, 90_000, 200, 450);
+    const first = await waitFor(
+        async () => {
+            const x = await httpGet(edgeUrl(s), 2000);
+            return x.status === 200 && nameOf(x.body) ? true : undefined;
+        },
+        90_000,
+        200,
+        450,
+    );
     return first.value ? first.ms / 1000 : undefined;
 }
 
@@ -156,7 +178,10 @@ export async function checkScale(stack: StackCli, s: Scenario, url: string, step
             }
             const samples = await loop;
             const failed = samples.filter((x) => x.status !== 200);
-            assert(failed.length === 0, `${failed.length} of ${samples.length} requests through ${url} failed (statuses ${[...new Set(failed.map((x) => x.status))].join(", ")})`);
+            assert(
+                failed.length === 0,
+                `${failed.length} of ${samples.length} requests through ${url} failed (statuses ${[...new Set(failed.map((x) => x.status))].join(", ")})`,
+            );
             return `backendReplicas=${replicas}: only backend containers changed; ${replicas} instances passing; ${samples.length} requests through ${url} during the change, none failed`;
         });
     }
@@ -167,7 +192,9 @@ export async function checkStateSecrets(stack: StackCli, secrets: Record<string,
     await check(`state-secrets[${stack.label}]`, async () => {
         const state = await stack.exportState();
         const found = Object.entries(secrets).filter(([, values]) => values.some((v) => state.includes(v)));
-        const missing = Object.entries(secrets).filter(([, values]) => values.length === 0).map(([k]) => k);
+        const missing = Object.entries(secrets)
+            .filter(([, values]) => values.length === 0)
+            .map(([k]) => k);
         assert(missing.length === 0, `could not read ${missing.join(", ")} from the hosts, so the state was not checked for them`);
         assert(found.length === 0, `in plain text in the state: ${found.map(([k]) => k).join(", ")}`);
         return `${(state.length / 1024).toFixed(0)} KiB of state, none of ${Object.keys(secrets).join(", ")} in plain text`;
@@ -176,9 +203,17 @@ export async function checkStateSecrets(stack: StackCli, secrets: Record<string,
 
 export async function checkDestroy(stack: StackCli, hosts: number[], reference: HostSnapshot[], label: string): Promise<void> {
     const r = await stack.cli("destroy");
-    report(r.code === 0, `destroy[${stack.label}]`, r.code === 0 ? `${summary(r)} in ${r.seconds.toFixed(1)}s` : `exit ${r.code}: ${errorLines(r)}`);
+    report(
+        r.code === 0,
+        `destroy[${stack.label}]`,
+        r.code === 0 ? `${summary(r)} in ${r.seconds.toFixed(1)}s` : `exit ${r.code}: ${errorLines(r)}`,
+    );
     const diff = diffSnapshots(reference, await snapshotHosts(hosts));
-    report(diff.length === 0, `destroy-clean[${stack.label}]`, diff.length === 0 ? `every host as ${label}` : `hosts differ from ${label}: ${diff.slice(0, 12).join("; ")}`);
+    report(
+        diff.length === 0,
+        `destroy-clean[${stack.label}]`,
+        diff.length === 0 ? `every host as ${label}` : `hosts differ from ${label}: ${diff.slice(0, 12).join("; ")}`,
+    );
 }
 
 /**

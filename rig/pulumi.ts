@@ -13,7 +13,8 @@ import { RIG_STATE, ROOT, descendants, must, publicKeyOf, run } from "./lib";
 /** The plugins the SDK packages ask for, at the versions package.json pins. */
 const PLUGINS = ["command", "random", "docker"].map((name) => ({
     name,
-    version: (JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", "@pulumi", name, "package.json"), "utf8")) as { version: string }).version,
+    version: (JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", "@pulumi", name, "package.json"), "utf8")) as { version: string })
+        .version,
 }));
 
 const PULUMI_DIR = path.join(RIG_STATE, "pulumi");
@@ -22,7 +23,8 @@ export const BACKEND_DIR = path.join(PULUMI_DIR, "state");
 
 function toolchainBin(): string {
     const bin = process.env.RIG_PULUMI_BIN;
-    if (!bin || !fs.existsSync(path.join(bin, "pulumi"))) throw new Error("RIG_PULUMI_BIN must name the toolchain's bin directory (bash rig/toolchain.sh prints it)");
+    if (!bin || !fs.existsSync(path.join(bin, "pulumi")))
+        throw new Error("RIG_PULUMI_BIN must name the toolchain's bin directory (bash rig/toolchain.sh prints it)");
     return bin;
 }
 
@@ -55,7 +57,13 @@ export async function installPlugins(): Promise<string> {
     const env = pulumiEnv();
     const bin = toolchainBin();
     for (const p of PLUGINS) {
-        await must(run("pulumi", ["plugin", "install", "resource", p.name, p.version, "--file", path.join(bin, `pulumi-resource-${p.name}`)], { env, timeoutMs: 120_000 }), `pulumi plugin install ${p.name}`);
+        await must(
+            run("pulumi", ["plugin", "install", "resource", p.name, p.version, "--file", path.join(bin, `pulumi-resource-${p.name}`)], {
+                env,
+                timeoutMs: 120_000,
+            }),
+            `pulumi plugin install ${p.name}`,
+        );
     }
     const version = await must(run("pulumi", ["version"], { env }), "pulumi version");
     return `pulumi ${version}; plugins ${PLUGINS.map((p) => `${p.name} ${p.version}`).join(", ")}`;
@@ -146,7 +154,10 @@ export interface StackCli {
  */
 export function copyProject(dir: string, linkModules: boolean): void {
     fs.rmSync(dir, { recursive: true, force: true });
-    const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT }).toString().split("\0").filter(Boolean);
+    const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT })
+        .toString()
+        .split("\0")
+        .filter(Boolean);
     for (const f of files) {
         if (!fs.existsSync(path.join(ROOT, f))) continue;
         fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
@@ -172,18 +183,34 @@ export class CliStack implements StackCli {
 
     /** A shell line run in the project copy, through the wrapper. */
     shell(line: string, env: NodeJS.ProcessEnv = {}, killWhen?: RegExp): Promise<PulumiRun> {
-        return runPulumi([...this.wrapper, "sh", "-c", `cd "$0" && ${line}`, this.projectDir], { cwd: ROOT, timeoutMs: 900_000, env: { ...this.env, ...env }, killWhen });
+        return runPulumi([...this.wrapper, "sh", "-c", `cd "$0" && ${line}`, this.projectDir], {
+            cwd: ROOT,
+            timeoutMs: 900_000,
+            env: { ...this.env, ...env },
+            killWhen,
+        });
     }
 
     /** `pulumi <verb> ...` on this stack; `up`, `refresh` and `destroy` are confirmed with --yes. */
     cli(verb: string, args: string[] = [], killWhen?: RegExp): Promise<PulumiRun> {
         const confirm = ["up", "refresh", "destroy", "cancel"].includes(verb) ? ["--yes"] : [];
-        return this.shell(["exec", "pulumi", verb, "--stack", this.stackName, "--non-interactive", ...confirm, ...args].map(shellWord).join(" "), {}, killWhen);
+        return this.shell(
+            ["exec", "pulumi", verb, "--stack", this.stackName, "--non-interactive", ...confirm, ...args].map(shellWord).join(" "),
+            {},
+            killWhen,
+        );
     }
 
     /** The stack's state as `pulumi stack export` writes it, secrets left encrypted. */
     exportState(): Promise<string> {
-        return must(run("pulumi", ["stack", "export", "--stack", this.stackName, "--show-secrets=false"], { env: pulumiEnv(), cwd: this.projectDir, timeoutMs: 60_000 }), "pulumi stack export");
+        return must(
+            run("pulumi", ["stack", "export", "--stack", this.stackName, "--show-secrets=false"], {
+                env: pulumiEnv(),
+                cwd: this.projectDir,
+                timeoutMs: 60_000,
+            }),
+            "pulumi stack export",
+        );
     }
 }
 
@@ -209,9 +236,12 @@ export async function rigStack(name: string): Promise<CliStack> {
     fs.copyFileSync(path.join(ROOT, "rig", "stacks", `${name}.yaml`), path.join(dir, `Pulumi.${name}.yaml`));
     const stack = new CliStack(name, name, dir);
     // A stack left by an earlier, interrupted run of the rig starts over: the rig's hosts are new each run.
-    const init = await stack.shell(`pulumi stack rm ${name} --force --yes --preserve-config --non-interactive >/dev/null 2>&1; exec pulumi stack init ${name} --non-interactive`);
+    const init = await stack.shell(
+        `pulumi stack rm ${name} --force --yes --preserve-config --non-interactive >/dev/null 2>&1; exec pulumi stack init ${name} --non-interactive`,
+    );
     if (init.code !== 0) throw new Error(`pulumi stack init ${name}: exit ${init.code}`);
-    const hosts = (yaml.load(fs.readFileSync(path.join(dir, `Pulumi.${name}.yaml`), "utf8")) as { config: Record<string, unknown[]> }).config["swarm-platform:hosts"];
+    const hosts = (yaml.load(fs.readFileSync(path.join(dir, `Pulumi.${name}.yaml`), "utf8")) as { config: Record<string, unknown[]> })
+        .config["swarm-platform:hosts"];
     await pinHostKeys(stack, hosts.length, publicKeyOf(RIG_HOST_KEY));
     const key = await stack.shell(`pulumi config set --stack ${name} --secret sshPrivateKey < ${path.join(RIG_STATE, "id_ed25519")}`);
     if (key.code !== 0) throw new Error(`pulumi config set --secret sshPrivateKey: exit ${key.code}`);

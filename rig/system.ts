@@ -4,7 +4,7 @@
  * only, and every loop is bounded in count and time.
  */
 import * as fs from "fs";
-import { backendEnvs } from "../components/DemoBackends";
+import { backendEnvs } from "../render/backends";
 import { curlFromHost, dockerOn, hostAddress, httpGet, must, setLink, sleep, sshOn, waitFor } from "./lib";
 import { assert, check, info, timing } from "./report";
 import { cpuCgroupOfPid, cpuWeightOf } from "./bench/cgroup";
@@ -26,7 +26,16 @@ export interface Scenario {
 }
 
 export const DEV: Scenario = { stack: "rig-dev", hosts: [1], managers: [1], consulServers: [1], edges: [1], edgePort: 8080, replicas: 3 };
-export const MULTI: Scenario = { stack: "rig-multi", hosts: [1, 2, 3], managers: [1, 2, 3], consulServers: [1, 2, 3], edges: [1, 2], edgePort: 80, replicas: 6, vip: "10.77.0.100" };
+export const MULTI: Scenario = {
+    stack: "rig-multi",
+    hosts: [1, 2, 3],
+    managers: [1, 2, 3],
+    consulServers: [1, 2, 3],
+    edges: [1, 2],
+    edgePort: 80,
+    replicas: 6,
+    vip: "10.77.0.100",
+};
 
 export const backendName = (k: number) => `web-${k}`;
 const BACKEND_NAME = /^web-\d+$/;
@@ -36,7 +45,20 @@ export const backendHost = (s: Scenario, k: number) => s.hosts[(k - 1) % s.hosts
 /** A web instance started by hand on rig-h<h>, with the demo backends' image and registration metadata. */
 export const runExtraBackend = (h: number, name: string): Promise<string> =>
     must(
-        dockerOn(h, ["run", "-d", "-p", "80", "--name", name, ...backendEnvs({ service: "web", replicas: 1, containerPort: 80, healthPath: "/health" }).flatMap((e) => ["-e", e]), BACKEND_IMAGE, "--port", "80", "--name", name]),
+        dockerOn(h, [
+            "run",
+            "-d",
+            "-p",
+            "80",
+            "--name",
+            name,
+            ...backendEnvs({ service: "web", replicas: 1, containerPort: 80, healthPath: "/health" }).flatMap((e) => ["-e", e]),
+            BACKEND_IMAGE,
+            "--port",
+            "80",
+            "--name",
+            name,
+        ]),
         `docker run ${name} on rig-h${h}`,
     );
 export const edgeUrl = (s: Scenario, host = s.edges[0]) => `http://${hostAddress(host)}:${s.edgePort}/`;
@@ -45,7 +67,13 @@ const consulGet = (p: string, host = 1) => curlFromHost(host, `http://127.0.0.1:
 
 /** A PUT to Consul's API on rig-h<i>'s loopback, with a token or none; the HTTP status, 0 when nothing answered. */
 const consulPut = async (host: number, p: string, body: string, token?: string): Promise<number> =>
-    (await curlFromHost(host, `http://127.0.0.1:8500${p}`, { method: "PUT", data: body, headers: token ? [`X-Consul-Token: ${token}`] : [] })).status;
+    (
+        await curlFromHost(host, `http://127.0.0.1:8500${p}`, {
+            method: "PUT",
+            data: body,
+            headers: token ? [`X-Consul-Token: ${token}`] : [],
+        })
+    ).status;
 
 /** The ACL tokens in a Consul agent's config on rig-h<i> (initial_management on servers only). */
 async function agentAclTokens(h: number): Promise<Record<string, string>> {
@@ -82,22 +110,39 @@ interface CatalogEntry {
 
 /** The web instances whose checks pass, as Consul hands them to the edge. */
 export async function passingInstances(s: Scenario): Promise<{ address: string; port: number }[]> {
-    const entries = await consulJson<{ Service: { Address: string; Port: number } }[]>(`/v1/health/service/web?passing`, s.consulServers[0]);
+    const entries = await consulJson<{ Service: { Address: string; Port: number } }[]>(
+        `/v1/health/service/web?passing`,
+        s.consulServers[0],
+    );
     return (entries ?? []).map((e) => ({ address: e.Service.Address, port: e.Service.Port }));
 }
 
 const catalogCount = async (s: Scenario) => (await consulJson<CatalogEntry[]>(`/v1/catalog/service/web`, s.consulServers[0]))?.length;
-const passingCount = async (s: Scenario, from = s.consulServers[0], query = "passing") => (await consulJson<unknown[]>(`/v1/health/service/web?${query}`, from))?.length;
+const passingCount = async (s: Scenario, from = s.consulServers[0], query = "passing") =>
+    (await consulJson<unknown[]>(`/v1/health/service/web?${query}`, from))?.length;
 
 /** Waits until the catalog and the passing health view both hold `n` web instances. */
 export async function waitBackends(s: Scenario, n: number, timeoutMs = 60_000): Promise<number> {
-    const r = await waitFor(async () => ((await catalogCount(s)) === n && (await passingCount(s)) === n ? true : undefined), timeoutMs, 1000, 120);
-    assert(r.value, `web did not reach ${n} registered and passing instances within ${timeoutMs / 1000}s (catalog ${await catalogCount(s)}, passing ${await passingCount(s)})`);
+    const r = await waitFor(
+        async () => ((await catalogCount(s)) === n && (await passingCount(s)) === n ? true : undefined),
+        timeoutMs,
+        1000,
+        120,
+    );
+    assert(
+        r.value,
+        `web did not reach ${n} registered and passing instances within ${timeoutMs / 1000}s (catalog ${await catalogCount(s)}, passing ${await passingCount(s)})`,
+    );
     return r.ms;
 }
 
 /** Distinct backend names seen over at most `max` requests (stops early once `want` are all seen). */
-async function namesSeen(url: string, want: string[], max: number, timeoutMs: number): Promise<{ names: Set<string>; statuses: Record<number, number> }> {
+async function namesSeen(
+    url: string,
+    want: string[],
+    max: number,
+    timeoutMs: number,
+): Promise<{ names: Set<string>; statuses: Record<number, number> }> {
     const names = new Set<string>();
     const statuses: Record<number, number> = {};
     const t0 = Date.now();
@@ -120,7 +165,13 @@ interface LoopSample {
 }
 
 /** A bounded request loop: at most `count` requests, at most `durationMs`, `intervalMs` apart. */
-export async function requestLoop(url: string, count: number, durationMs: number, intervalMs: number, stop?: (last: LoopSample) => boolean): Promise<LoopSample[]> {
+export async function requestLoop(
+    url: string,
+    count: number,
+    durationMs: number,
+    intervalMs: number,
+    stop?: (last: LoopSample) => boolean,
+): Promise<LoopSample[]> {
     const out: LoopSample[] = [];
     const t0 = Date.now();
     for (let i = 0; i < count && Date.now() - t0 < durationMs; i++) {
@@ -133,10 +184,14 @@ export async function requestLoop(url: string, count: number, durationMs: number
     return out;
 }
 
-
 export async function checkSwarm(s: Scenario): Promise<void> {
     await check(`swarm[${s.stack}]`, async () => {
-        const nodes = (await must(dockerOn(s.managers[0], ["node", "ls", "--format", "{{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}"]), "docker node ls"))
+        const nodes = (
+            await must(
+                dockerOn(s.managers[0], ["node", "ls", "--format", "{{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}"]),
+                "docker node ls",
+            )
+        )
             .split("\n")
             .filter(Boolean);
         const problems: string[] = [];
@@ -150,29 +205,54 @@ export async function checkSwarm(s: Scenario): Promise<void> {
         const names = await Promise.all(s.hosts.map((h) => must(dockerOn(h, ["info", "--format", "{{.Name}}"]), "docker info")));
         assert(new Set(names).size === names.length, `engine names not distinct: ${names.join(", ")}`);
         assert(problems.length === 0, problems.join("; "));
-        return `${nodes.length} node(s) ready with their roles (${nodes.map((n) => n.split(" ").filter((_x, i) => i === 0 || i === 3).join("=")).join(", ")}); distinct hostnames ${names.join(", ")}`;
+        return `${nodes.length} node(s) ready with their roles (${nodes
+            .map((n) =>
+                n
+                    .split(" ")
+                    .filter((_x, i) => i === 0 || i === 3)
+                    .join("="),
+            )
+            .join(", ")}); distinct hostnames ${names.join(", ")}`;
     });
 }
 
 export async function checkOverlay(s: Scenario): Promise<void> {
     await check(`overlay[${s.stack}]`, async () => {
-        const ipam = await must(dockerOn(s.managers[0], ["network", "inspect", "my-network-overlay", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} driver={{.Driver}} attachable={{.Attachable}}"]), "network inspect");
+        const ipam = await must(
+            dockerOn(s.managers[0], [
+                "network",
+                "inspect",
+                "my-network-overlay",
+                "--format",
+                "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} driver={{.Driver}} attachable={{.Attachable}}",
+            ]),
+            "network inspect",
+        );
         assert(ipam === "10.10.0.0/16 10.10.0.254 driver=overlay attachable=true", `my-network-overlay is "${ipam}"`);
         if (s.hosts.length < 2) return `${ipam} (single host: cross-host traffic checked on rig-multi)`;
         const [a, b] = [s.hosts[0], s.hosts[s.hosts.length - 1]];
         const start = (h: number, name: string) =>
-            must(dockerOn(h, ["run", "-d", "--name", name, "--network", "my-network-overlay", BASE_IMAGE, "sleep", "300"]), `run ${name} on rig-h${h}`);
+            must(
+                dockerOn(h, ["run", "-d", "--name", name, "--network", "my-network-overlay", BASE_IMAGE, "sleep", "300"]),
+                `run ${name} on rig-h${h}`,
+            );
         try {
             await Promise.all([start(a, "ovl-a"), start(b, "ovl-b")]);
             const probe = (h: number, from: string, to: string) =>
-                waitFor(async () => {
-                    const r = await dockerOn(h, ["exec", from, "ping", "-c", "1", "-W", "2", to], { timeoutMs: 10_000 });
-                    return r.code === 0 ? true : undefined;
-                }, 20_000, 1000, 15);
+                waitFor(
+                    async () => {
+                        const r = await dockerOn(h, ["exec", from, "ping", "-c", "1", "-W", "2", to], { timeoutMs: 10_000 });
+                        return r.code === 0 ? true : undefined;
+                    },
+                    20_000,
+                    1000,
+                    15,
+                );
             const [ab, ba] = await Promise.all([probe(a, "ovl-a", "ovl-b"), probe(b, "ovl-b", "ovl-a")]);
             assert(ab.value, `ovl-a on rig-h${a} did not reach ovl-b (rig-h${b}) by name`);
             assert(ba.value, `ovl-b on rig-h${b} did not reach ovl-a (rig-h${a}) by name`);
-            const ipOf = async (h: number, n: string) => must(dockerOn(h, ["inspect", "-f", '{{(index .NetworkSettings.Networks "my-network-overlay").IPAddress}}', n]), "inspect");
+            const ipOf = async (h: number, n: string) =>
+                must(dockerOn(h, ["inspect", "-f", '{{(index .NetworkSettings.Networks "my-network-overlay").IPAddress}}', n]), "inspect");
             return `${ipam}; ovl-a@rig-h${a} (${await ipOf(a, "ovl-a")}) <-> ovl-b@rig-h${b} (${await ipOf(b, "ovl-b")}) ping each other by name both ways`;
         } finally {
             await Promise.all([dockerOn(a, ["rm", "-f", "ovl-a"]), dockerOn(b, ["rm", "-f", "ovl-b"])]);
@@ -181,7 +261,15 @@ export async function checkOverlay(s: Scenario): Promise<void> {
 }
 
 export const gwbridgeOf = async (h: number) =>
-    (await dockerOn(h, ["network", "inspect", "docker_gwbridge", "--format", `{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} managed={{index .Labels "${MANAGED_LABEL}"}}`])).stdout.trim();
+    (
+        await dockerOn(h, [
+            "network",
+            "inspect",
+            "docker_gwbridge",
+            "--format",
+            `{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} managed={{index .Labels "${MANAGED_LABEL}"}}`,
+        ])
+    ).stdout.trim();
 
 export async function checkGwbridge(s: Scenario): Promise<void> {
     await check(`gwbridge[${s.stack}]`, async () => {
@@ -211,9 +299,14 @@ async function consulHealthy(s: Scenario, from = s.consulServers[0]): Promise<st
     const leader = await consulJson<string>("/v1/status/leader", from);
     const members = await consulJson<Member[]>("/v1/agent/members", from);
     if (!leader || !members) return undefined;
-    const alive = members.filter((m) => m.Status === 1).map((m) => m.Name).sort();
+    const alive = members
+        .filter((m) => m.Status === 1)
+        .map((m) => m.Name)
+        .sort();
     const want = s.hosts.map((h) => `rig-h${h}`);
-    return want.every((w) => alive.includes(w)) && members.length === want.length ? `leader ${leader}, members alive: ${alive.join(", ")}` : undefined;
+    return want.every((w) => alive.includes(w)) && members.length === want.length
+        ? `leader ${leader}, members alive: ${alive.join(", ")}`
+        : undefined;
 }
 
 /** Every Consul agent's process runs as the consul user (uid 100) with no effective capability. */
@@ -248,8 +341,13 @@ export async function checkCpuWeights(s: Scenario): Promise<void> {
             if (!backends.length) continue;
             const heaviestBackend = Math.max(...backends.map((n) => weights.get(n) as number));
             const light = platform.filter((n) => (weights.get(n) as number) <= heaviestBackend);
-            assert(platform.length && !light.length, `rig-h${h}: ${light.map((n) => `${n} ${weights.get(n)}`).join(", ") || "no platform container"} against backends at ${heaviestBackend}`);
-            seen.push(`rig-h${h} ${platform.length} platform containers at ${[...new Set(platform.map((n) => weights.get(n)))].join("/")}, ${backends.length} backends at ${heaviestBackend}`);
+            assert(
+                platform.length && !light.length,
+                `rig-h${h}: ${light.map((n) => `${n} ${weights.get(n)}`).join(", ") || "no platform container"} against backends at ${heaviestBackend}`,
+            );
+            seen.push(
+                `rig-h${h} ${platform.length} platform containers at ${[...new Set(platform.map((n) => weights.get(n)))].join("/")}, ${backends.length} backends at ${heaviestBackend}`,
+            );
         }
         assert(seen.length, "no host runs a backend");
         return seen.join("; ");
@@ -259,11 +357,18 @@ export async function checkCpuWeights(s: Scenario): Promise<void> {
 export async function checkConsul(s: Scenario): Promise<void> {
     await check(`consul[${s.stack}]`, async () => {
         const r = await waitFor(() => consulHealthy(s), 60_000, 1000, 60);
-        assert(r.value, `no leader with every member alive within 60s: leader=${await consulJson<string>("/v1/status/leader")} members=${JSON.stringify(await consulJson<Member[]>("/v1/agent/members"))}`);
+        assert(
+            r.value,
+            `no leader with every member alive within 60s: leader=${await consulJson<string>("/v1/status/leader")} members=${JSON.stringify(await consulJson<Member[]>("/v1/agent/members"))}`,
+        );
         const version = (await dockerOn(s.hosts[0], ["exec", "consul", "consul", "version"])).stdout.split("\n")[0];
         // The agents' own word on the rendered config: anything it calls deprecated or unknown is a fault.
         const complaints = (
-            await Promise.all(s.hosts.map(async (h) => (await dockerOn(h, ["logs", "consul"]).then((r) => r.stdout + r.stderr)).split("\n").map((l) => `rig-h${h}: ${l}`)))
+            await Promise.all(
+                s.hosts.map(async (h) =>
+                    (await dockerOn(h, ["logs", "consul"]).then((r) => r.stdout + r.stderr)).split("\n").map((l) => `rig-h${h}: ${l}`),
+                ),
+            )
         )
             .flat()
             .filter((l) => /deprecat|unknown (field|key)|invalid config/i.test(l));
@@ -279,11 +384,16 @@ export async function checkConsul(s: Scenario): Promise<void> {
             const down = await waitFor(async () => ((await memberStatus(victim, asker)) !== "alive" ? true : undefined), 30_000, 1000, 30);
             assert(down.value, `rig-h${victim} still alive to the others 30s after its agent stopped`);
             // A leader must exist (re-elected within a few seconds if it was the victim) and answer reads.
-            const leader = await waitFor(async () => {
-                const l = await consulJson<string>("/v1/status/leader", asker);
-                const kv = l ? await consulGet("/v1/catalog/nodes", asker) : undefined;
-                return l && kv?.status === 200 ? l : undefined;
-            }, 20_000, 1000, 20);
+            const leader = await waitFor(
+                async () => {
+                    const l = await consulJson<string>("/v1/status/leader", asker);
+                    const kv = l ? await consulGet("/v1/catalog/nodes", asker) : undefined;
+                    return l && kv?.status === 200 ? l : undefined;
+                },
+                20_000,
+                1000,
+                20,
+            );
             assert(leader.value, `no leader within 20s with rig-h${victim}'s server stopped`);
             return `with rig-h${victim}'s server stopped: leader ${leader.value} after ${(leader.ms / 1000).toFixed(1)}s, catalog answers`;
         } finally {
@@ -314,38 +424,71 @@ export async function checkConsulServerCutOff(s: Scenario): Promise<void> {
         await setLink(victim, "down");
         let failedAfter: number | undefined;
         try {
-            const failed = await waitFor(async () => ((await memberStatus(victim, asker)) === "failed" ? true : undefined), 30_000, 500, 60);
+            const failed = await waitFor(
+                async () => ((await memberStatus(victim, asker)) === "failed" ? true : undefined),
+                30_000,
+                500,
+                60,
+            );
             assert(failed.value, `rig-h${victim} not failed to rig-h${asker} 30 s after its link went down`);
             failedAfter = (Date.now() - t0) / 1000;
             const statuses = new Set<string>();
-            for (const until = Date.now() + CUT_OFF_AFTER_FAILED_MS; Date.now() < until; ) {
+            for (const until = Date.now() + CUT_OFF_AFTER_FAILED_MS; Date.now() < until;) {
                 statuses.add(await memberStatus(victim, asker));
                 await sleep(500);
             }
-            assert([...statuses].every((x) => x === "failed"), `rig-h${victim} was ${[...statuses].join(", then ")} to rig-h${asker} while cut off: forced out of the cluster`);
+            assert(
+                [...statuses].every((x) => x === "failed"),
+                `rig-h${victim} was ${[...statuses].join(", then ")} to rig-h${asker} while cut off: forced out of the cluster`,
+            );
         } finally {
             await setLink(victim, "up");
         }
         const cut = (Date.now() - t0) / 1000;
         const back = Date.now();
-        const registered = await waitFor(async () => ((await catalogCount(s)) === s.replicas && (await passingCount(s)) === s.replicas ? true : undefined), SERVICES_BACK_MS, 500, 120);
+        const registered = await waitFor(
+            async () => ((await catalogCount(s)) === s.replicas && (await passingCount(s)) === s.replicas ? true : undefined),
+            SERVICES_BACK_MS,
+            500,
+            120,
+        );
         assert(
             registered.value,
             `${SERVICES_BACK_MS / 1000} s after rig-h${victim}'s link came back: catalog ${await catalogCount(s)}, passing ${await passingCount(s)} web instances, expected ${s.replicas}`,
         );
         const servicesBack = (Date.now() - back) / 1000;
-        const peers = await waitFor(async () => ((await consulJson<string[]>("/v1/status/peers", asker))?.includes(`${hostAddress(victim)}:8300`) ? true : undefined), 30_000, 1000, 30);
-        assert(peers.value, `rig-h${victim} is no longer a Raft peer: ${JSON.stringify(await consulJson<string[]>("/v1/status/peers", asker))}`);
+        const peers = await waitFor(
+            async () =>
+                (await consulJson<string[]>("/v1/status/peers", asker))?.includes(`${hostAddress(victim)}:8300`) ? true : undefined,
+            30_000,
+            1000,
+            30,
+        );
+        assert(
+            peers.value,
+            `rig-h${victim} is no longer a Raft peer: ${JSON.stringify(await consulJson<string[]>("/v1/status/peers", asker))}`,
+        );
         const healthy = await waitFor(() => consulHealthy(s, asker), 60_000, 1000, 60);
         assert(healthy.value, `Consul not healthy 60 s after rig-h${victim} came back`);
         let lastSeen = "";
-        const swarm = await waitFor(async () => {
-            const listed = await dockerOn(s.managers[0], ["node", "ls", "--format", "{{.Hostname}} {{.Status}} {{.ManagerStatus}}"]);
-            lastSeen = (listed.stdout.trim() || listed.stderr.trim()).split("\n").join(", ");
-            const statuses = listed.stdout.split("\n").filter(Boolean).map((line) => line.split(" ")[1]);
-            return statuses.length === s.hosts.length && statuses.every((n) => n === "Ready") ? true : undefined;
-        }, 60_000, 1000, 60);
-        assert(swarm.value, `the swarm's nodes not all Ready 60 s after rig-h${victim} came back; rig-h${s.managers[0]} last listed: ${lastSeen || "nothing"}`);
+        const swarm = await waitFor(
+            async () => {
+                const listed = await dockerOn(s.managers[0], ["node", "ls", "--format", "{{.Hostname}} {{.Status}} {{.ManagerStatus}}"]);
+                lastSeen = (listed.stdout.trim() || listed.stderr.trim()).split("\n").join(", ");
+                const statuses = listed.stdout
+                    .split("\n")
+                    .filter(Boolean)
+                    .map((line) => line.split(" ")[1]);
+                return statuses.length === s.hosts.length && statuses.every((n) => n === "Ready") ? true : undefined;
+            },
+            60_000,
+            1000,
+            60,
+        );
+        assert(
+            swarm.value,
+            `the swarm's nodes not all Ready 60 s after rig-h${victim} came back; rig-h${s.managers[0]} last listed: ${lastSeen || "nothing"}`,
+        );
         return `rig-h${victim}'s link down ${cut.toFixed(1)} s (failed to the others after ${failedAfter?.toFixed(1)} s, never left); ${s.replicas} of ${s.replicas} web instances registered and passing ${servicesBack.toFixed(1)} s after it came back; still a Raft peer; ${healthy.value}; every swarm node Ready`;
     });
 }
@@ -383,18 +526,60 @@ export async function checkConsulApiClosed(s: Scenario): Promise<void> {
 export async function checkDockerProxy(s: Scenario): Promise<void> {
     await check(`docker-proxy[${s.stack}]`, async () => {
         const h = s.hosts[s.hosts.length - 1];
-        const mounts = (await must(dockerOn(h, ["inspect", "registrator", "-f", "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}};{{end}}"]), "inspect registrator")).trim();
+        const mounts = (
+            await must(
+                dockerOn(h, ["inspect", "registrator", "-f", "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}};{{end}}"]),
+                "inspect registrator",
+            )
+        ).trim();
         const volume = /^volume (registrator-docker-proxy-\S+) \/run\/docker-proxy;$/.exec(mounts)?.[1];
         assert(volume, `registrator's mounts are "${mounts}", want only the proxy's volume at /run/docker-proxy`);
         const status = async (method: string, p: string) =>
-            (await dockerOn(h, ["run", "--rm", "--network", "none", "-v", `${volume}:/p:ro`, BASE_IMAGE, "curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "-X", method, "--unix-socket", "/p/docker.sock", `http://engine${p}`])).stdout.trim();
-        const passed: [string, string][] = [["GET", "/_ping"], ["GET", "/v1.41/containers/json"], ["GET", "/containers/registrator/json"], ["GET", "/info"], ["GET", "/events?since=0&until=1"]];
+            (
+                await dockerOn(h, [
+                    "run",
+                    "--rm",
+                    "--network",
+                    "none",
+                    "-v",
+                    `${volume}:/p:ro`,
+                    BASE_IMAGE,
+                    "curl",
+                    "-s",
+                    "-m",
+                    "5",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "-X",
+                    method,
+                    "--unix-socket",
+                    "/p/docker.sock",
+                    `http://engine${p}`,
+                ])
+            ).stdout.trim();
+        const passed: [string, string][] = [
+            ["GET", "/_ping"],
+            ["GET", "/v1.41/containers/json"],
+            ["GET", "/containers/registrator/json"],
+            ["GET", "/info"],
+            ["GET", "/events?since=0&until=1"],
+        ];
         const refused: [string, string][] = [
-            ["POST", "/containers/create"], ["POST", "/containers/registrator/exec"], ["GET", "/containers/registrator/archive?path=/etc"],
-            ["DELETE", "/containers/web-1"], ["POST", "/containers/web-1/stop"], ["GET", "/images/json"], ["GET", "/containers/registrator/logs"],
+            ["POST", "/containers/create"],
+            ["POST", "/containers/registrator/exec"],
+            ["GET", "/containers/registrator/archive?path=/etc"],
+            ["DELETE", "/containers/web-1"],
+            ["POST", "/containers/web-1/stop"],
+            ["GET", "/images/json"],
+            ["GET", "/containers/registrator/logs"],
         ];
         const wrong: string[] = [];
-        for (const [want, requests] of [["200", passed], ["403", refused]] as const) {
+        for (const [want, requests] of [
+            ["200", passed],
+            ["403", refused],
+        ] as const) {
             for (const [method, p] of requests) {
                 const code = await status(method, p);
                 if (code !== want) wrong.push(`${method} ${p} -> ${code}, want ${want}`);
@@ -419,7 +604,10 @@ export async function checkRegistrator(s: Scenario): Promise<void> {
         } finally {
             await dockerOn(vh, ["start", backendName(victim)]);
         }
-        assert(gone.value, `${backendName(victim)} stopped on rig-h${vh} but the catalog still has ${await catalogCount(s)} web instances after 30s`);
+        assert(
+            gone.value,
+            `${backendName(victim)} stopped on rig-h${vh} but the catalog still has ${await catalogCount(s)} web instances after 30s`,
+        );
         const back = await waitBackends(s, s.replicas);
         return `${s.replicas} web instances registered and passing after ${(ms / 1000).toFixed(1)}s (${where.join(" ")}); ${backendName(victim)} stopped -> deregistered in ${(gone.ms / 1000).toFixed(1)}s, started -> back in ${(back / 1000).toFixed(1)}s`;
     });
@@ -433,12 +621,18 @@ export async function checkEdgeReach(s: Scenario): Promise<void> {
             // Converged: nginx has every instance from Consul's DNS (it asks every second).
             const warm = await namesSeen(edgeUrl(s, e), want, s.replicas * 40, 60_000);
             const missing = want.filter((w) => !warm.names.has(w));
-            assert(missing.length === 0, `via ${edgeUrl(s, e)} never reached ${missing.join(", ")} within 60s (statuses ${JSON.stringify(warm.statuses)})`);
+            assert(
+                missing.length === 0,
+                `via ${edgeUrl(s, e)} never reached ${missing.join(", ")} within 60s (statuses ${JSON.stringify(warm.statuses)})`,
+            );
             // Then a plain round of requests: every one answered, every backend in rotation.
             const samples = await requestLoop(edgeUrl(s, e), s.replicas * 4, 30_000, 20);
             const names = new Set(samples.map((x) => x.name).filter(Boolean));
             const bad = samples.filter((x) => x.status !== 200);
-            assert(bad.length === 0 && names.size === want.length, `after convergence: ${bad.length} of ${samples.length} requests failed, ${names.size} of ${want.length} backends answered`);
+            assert(
+                bad.length === 0 && names.size === want.length,
+                `after convergence: ${bad.length} of ${samples.length} requests failed, ${names.size} of ${want.length} backends answered`,
+            );
             return `${edgeUrl(s, e)}: all ${want.length} backends in rotation (${[...names].sort().join(", ")}); ${samples.length} of ${samples.length} requests 200 (convergence round: ${JSON.stringify(warm.statuses)})`;
         });
     }
@@ -520,7 +714,13 @@ export async function checkEdgeDynamics(s: Scenario): Promise<void> {
         const bad = samples.filter((x) => x.status !== 200);
         const victimAfter = after.filter((x) => x.name === backendName(victim) && t0 + x.t > stoppedAt + 1000).length;
         await waitBackends(s, s.replicas);
-        assert(bad.length === 0, `${bad.length} of ${samples.length} requests failed around stopping ${backendName(victim)}: ${bad.slice(0, 3).map((b) => `${b.status} ${b.error ?? ""}`).join(", ")}`);
+        assert(
+            bad.length === 0,
+            `${bad.length} of ${samples.length} requests failed around stopping ${backendName(victim)}: ${bad
+                .slice(0, 3)
+                .map((b) => `${b.status} ${b.error ?? ""}`)
+                .join(", ")}`,
+        );
         return `${samples.length} requests in ${((samples.at(-1)?.t ?? 0) / 1000).toFixed(1)}s, ${after.length} after stopping ${backendName(victim)}, none failed (${victimAfter} served by it >1s after its stop)`;
     });
 
@@ -528,17 +728,27 @@ export async function checkEdgeDynamics(s: Scenario): Promise<void> {
         const all = Array.from({ length: s.replicas }, (_, i) => i + 1);
         await Promise.all(all.map((k) => must(dockerOn(backendHost(s, k), ["stop", backendName(k)]), `stop ${backendName(k)}`)));
         try {
-            const down = await waitFor(async () => {
-                const rs = [await httpGet(url), await httpGet(url), await httpGet(url)];
-                return rs.every((r) => r.status === 502) ? true : undefined;
-            }, 30_000, 500, 60);
+            const down = await waitFor(
+                async () => {
+                    const rs = [await httpGet(url), await httpGet(url), await httpGet(url)];
+                    return rs.every((r) => r.status === 502) ? true : undefined;
+                },
+                30_000,
+                500,
+                60,
+            );
             assert(down.value, `with every backend stopped the edge did not answer 502 (got ${(await httpGet(url)).status})`);
             const t0 = Date.now();
             await must(dockerOn(backendHost(s, 1), ["start", backendName(1)]), `start ${backendName(1)}`);
-            const up = await waitFor(async () => {
-                const r = await httpGet(url);
-                return r.status === 200 && nameOf(r.body) === backendName(1) ? true : undefined;
-            }, 60_000, 100, 600);
+            const up = await waitFor(
+                async () => {
+                    const r = await httpGet(url);
+                    return r.status === 200 && nameOf(r.body) === backendName(1) ? true : undefined;
+                },
+                60_000,
+                100,
+                600,
+            );
             assert(up.value, `the edge did not recover within 60s of ${backendName(1)} starting (got ${(await httpGet(url)).status})`);
             const recovery = (Date.now() - t0) / 1000;
             timing(`recovery[${s.stack}] (first backend back -> served via the edge)`, recovery);
@@ -568,13 +778,26 @@ export async function checkVip(s: Scenario): Promise<void> {
     if (!s.vip) return;
     const url = `http://${s.vip}:${s.edgePort}/`;
     await check(`vip[${s.stack}]`, async () => {
-        const settled = await waitFor(async () => {
-            const holders = await vipHolders(s);
-            const r = await httpGet(url);
-            return holders.length === 1 && r.status === 200 ? holders[0] : undefined;
-        }, 30_000, 1000, 30);
-        assert(settled.value, `VIP ${s.vip} not held by exactly one edge host with service (holders: ${(await vipHolders(s)).join(",") || "none"})`);
-        const { names, statuses } = await namesSeen(url, Array.from({ length: s.replicas }, (_, i) => backendName(i + 1)), s.replicas * 20, 30_000);
+        const settled = await waitFor(
+            async () => {
+                const holders = await vipHolders(s);
+                const r = await httpGet(url);
+                return holders.length === 1 && r.status === 200 ? holders[0] : undefined;
+            },
+            30_000,
+            1000,
+            30,
+        );
+        assert(
+            settled.value,
+            `VIP ${s.vip} not held by exactly one edge host with service (holders: ${(await vipHolders(s)).join(",") || "none"})`,
+        );
+        const { names, statuses } = await namesSeen(
+            url,
+            Array.from({ length: s.replicas }, (_, i) => backendName(i + 1)),
+            s.replicas * 20,
+            30_000,
+        );
         assert(names.size === s.replicas, `via ${url} saw only ${[...names].join(", ")} (${JSON.stringify(statuses)})`);
         return `${s.vip} on rig-h${settled.value}; ${url} reached all ${names.size} backends`;
     });
@@ -592,10 +815,15 @@ export async function checkVip(s: Scenario): Promise<void> {
         stopAt = Date.now();
         await must(dockerOn(master, ["stop", "edge"]), `stop edge on rig-h${master}`);
         try {
-            const moved = await waitFor(async () => {
-                const holders = await vipHolders(s);
-                return holders.length === 1 && holders[0] === backup ? true : undefined;
-            }, 30_000, 200, 150);
+            const moved = await waitFor(
+                async () => {
+                    const holders = await vipHolders(s);
+                    return holders.length === 1 && holders[0] === backup ? true : undefined;
+                },
+                30_000,
+                200,
+                150,
+            );
             movedAt = Date.now();
             assert(moved.value, `VIP still on rig-h${(await vipHolders(s)).join(",")} 30s after stopping the edge on rig-h${master}`);
             await sleep(4000);
@@ -606,10 +834,16 @@ export async function checkVip(s: Scenario): Promise<void> {
             const lastFail = failedReqs.at(-1);
             const restoredAt = lastFail ? t0 + lastFail.t : stopAt;
             const tail = samples.filter((x) => t0 + x.t > movedAt + 1000);
-            assert(tail.length > 0 && tail.every((x) => x.status === 200), `requests via the VIP still failing after it moved: ${tail.filter((x) => x.status !== 200).length} of ${tail.length}`);
+            assert(
+                tail.length > 0 && tail.every((x) => x.status === 200),
+                `requests via the VIP still failing after it moved: ${tail.filter((x) => x.status !== 200).length} of ${tail.length}`,
+            );
             // A stopping edge drains first, so at most a request caught in VRRP's hand-over fails; an
             // edge that stops serving before the VIP leaves fails every request until keepalived notices.
-            assert(failedReqs.length <= MAX_FAILED_IN_HANDOVER, `${failedReqs.length} requests failed after the stop: the edge stopped serving before its VIP left`);
+            assert(
+                failedReqs.length <= MAX_FAILED_IN_HANDOVER,
+                `${failedReqs.length} requests failed after the stop: the edge stopped serving before its VIP left`,
+            );
             const failover = (movedAt - stopAt) / 1000;
             timing(`vip failover[${s.stack}] (edge stopped -> VIP on backup)`, failover);
             timing(`vip service gap[${s.stack}] (edge stopped -> last failed request)`, (restoredAt - stopAt) / 1000);
@@ -630,25 +864,42 @@ export async function checkVip(s: Scenario): Promise<void> {
             // The hosts are asked one ssh call each, so one sample can straddle the takeover (the new MASTER
             // has added the VIP, the old one has not yet seen its advert); two samples in a row cannot.
             let bothBefore = false;
-            const back = await waitFor(async () => {
-                const holders = await vipHolders(s);
-                assert(!(bothBefore && holders.length > 1), `VIP on several hosts at once, in two samples in a row: ${holders.join(", ")}`);
-                bothBefore = holders.length > 1;
-                return holders.length === 1 && holders[0] === master ? true : undefined;
-            }, 30_000, 200, 150);
-            assert(back.value, `VIP still on rig-h${(await vipHolders(s)).join(",") || "none"} 30s after the edge on rig-h${master} came back`);
+            const back = await waitFor(
+                async () => {
+                    const holders = await vipHolders(s);
+                    assert(
+                        !(bothBefore && holders.length > 1),
+                        `VIP on several hosts at once, in two samples in a row: ${holders.join(", ")}`,
+                    );
+                    bothBefore = holders.length > 1;
+                    return holders.length === 1 && holders[0] === master ? true : undefined;
+                },
+                30_000,
+                200,
+                150,
+            );
+            assert(
+                back.value,
+                `VIP still on rig-h${(await vipHolders(s)).join(",") || "none"} 30s after the edge on rig-h${master} came back`,
+            );
             const failback = (Date.now() - t0) / 1000;
             // Stable: the MASTER keeps it, and requests are served, for a few more seconds.
             for (let i = 0; i < 5; i++) {
                 await sleep(1000);
                 const holders = await vipHolders(s);
-                assert(holders.length === 1 && holders[0] === master, `VIP moved again after failback: holders ${holders.join(",") || "none"}`);
+                assert(
+                    holders.length === 1 && holders[0] === master,
+                    `VIP moved again after failback: holders ${holders.join(",") || "none"}`,
+                );
             }
             done = true;
             const samples = await loop;
             const bad = samples.filter((x) => x.status !== 200);
             const tail = samples.slice(-10);
-            assert(tail.every((x) => x.status === 200), `requests via the VIP failing after failback: ${tail.map((x) => x.status).join(",")}`);
+            assert(
+                tail.every((x) => x.status === 200),
+                `requests via the VIP failing after failback: ${tail.map((x) => x.status).join(",")}`,
+            );
             timing(`vip failback[${s.stack}] (edge restarted -> VIP back on the MASTER)`, failback);
             return `edge restarted on rig-h${master}: VIP back on rig-h${master} (MASTER, preempt) in ${failback.toFixed(1)}s and stable for 5s; ${samples.length} requests across the failback, ${bad.length} failed`;
         } finally {
@@ -668,16 +919,39 @@ export async function checkIsolation(s: Scenario, h: number): Promise<void> {
     await check(`isolation[${s.stack}@rig-h${h}]`, async () => {
         const tiers = ["app", "mongo", "zookeeper"];
         try {
-            await Promise.all(tiers.map((t) => must(dockerOn(h, ["run", "-d", "--name", `iso-${t}`, "--network", `net_${t}`, BASE_IMAGE, "sh", "-c", LISTENER]), `run iso-${t}`)));
+            await Promise.all(
+                tiers.map((t) =>
+                    must(
+                        dockerOn(h, ["run", "-d", "--name", `iso-${t}`, "--network", `net_${t}`, BASE_IMAGE, "sh", "-c", LISTENER]),
+                        `run iso-${t}`,
+                    ),
+                ),
+            );
             const ip: Record<string, string> = {};
-            for (const t of tiers) ip[t] = await must(dockerOn(h, ["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", `iso-${t}`]), "inspect");
+            for (const t of tiers)
+                ip[t] = await must(
+                    dockerOn(h, ["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", `iso-${t}`]),
+                    "inspect",
+                );
             // Each listener answers locally first, so a closed path below is the network's doing.
             for (const t of tiers) {
-                const ok = await waitFor(async () => ((await dockerOn(h, ["exec", `iso-${t}`, "curl", "-s", "-m", "2", "http://127.0.0.1:8081/"])).stdout.includes("ok") ? true : undefined), 15_000, 500, 30);
+                const ok = await waitFor(
+                    async () =>
+                        (await dockerOn(h, ["exec", `iso-${t}`, "curl", "-s", "-m", "2", "http://127.0.0.1:8081/"])).stdout.includes("ok")
+                            ? true
+                            : undefined,
+                    15_000,
+                    500,
+                    30,
+                );
                 assert(ok.value, `iso-${t} listener did not come up`);
             }
             const probe = async (from: string, to: string, port: number) => {
-                const r = await dockerOn(h, ["exec", `iso-${from}`, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "3", `http://${ip[to]}:${port}/`], { timeoutMs: 15_000 });
+                const r = await dockerOn(
+                    h,
+                    ["exec", `iso-${from}`, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "3", `http://${ip[to]}:${port}/`],
+                    { timeoutMs: 15_000 },
+                );
                 return r.stdout.trim() === "200";
             };
             const cases: [string, string, number, boolean][] = [
@@ -709,7 +983,8 @@ export async function secretsOnHosts(s: Scenario, sshKeyFile?: string): Promise<
     const token = async (role: string) => (await dockerOn(manager, ["swarm", "join-token", "-q", role])).stdout.trim();
     const fileIn = async (h: number, container: string, file: string) => (await dockerOn(h, ["exec", container, "cat", file])).stdout;
     const gossip = /"encrypt"\s*:\s*"([^"]+)"/.exec(await fileIn(manager, "consul", "/consul/config/agent.json"))?.[1];
-    const registratorEnv = (await dockerOn(s.hosts[0], ["inspect", "registrator", "-f", "{{range .Config.Env}}{{println .}}{{end}}"])).stdout;
+    const registratorEnv = (await dockerOn(s.hosts[0], ["inspect", "registrator", "-f", "{{range .Config.Env}}{{println .}}{{end}}"]))
+        .stdout;
     const templateToken = /token\s*=\s*"([^"]+)"/.exec(await fileIn(s.edges[0], "edge", "/etc/consul-template/config.hcl"))?.[1];
     const secrets: Record<string, string[]> = {
         "swarm join tokens": (await Promise.all(["manager", "worker"].map(token))).filter(Boolean),
@@ -720,7 +995,10 @@ export async function secretsOnHosts(s: Scenario, sshKeyFile?: string): Promise<
     };
     if (sshKeyFile) {
         // The key's base64 body lines: any of them in the state would be the key in plain text.
-        secrets["SSH private key"] = fs.readFileSync(sshKeyFile, "utf8").split("\n").filter((l) => /^[A-Za-z0-9+/=]{40,}$/.test(l));
+        secrets["SSH private key"] = fs
+            .readFileSync(sshKeyFile, "utf8")
+            .split("\n")
+            .filter((l) => /^[A-Za-z0-9+/=]{40,}$/.test(l));
     }
     return secrets;
 }
@@ -762,9 +1040,19 @@ const DNS_GATEWAY = GWBRIDGE_WANT.split(" ")[1];
  * `name`; none when it does not resolve (getent exits 2). A container that fails to run throws.
  */
 export async function resolveInContainer(h: number, name: string, network = "bridge", dns = DNS_GATEWAY): Promise<string[]> {
-    const r = await dockerOn(h, ["run", "--rm", "--network", network, "--dns", dns, BASE_IMAGE, "getent", "ahostsv4", name], { timeoutMs: 30_000 });
-    if (r.code !== 0 && r.code !== 2) throw new Error(`docker run on rig-h${h} (${network}) to resolve ${name}: exit ${r.code}: ${r.stderr.trim().slice(0, 300)}`);
-    return [...new Set(r.stdout.split("\n").map((l) => l.split(/\s+/)[0]).filter(Boolean))].sort();
+    const r = await dockerOn(h, ["run", "--rm", "--network", network, "--dns", dns, BASE_IMAGE, "getent", "ahostsv4", name], {
+        timeoutMs: 30_000,
+    });
+    if (r.code !== 0 && r.code !== 2)
+        throw new Error(`docker run on rig-h${h} (${network}) to resolve ${name}: exit ${r.code}: ${r.stderr.trim().slice(0, 300)}`);
+    return [
+        ...new Set(
+            r.stdout
+                .split("\n")
+                .map((l) => l.split(/\s+/)[0])
+                .filter(Boolean),
+        ),
+    ].sort();
 }
 
 /**
@@ -780,26 +1068,45 @@ export async function checkServiceDns(s: Scenario): Promise<void> {
         for (const h of s.hosts) {
             // Consul's DNS answers from the local agent's possibly stale view (allow_stale); an agent just
             // restarted by an earlier check may still be catching up, which is not what this check is about.
-            const caughtUp = await waitFor(async () => ((await passingCount(s, h, "passing&stale")) === s.replicas ? true : undefined), 60_000, 1000, 60);
+            const caughtUp = await waitFor(
+                async () => ((await passingCount(s, h, "passing&stale")) === s.replicas ? true : undefined),
+                60_000,
+                1000,
+                60,
+            );
             assert(caughtUp.value, `rig-h${h}'s Consul agent (stale view) did not list ${s.replicas} passing web instances within 60s`);
             const got = await resolveInContainer(h, "web.service.consul");
-            assert(got.join(" ") === want.join(" "), `from a container on rig-h${h}: web.service.consul -> ${got.join(" ") || "nothing"}, want ${want.join(" ")}`);
+            assert(
+                got.join(" ") === want.join(" "),
+                `from a container on rig-h${h}: web.service.consul -> ${got.join(" ") || "nothing"}, want ${want.join(" ")}`,
+            );
             const upstream = await resolveInContainer(h, "upstream.rig");
-            assert(upstream.join(" ") === "10.77.0.1", `from a container on rig-h${h}: upstream.rig -> ${upstream.join(" ") || "nothing"} (not through the recursors)`);
+            assert(
+                upstream.join(" ") === "10.77.0.1",
+                `from a container on rig-h${h}: upstream.rig -> ${upstream.join(" ") || "nothing"} (not through the recursors)`,
+            );
             seen.push(`rig-h${h}`);
         }
         const overlay = await resolveInContainer(s.hosts[0], "web.service.consul", "my-network-overlay");
-        assert(overlay.join(" ") === want.join(" "), `from the overlay on rig-h${s.hosts[0]}: web.service.consul -> ${overlay.join(" ") || "nothing"}`);
+        assert(
+            overlay.join(" ") === want.join(" "),
+            `from the overlay on rig-h${s.hosts[0]}: web.service.consul -> ${overlay.join(" ") || "nothing"}`,
+        );
         // Every backend of one host stops: its address leaves the answer, and comes back with them.
         const gone = s.hosts[s.hosts.length - 1];
         const theirs = Array.from({ length: s.replicas }, (_, k) => k + 1).filter((k) => backendHost(s, k) === gone);
         await Promise.all(theirs.map((k) => must(dockerOn(gone, ["stop", backendName(k)]), `stop ${backendName(k)}`)));
         let after: string[] = [];
         try {
-            const r = await waitFor(async () => {
-                after = await resolveInContainer(s.hosts[0], "web.service.consul");
-                return after.includes(hostAddress(gone)) ? undefined : true;
-            }, 30_000, 1000, 20);
+            const r = await waitFor(
+                async () => {
+                    after = await resolveInContainer(s.hosts[0], "web.service.consul");
+                    return after.includes(hostAddress(gone)) ? undefined : true;
+                },
+                30_000,
+                1000,
+                20,
+            );
             assert(r.value, `with rig-h${gone}'s backends stopped, web.service.consul still -> ${after.join(" ")}`);
         } finally {
             await Promise.all(theirs.map((k) => dockerOn(gone, ["start", backendName(k)])));

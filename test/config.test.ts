@@ -4,7 +4,9 @@ import { loadPlatformConfig } from "../lib/config";
 const host = { name: "h1", address: "192.168.50.11", roles: ["manager", "consul-server", "edge"], ssh: { privateKeyPath: "/tmp/k" } };
 
 function load(config: Record<string, unknown>) {
-    pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`swarm-platform:${k}`, typeof v === "string" ? v : JSON.stringify(v)])));
+    pulumi.runtime.setAllConfig(
+        Object.fromEntries(Object.entries(config).map(([k, v]) => [`swarm-platform:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
+    );
     return loadPlatformConfig(new pulumi.Config("swarm-platform"), "unit");
 }
 
@@ -30,7 +32,9 @@ describe("loadPlatformConfig", () => {
             message = (e as Error).message;
         }
         expect(message).toMatch(/^stack config of "unit" is invalid \(\d+ problem\(s\)\):\n/);
-        expect(message).toContain('  - hosts[0].roles[0]: unknown role "boss". Fix: use one of manager, worker, consul-server, consul-client, edge.');
+        expect(message).toContain(
+            '  - hosts[0].roles[0]: unknown role "boss". Fix: use one of manager, worker, consul-server, consul-client, edge.',
+        );
         expect(message).toContain('  - overlaySubnet: "10.10.0.0/8" is not a valid IPv4 CIDR.');
     });
 });

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Platform } from "../components/Platform";
-import { runUnderMocks } from "./mockEngine";
-import { modelWithHosts } from "./stacks";
+import { runUnderMocks } from "../support/mockEngine";
+import { modelWithHosts } from "../support/stacks";
 
 interface RegisterRequest {
     getDependenciesList(): string[];
@@ -25,7 +25,9 @@ async function dependencyGraph(n: number): Promise<{ resources: number; edges: n
 
 test("the dependency graph grows linearly with the hosts: 10, 50 and 100 hosts", async () => {
     const [g10, g50, g100] = [await dependencyGraph(10), await dependencyGraph(50), await dependencyGraph(100)];
-    console.log(`dependency edges: 10 hosts ${g10.edges} (${g10.resources} resources), 50 hosts ${g50.edges} (${g50.resources}), 100 hosts ${g100.edges} (${g100.resources})`);
+    console.log(
+        `dependency edges: 10 hosts ${g10.edges} (${g10.resources} resources), 50 hosts ${g50.edges} (${g50.resources}), 100 hosts ${g100.edges} (${g100.resources})`,
+    );
     // Linear: each added host adds the same number of edges, so the increments per host agree.
     const perHost = [(g50.edges - g10.edges) / 40, (g100.edges - g50.edges) / 50];
     expect(Math.abs(perHost[1] - perHost[0])).toBeLessThanOrEqual(0.05 * perHost[0]);

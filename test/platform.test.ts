@@ -1,13 +1,13 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
-import { EDGE_DOCKERFILE } from "../components/Edge";
+import { EDGE_DOCKERFILE } from "../components/edge/Edge";
 import { Platform } from "../components/Platform";
-import { PLATFORM_CPU_SHARES } from "../lib/containers";
+import { PLATFORM_CPU_SHARES } from "../components/host/containers";
 import { PlatformModel } from "../lib/model";
-import { MockRun, RecordedResource, runUnderMocks, unwrap } from "./mockEngine";
-import { filesHolding } from "../rig/lib";
-import { stackModel } from "./stacks";
+import { MockRun, RecordedResource, runUnderMocks, unwrap } from "../support/mockEngine";
+import { filesHolding } from "../support/files";
+import { stackModel } from "../support/stacks";
 
 const COMMAND = "command:remote:Command";
 const LOCAL_COMMAND = "command:local:Command";
@@ -37,8 +37,15 @@ describe("multihost stack", () => {
 
     test("one docker provider per host, reaching it over ssh with the configured key", () => {
         const providers = run.ofType("pulumi:providers:docker");
-        expect(providers.map((p) => p.inputs.host).sort()).toEqual(["ssh://root@192.0.2.11:22", "ssh://root@192.0.2.12:22", "ssh://root@192.0.2.13:22"]);
-        for (const p of providers) expect(JSON.parse(p.inputs.sshOpts as string)).toEqual(expect.arrayContaining(["-i", "BatchMode=yes", "StrictHostKeyChecking=accept-new"]));
+        expect(providers.map((p) => p.inputs.host).sort()).toEqual([
+            "ssh://root@192.0.2.11:22",
+            "ssh://root@192.0.2.12:22",
+            "ssh://root@192.0.2.13:22",
+        ]);
+        for (const p of providers)
+            expect(JSON.parse(p.inputs.sshOpts as string)).toEqual(
+                expect.arrayContaining(["-i", "BatchMode=yes", "StrictHostKeyChecking=accept-new"]),
+            );
     });
 
     test("every host gets a docker_gwbridge before it inits or joins", () => {
@@ -53,7 +60,8 @@ describe("multihost stack", () => {
         const init = run.byName("platform-swarm-member-node1");
         expect((init.inputs.connection as { host: string }).host).toBe("192.0.2.11");
         before(init, run.byName("platform-swarm-manager-token"));
-        for (const host of ["node2", "node3"]) before(run.byName("platform-swarm-manager-token"), run.byName(`platform-swarm-member-${host}`));
+        for (const host of ["node2", "node3"])
+            before(run.byName("platform-swarm-manager-token"), run.byName(`platform-swarm-member-${host}`));
     });
 
     test("joins do not wait for each other", () => {
@@ -78,10 +86,13 @@ describe("multihost stack", () => {
     test("the overlay network waits for the swarm and carries the configured subnet", () => {
         const overlay = run.byName("platform-overlay-network");
         expect(overlay.type).toBe(COMMAND);
-        expect(overlay.inputs.create).toContain("docker network create --driver overlay --subnet '10.10.0.0/16' --gateway '10.10.0.254' --attachable");
+        expect(overlay.inputs.create).toContain(
+            "docker network create --driver overlay --subnet '10.10.0.0/16' --gateway '10.10.0.254' --attachable",
+        );
         expect(overlay.inputs.create).toContain("'my-network-overlay'");
         expect((overlay.inputs.connection as { host: string }).host).toBe("192.0.2.11");
-        for (const m of ["platform-swarm-member-node1", "platform-swarm-member-node2", "platform-swarm-member-node3"]) before(run.byName(m), overlay);
+        for (const m of ["platform-swarm-member-node1", "platform-swarm-member-node2", "platform-swarm-member-node3"])
+            before(run.byName(m), overlay);
     });
 
     test("tier networks on every host, with fixed bridge names, and flow rules after them", () => {
@@ -96,7 +107,12 @@ describe("multihost stack", () => {
         for (const host of ["node1", "node2", "node3"]) {
             const keeper = run.byName(`platform-firewall-${host}-keeper`);
             expect(keeper.provider).toContain(`::platform-host-${host}-docker::`);
-            expect(keeper.inputs).toMatchObject({ name: "firewall-keeper", networkMode: "host", restart: "unless-stopped", capabilities: { adds: ["CAP_NET_ADMIN", "CAP_NET_RAW"], drops: ["ALL"] } });
+            expect(keeper.inputs).toMatchObject({
+                name: "firewall-keeper",
+                networkMode: "host",
+                restart: "unless-stopped",
+                capabilities: { adds: ["CAP_NET_ADMIN", "CAP_NET_RAW"], drops: ["ALL"] },
+            });
             expect(keeper.inputs.privileged).toBeUndefined();
             expect(keeper.inputs.image).toBe(`stdout-of-platform-firewall-${host}-image`);
             const script = (keeper.inputs.uploads as { content: string }[])[0].content;
@@ -150,10 +166,18 @@ describe("multihost stack", () => {
         const proxies = run.ofType(CONTAINER).filter((c) => c.inputs.name === "registrator-docker-proxy");
         expect(proxies).toHaveLength(3);
         for (const p of proxies) {
-            expect(p.inputs).toMatchObject({ networkMode: "none", user: "root", capabilities: { adds: [], drops: ["ALL"] }, entrypoints: ["haproxy"] });
-            expect(p.inputs.volumes).toEqual(expect.arrayContaining([{ hostPath: "/var/run/docker.sock", containerPath: "/run/docker-engine.sock" }]));
+            expect(p.inputs).toMatchObject({
+                networkMode: "none",
+                user: "root",
+                capabilities: { adds: [], drops: ["ALL"] },
+                entrypoints: ["haproxy"],
+            });
+            expect(p.inputs.volumes).toEqual(
+                expect.arrayContaining([{ hostPath: "/var/run/docker.sock", containerPath: "/run/docker-engine.sock" }]),
+            );
         }
-        for (const host of ["node1", "node2", "node3"]) before(run.byName(`platform-registrator-proxy-${host}`), run.byName(`platform-registrator-${host}`));
+        for (const host of ["node1", "node2", "node3"])
+            before(run.byName(`platform-registrator-proxy-${host}`), run.byName(`platform-registrator-${host}`));
     });
 
     test("two edges built from the repo's Dockerfile with pinned bases, and keepalived with capabilities, not --privileged", () => {
@@ -168,7 +192,9 @@ describe("multihost stack", () => {
             expect(build.inputs.stdin).toBe(fs.readFileSync(EDGE_DOCKERFILE, "utf8"));
             expect(build.inputs.create).toContain(`--build-arg 'BASE_IMAGE=${model.images.edgeBase}'`);
             expect(build.inputs.create).toContain(`--build-arg 'CONSUL_TEMPLATE_IMAGE=${model.images.consulTemplate}'`);
-            expect(edges.find((e) => e.provider?.includes(`::platform-host-${host}-docker::`))?.inputs.image).toBe(`stdout-of-platform-edge-image-${host}`);
+            expect(edges.find((e) => e.provider?.includes(`::platform-host-${host}-docker::`))?.inputs.image).toBe(
+                `stdout-of-platform-edge-image-${host}`,
+            );
         }
         const keepaliveds = run.ofType(CONTAINER).filter((c) => c.inputs.name === "keepalived");
         expect(keepaliveds).toHaveLength(2);
@@ -194,7 +220,9 @@ describe("multihost stack", () => {
         const perHost = new Map<string, number>();
         for (const b of backends) perHost.set(b.provider as string, (perHost.get(b.provider as string) ?? 0) + 1);
         expect([...perHost.values()]).toEqual([2, 2, 2]);
-        expect(backends[0].inputs.envs).toEqual(expect.arrayContaining(["SERVICE_NAME=web", "SERVICE_CHECK_HTTP=/health", "SERVICE_CHECK_INITIAL_STATUS=passing"]));
+        expect(backends[0].inputs.envs).toEqual(
+            expect.arrayContaining(["SERVICE_NAME=web", "SERVICE_CHECK_HTTP=/health", "SERVICE_CHECK_INITIAL_STATUS=passing"]),
+        );
     });
 
     test("the platform's containers weigh more on the CPUs than the backends, which get Docker's default", () => {
@@ -231,12 +259,19 @@ describe("multihost stack", () => {
             name.startsWith("platform-consul-server-") ||
             serverRollouts.some((c) => c.name === name);
         for (const c of serverRollouts) expect(c.secretInputs).toContain("stdin");
-        for (const name of ["platform-swarm-member-node2", "platform-swarm-member-node3", "platform-consul-acl", "platform-consul-autopilot"]) expect(run.byName(name).secretInputs).toContain("stdin");
+        for (const name of [
+            "platform-swarm-member-node2",
+            "platform-swarm-member-node3",
+            "platform-consul-acl",
+            "platform-consul-autopilot",
+        ])
+            expect(run.byName(name).secretInputs).toContain("stdin");
         for (const c of run.ofType(CONTAINER).filter((c) => ["consul", "edge"].includes(c.inputs.name as string))) {
             expect(c.secretInputs).toContain("uploads");
         }
         // VRRPv3 carries no password; keepalived's configuration holds nothing secret.
-        for (const c of run.ofType(CONTAINER).filter((c) => c.inputs.name === "keepalived")) expect(c.secretInputs).not.toContain("uploads");
+        for (const c of run.ofType(CONTAINER).filter((c) => c.inputs.name === "keepalived"))
+            expect(c.secretInputs).not.toContain("uploads");
         for (const c of run.ofType(CONTAINER).filter((c) => c.inputs.name === "registrator")) expect(c.secretInputs).toContain("envs");
         for (const c of run.ofType(COMMAND)) expect(c.secretInputs).toContain("connection");
         for (const c of run.ofType(COMMAND).filter((c) => !takesSecretStdin(c.name))) expect(c.secretInputs).not.toContain("stdin");
@@ -260,7 +295,14 @@ describe("multihost stack", () => {
     });
 
     test("no secret in a plain output", () => {
-        const outputs = JSON.stringify({ a: platform.managerAddress, n: platform.nodes, t: platform.tierNetworks, e: platform.edgeUrls, v: platform.vipUrl, c: platform.consulUiUrl });
+        const outputs = JSON.stringify({
+            a: platform.managerAddress,
+            n: platform.nodes,
+            t: platform.tierNetworks,
+            e: platform.edgeUrls,
+            v: platform.vipUrl,
+            c: platform.consulUiUrl,
+        });
         expect(outputs).not.toMatch(/stdout-of|BEGIN OPENSSH|pw123456|c2VjcmV0/);
     });
 
@@ -319,7 +361,11 @@ describe("dev stack", () => {
         const containers = run.ofType(CONTAINER);
         const consul = containers.filter((c) => c.inputs.name === "consul");
         expect(consul).toHaveLength(1);
-        expect(JSON.parse((consul[0].inputs.uploads as { content: string }[])[0].content)).toMatchObject({ server: true, bootstrap_expect: 1, retry_join: [] });
+        expect(JSON.parse((consul[0].inputs.uploads as { content: string }[])[0].content)).toMatchObject({
+            server: true,
+            bootstrap_expect: 1,
+            retry_join: [],
+        });
         expect(containers.filter((c) => c.inputs.name === "edge")).toHaveLength(1);
         expect(containers.filter((c) => c.inputs.name === "keepalived")).toHaveLength(0);
         expect(containers.filter((c) => /^web-\d$/.test(c.inputs.name as string))).toHaveLength(3);
@@ -332,8 +378,10 @@ describe("dev stack", () => {
 });
 
 test("duplicate engine names stop the swarm before init", async () => {
-    const { duplicateEngineNames } = await import("../components/SwarmCluster");
-    expect(duplicateEngineNames({ node1: "docker01", node2: "docker01", node3: "docker03" })).toEqual(['node1, node2 are all named "docker01"']);
+    const { duplicateEngineNames } = await import("../lib/topology");
+    expect(duplicateEngineNames({ node1: "docker01", node2: "docker01", node3: "docker03" })).toEqual([
+        'node1, node2 are all named "docker01"',
+    ]);
     expect(duplicateEngineNames({ node1: "a", node2: "b" })).toEqual([]);
 });
 
@@ -369,7 +417,9 @@ describe("SSH identity and host keys", () => {
             const opts = JSON.parse(p.inputs.sshOpts as string) as string[];
             expect(opts[opts.indexOf("-i") + 1]).toBe(keyPath);
         }
-        expect((run.byName("platform-swarm-member-node1").inputs.connection as { privateKey: string }).privateKey).toBe(fs.readFileSync(keyPath, "utf8"));
+        expect((run.byName("platform-swarm-member-node1").inputs.connection as { privateKey: string }).privateKey).toBe(
+            fs.readFileSync(keyPath, "utf8"),
+        );
     });
 
     test("a pinned host key reaches both the scripts' connection and the Docker CLI's ssh", async () => {
@@ -379,7 +429,13 @@ describe("SSH identity and host keys", () => {
         expect((run.byName("platform-swarm-member-node3").inputs.connection as { hostKey: string }).hostKey).toBe(HOST_KEY);
         for (const p of run.ofType("pulumi:providers:docker")) {
             const opts = JSON.parse(p.inputs.sshOpts as string) as string[];
-            expect(opts).toEqual(expect.arrayContaining(["StrictHostKeyChecking=yes", "UserKnownHostsFile=/dev/null", `KnownHostsCommand=/bin/echo %H ${HOST_KEY}`]));
+            expect(opts).toEqual(
+                expect.arrayContaining([
+                    "StrictHostKeyChecking=yes",
+                    "UserKnownHostsFile=/dev/null",
+                    `KnownHostsCommand=/bin/echo %H ${HOST_KEY}`,
+                ]),
+            );
         }
     });
 });

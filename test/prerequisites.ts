@@ -18,7 +18,10 @@ function missingPackages(): string | undefined {
 
 function nginxProblem(): string | undefined {
     const run = spawnSync(NGINX, ["-v"], { encoding: "utf8" });
-    const version = /nginx\/(\d+)\.(\d+)\.(\d+)/.exec(run.stderr ?? "")?.slice(1).map(Number);
+    const version = /nginx\/(\d+)\.(\d+)\.(\d+)/
+        .exec(run.stderr ?? "")
+        ?.slice(1)
+        .map(Number);
     if (run.error === undefined && version !== undefined && !olderThan(version, NGINX_MIN_VERSION)) return undefined;
     const found = run.error !== undefined ? `no ${NGINX}` : `${NGINX} is ${version?.join(".") ?? "of no known version"}`;
     return `npm test needs nginx >= ${NGINX_MIN_VERSION.join(".")} (${found}): as root, export NGINX_BIN=$(bash rig/nginx.sh)`;

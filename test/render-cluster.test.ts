@@ -8,7 +8,7 @@ import { renderImageBuild, renderImageRemove } from "../render/image";
 import { renderOverlayCreate, renderOverlayDelete } from "../render/overlay";
 import { flowRules, renderFlowRulesApply, renderFlowRulesRemove } from "../render/tiers";
 import { shq } from "../render/shell";
-import { stackModel } from "./stacks";
+import { stackModel } from "../support/stacks";
 
 const model = stackModel("multihost");
 const [node1, node2] = model.hosts;
@@ -25,7 +25,10 @@ const scripts: Record<string, string> = {
     engineName: renderEngineName(),
     flowsApply: renderFlowRulesApply(model.flows, model.tiers, "multihost"),
     flowsRemove: renderFlowRulesRemove(model.flows, model.tiers, "multihost"),
-    imageBuild: renderImageBuild("swarm-platform-edge:abc", { BASE_IMAGE: "nginx:1.27.5-bookworm", CONSUL_TEMPLATE_IMAGE: "hashicorp/consul-template:0.41.1" }),
+    imageBuild: renderImageBuild("swarm-platform-edge:abc", {
+        BASE_IMAGE: "nginx:1.27.5-bookworm",
+        CONSUL_TEMPLATE_IMAGE: "hashicorp/consul-template:0.41.1",
+    }),
     imageRemove: renderImageRemove("swarm-platform-edge:abc"),
     overlayCreate: renderOverlayCreate(model.overlay),
     overlayCreateEncrypted: renderOverlayCreate({ ...model.overlay, encrypted: true, attachable: false }),
@@ -65,7 +68,9 @@ describe("rendered host scripts", () => {
     });
 
     test("swarm init advertises the host address with the pool and data-path port", () => {
-        expect(scripts.swarmInit).toContain("docker swarm init --advertise-addr '192.0.2.11' --default-addr-pool '10.20.0.0/16' --default-addr-pool-mask-length 24 --data-path-port 4789");
+        expect(scripts.swarmInit).toContain(
+            "docker swarm init --advertise-addr '192.0.2.11' --default-addr-pool '10.20.0.0/16' --default-addr-pool-mask-length 24 --data-path-port 4789",
+        );
     });
 
     test("swarm join reads the token from stdin, never from its command line", () => {
@@ -88,7 +93,11 @@ describe("rendered host scripts", () => {
     });
 
     test("each flow opens its port one way and lets only replies back", () => {
-        const [forward, back, rawForward, rawBack] = flowRules({ from: "app", to: "mongo", port: 27017, protocol: "tcp" }, { app: "172.30.12.0/24", mongo: "172.30.10.0/24" }, "s");
+        const [forward, back, rawForward, rawBack] = flowRules(
+            { from: "app", to: "mongo", port: 27017, protocol: "tcp" },
+            { app: "172.30.12.0/24", mongo: "172.30.10.0/24" },
+            "s",
+        );
         expect(forward).toMatchObject({ table: "filter", chain: "DOCKER-USER" });
         expect(forward.spec).toMatch(/^-i br-app -o br-mongo -p tcp --dport 27017 .* -j ACCEPT$/);
         expect(back.spec).toMatch(/^-i br-mongo -o br-app -p tcp --sport 27017 -m conntrack --ctstate ESTABLISHED,RELATED .* -j ACCEPT$/);
@@ -107,7 +116,9 @@ describe("rendered host scripts", () => {
             expect(scripts.flowsApply).toContain(`${t} -C ${r.chain} ${r.spec} 2>/dev/null || ${t} -I ${r.chain} 1 ${r.spec}`);
             expect(scripts.flowsRemove).toContain(`while ${t} -C ${r.chain} ${r.spec} 2>/dev/null; do ${t} -D ${r.chain} ${r.spec}; done`);
             // The keeper would put a removed rule back within a pass: it stops first.
-            expect(scripts.flowsRemove.indexOf("docker stop firewall-keeper")).toBeLessThan(scripts.flowsRemove.indexOf(`${t} -D ${r.chain} ${r.spec}`));
+            expect(scripts.flowsRemove.indexOf("docker stop firewall-keeper")).toBeLessThan(
+                scripts.flowsRemove.indexOf(`${t} -D ${r.chain} ${r.spec}`),
+            );
         }
     });
 });
@@ -115,7 +126,9 @@ describe("rendered host scripts", () => {
 describe("overlay network", () => {
     test("created with the fixed subnet and gateway, labelled; an equal one is kept, another one refused", () => {
         const s = scripts.overlayCreate;
-        expect(s).toContain("docker network create --driver overlay --subnet '10.10.0.0/16' --gateway '10.10.0.254' --attachable --label io.swarm-platform.managed=true 'my-network-overlay'");
+        expect(s).toContain(
+            "docker network create --driver overlay --subnet '10.10.0.0/16' --gateway '10.10.0.254' --attachable --label io.swarm-platform.managed=true 'my-network-overlay'",
+        );
         expect(s).toContain(`if [ "$current" = 'overlay 10.10.0.0/16 10.10.0.254 attachable=true' ]; then`);
         expect(s).toMatch(/exists as .*set overlayName to a free name" >&2; exit 1/);
         expect(scripts.overlayCreateEncrypted).toContain("--opt encrypted --label");
@@ -129,7 +142,10 @@ describe("overlay network", () => {
 
 describe("edge image build on the host", () => {
     /** Runs a script against a stand-in `docker` that logs its arguments and knows the images listed in `present`. */
-    function withFakeDocker(script: string, opts: { present: string[]; buildx: boolean; stdin?: string }): { calls: string[]; stdout: string; dockerfile?: string } {
+    function withFakeDocker(
+        script: string,
+        opts: { present: string[]; buildx: boolean; stdin?: string },
+    ): { calls: string[]; stdout: string; dockerfile?: string } {
         const dir = mkdtempSync(join(tmpdir(), "fake-docker-"));
         try {
             const log = join(dir, "calls");
@@ -148,7 +164,10 @@ describe("edge image build on the host", () => {
             );
             let stdout = "";
             try {
-                stdout = execFileSync("sh", ["-c", script], { input: opts.stdin ?? "", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } }).toString();
+                stdout = execFileSync("sh", ["-c", script], {
+                    input: opts.stdin ?? "",
+                    env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
+                }).toString();
             } catch (e) {
                 stdout = `FAILED ${(e as { status: number }).status}`;
             }
@@ -182,6 +201,8 @@ describe("edge image build on the host", () => {
 
     test("remove deletes only an existing tag", () => {
         expect(withFakeDocker(scripts.imageRemove, { present: [], buildx: true }).calls.some((c) => c.includes("image rm"))).toBe(false);
-        expect(withFakeDocker(scripts.imageRemove, { present: ["swarm-platform-edge:abc"], buildx: true }).calls).toContain("BUILDKIT=unset image rm swarm-platform-edge:abc");
+        expect(withFakeDocker(scripts.imageRemove, { present: ["swarm-platform-edge:abc"], buildx: true }).calls).toContain(
+            "BUILDKIT=unset image rm swarm-platform-edge:abc",
+        );
     });
 });

@@ -1,9 +1,23 @@
 import { execFileSync } from "child_process";
 import {
-    CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, CONSUL_POLICIES, CONSUL_TOKEN_ROLES, ConsulAgentSettings, consulAgentArgs, consulTokenOf, gossipKeyOf, parseNameservers,
-    renderConsulAclApply, renderConsulAclSetup, renderConsulAgentConfig, renderConsulDataOwner, renderDnsRedirectApply, renderDnsRedirectRemove, renderNameservers,
-    dnsListenPort,
+    CONSUL_CONFIG_DIR,
+    CONSUL_DATA_DIR,
+    CONSUL_POLICIES,
+    CONSUL_TOKEN_ROLES,
+    ConsulAgentSettings,
+    consulAgentArgs,
+    consulTokenOf,
+    gossipKeyOf,
+    parseNameservers,
+    renderConsulAclApply,
+    renderConsulAclSetup,
+    renderConsulAgentConfig,
+    renderConsulDataOwner,
+    renderDnsRedirectApply,
+    renderDnsRedirectRemove,
+    renderNameservers,
 } from "../render/consul";
+import { dnsListenPort } from "../lib/consul";
 
 const base: ConsulAgentSettings = {
     nodeName: "node-1",
@@ -106,7 +120,12 @@ describe("Consul ACLs", () => {
     test("every agent denies by default and holds its agent token and the read-only default token", () => {
         for (const server of [true, false]) {
             const acl = parse({ ...base, server }).acl as { enabled: boolean; default_policy: string; tokens: Record<string, string> };
-            expect(acl).toMatchObject({ enabled: true, default_policy: "deny", down_policy: "extend-cache", enable_token_persistence: false });
+            expect(acl).toMatchObject({
+                enabled: true,
+                default_policy: "deny",
+                down_policy: "extend-cache",
+                enable_token_persistence: false,
+            });
             expect(acl.tokens.agent).toBe("agent-token");
             expect(acl.tokens.default).toBe("dns-token");
         }
@@ -114,7 +133,9 @@ describe("Consul ACLs", () => {
 
     test("only servers hold the management token", () => {
         expect((parse(base).acl as { tokens: Record<string, string> }).tokens.initial_management).toBe("management-token");
-        expect((parse({ ...base, server: false }).acl as { tokens: Record<string, string> }).tokens).not.toHaveProperty("initial_management");
+        expect((parse({ ...base, server: false }).acl as { tokens: Record<string, string> }).tokens).not.toHaveProperty(
+            "initial_management",
+        );
     });
 
     test("tokens are UUIDs, stable for a seed, distinct per role and per seed", () => {
@@ -143,7 +164,9 @@ describe("Consul ACLs", () => {
         for (const role of ["agent", "dns", "registrator", "consul-template"] as const) {
             const t = consulTokenOf("seed-a", role);
             expect(script).toContain(`consul acl policy update -name swarm-platform-${role} `);
-            expect(script).toContain(`consul acl token read -accessor-id ${t.accessor} >/dev/null 2>&1 || consul acl token create -accessor ${t.accessor} -secret ${t.secret} -policy-name swarm-platform-${role} `);
+            expect(script).toContain(
+                `consul acl token read -accessor-id ${t.accessor} >/dev/null 2>&1 || consul acl token create -accessor ${t.accessor} -secret ${t.secret} -policy-name swarm-platform-${role} `,
+            );
         }
         // The script, tokens and all, goes to stdin: nothing secret on the host's command line.
         expect(renderConsulAclApply()).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}/);
@@ -175,6 +198,8 @@ describe("an unprivileged agent", () => {
     test("the data volume is handed to the consul user by a throwaway root container of the agent's image", () => {
         const script = renderConsulDataOwner("consul-data-abc", "sha256:0123");
         execFileSync("sh", ["-n"], { input: script });
-        expect(script).toContain("docker run --rm --network none --user 0:0 --entrypoint chown -v 'consul-data-abc:/consul/data' 'sha256:0123' -R 100:1000 /consul/data");
+        expect(script).toContain(
+            "docker run --rm --network none --user 0:0 --entrypoint chown -v 'consul-data-abc:/consul/data' 'sha256:0123' -R 100:1000 /consul/data",
+        );
     });
 });

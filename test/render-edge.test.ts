@@ -3,7 +3,15 @@ import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from "os";
 import { join } from "path";
 import { EdgeServiceSpec } from "../lib/model";
-import { EDGE_HEALTH_PATH, EDGE_PATHS, EDGE_STOP_SECONDS, renderConsulTemplateConfig, renderEdgeCommand, renderNginxConf, renderUpstreamsTemplate } from "../render/edge";
+import {
+    EDGE_HEALTH_PATH,
+    EDGE_PATHS,
+    EDGE_STOP_SECONDS,
+    renderConsulTemplateConfig,
+    renderEdgeCommand,
+    renderNginxConf,
+    renderUpstreamsTemplate,
+} from "../render/edge";
 import { NGINX } from "./nginx";
 
 const services: EdgeServiceSpec[] = [
@@ -22,7 +30,9 @@ const DNS = { address: "172.21.0.1", port: 8600 };
 function emulateConsulTemplate(template: string, passing: string[]): string {
     const rendered = template
         .replace(/\s*\{\{-/g, "{{")
-        .replace(/\{\{ if service "([^"]+)" \}\}([\s\S]*?)\{\{ end \}\}/g, (_all, service: string, body: string) => (passing.includes(service) ? body : ""));
+        .replace(/\{\{ if service "([^"]+)" \}\}([\s\S]*?)\{\{ end \}\}/g, (_all, service: string, body: string) =>
+            passing.includes(service) ? body : "",
+        );
     if (rendered.includes("{{")) throw new Error(`unemulated template action in:\n${rendered}`);
     return rendered;
 }
@@ -59,7 +69,7 @@ describe("renderUpstreamsTemplate", () => {
         expect(template).not.toMatch(/\.Address|\.Port|range service/);
     });
 
-    test("only passing instances count (no health filter such as \"any\")", () => {
+    test('only passing instances count (no health filter such as "any")', () => {
         expect(template.match(/service "[^"]+"/g)).toEqual(['service "web"', 'service "api-v2"']);
     });
 
@@ -123,7 +133,9 @@ describe("nginx accepts what the edge would run", () => {
         // a socket, which cannot be reopened that way, so stdout goes to a file here.
         const stdout = openSync(join(dir, "stdout.log"), "w");
         try {
-            execFileSync(NGINX, ["-t", "-q", "-e", "stderr", "-p", `${dir}/`, "-c", join(dir, "nginx.conf")], { stdio: ["ignore", stdout, "pipe"] });
+            execFileSync(NGINX, ["-t", "-q", "-e", "stderr", "-p", `${dir}/`, "-c", join(dir, "nginx.conf")], {
+                stdio: ["ignore", stdout, "pipe"],
+            });
         } finally {
             closeSync(stdout);
         }

@@ -5,7 +5,7 @@ import { join } from "path";
 import { renderFirewallKeeper } from "../render/firewallKeeper";
 import { dnsRedirectRules } from "../render/consul";
 import { flowRuleSet } from "../render/tiers";
-import { stackModel } from "./stacks";
+import { stackModel } from "../support/stacks";
 
 const model = stackModel("multihost");
 const rules = [...flowRuleSet(model.flows, model.tiers, "multihost"), ...dnsRedirectRules("172.21.0.1", 53, 8600)];
@@ -42,7 +42,11 @@ if [ "$calls" -eq 1 ]; then : > "$STUB_DIR/state-iptables-nft"; : > "$STUB_DIR/s
 function runKeeper(legacy: boolean, preset: string): { stdout: string; nft: string[]; legacyRules: string[] } {
     const dir = mkdtempSync(join(tmpdir(), "keeper-"));
     try {
-        for (const [name, body] of [["iptables-nft", IPTABLES_STUB], ["iptables-legacy", IPTABLES_STUB], ["sleep", SLEEP_STUB]]) {
+        for (const [name, body] of [
+            ["iptables-nft", IPTABLES_STUB],
+            ["iptables-legacy", IPTABLES_STUB],
+            ["sleep", SLEEP_STUB],
+        ]) {
             writeFileSync(join(dir, name), body);
             chmodSync(join(dir, name), 0o755);
         }
@@ -51,7 +55,10 @@ function runKeeper(legacy: boolean, preset: string): { stdout: string; nft: stri
             env: { PATH: `${dir}:/usr/bin:/bin`, STUB_DIR: dir, NFT_LACKS_DOCKER_USER: legacy ? "1" : "0" },
             timeout: 10_000,
         }).toString();
-        const read = (name: string) => readFileSync(join(dir, `state-${name}`), "utf8").split("\n").filter(Boolean);
+        const read = (name: string) =>
+            readFileSync(join(dir, `state-${name}`), "utf8")
+                .split("\n")
+                .filter(Boolean);
         return { stdout, nft: read("iptables-nft"), legacyRules: read("iptables-legacy") };
     } finally {
         rmSync(dir, { recursive: true, force: true });

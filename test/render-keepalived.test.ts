@@ -88,7 +88,9 @@ describe("keepalived accepts the configuration", () => {
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
     // keepalived refuses interfaces that do not exist and loopback ones, so test on a real one.
-    const nic = readdirSync("/sys/class/net").filter((n) => n !== "lo").sort((a, b) => Number(b === "eth0") - Number(a === "eth0"))[0];
+    const nic = readdirSync("/sys/class/net")
+        .filter((n) => n !== "lo")
+        .sort((a, b) => Number(b === "eth0") - Number(a === "eth0"))[0];
     const configTest = (conf: string): void => {
         const path = join(dir, "keepalived.conf");
         writeFileSync(path, conf);
@@ -136,7 +138,10 @@ describe("the edge health check keepalived runs", () => {
 
     test("names its shell by a path without symlinks, which script security would refuse", () => {
         expect(flag).toBe("-c");
-        const components = shell.split("/").slice(1).map((_, i, parts) => "/" + parts.slice(0, i + 1).join("/"));
+        const components = shell
+            .split("/")
+            .slice(1)
+            .map((_, i, parts) => "/" + parts.slice(0, i + 1).join("/"));
         expect(components.filter((p) => lstatSync(p).isSymbolicLink())).toEqual([]);
     });
 

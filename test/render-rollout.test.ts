@@ -2,11 +2,16 @@ import { execFileSync, spawnSync } from "child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { renderConsulAgentReady, renderConsulAutopilotSettings, renderConsulLeaderHandoff, renderConsulServerPrune } from "../render/consul";
+import {
+    renderConsulAgentReady,
+    renderConsulAutopilotSettings,
+    renderConsulLeaderHandoff,
+    renderConsulServerPrune,
+} from "../render/consul";
 import { EDGE_PATHS, renderEdgeDrain, renderEdgeReady } from "../render/edge";
 import { renderNodeRemove, renderSwarmLeave } from "../render/swarm";
 import { HostRole, HostSpec } from "../lib/model";
-import { stackModel } from "./stacks";
+import { stackModel } from "../support/stacks";
 import { renderGwBridgeCreate, renderGwBridgeRebuild } from "../render/gwbridge";
 
 /**
@@ -96,11 +101,22 @@ function runScript(script: string, stdin = ""): { code: number; stdout: string; 
     const file = join(fake, "script.sh");
     writeFileSync(file, script);
     const r = spawnSync("sh", [file], { input: stdin, env: { PATH: `${fake}:/usr/bin:/bin`, FAKE: fake }, encoding: "utf8" });
-    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, log: readFileSync(join(fake, "log"), "utf8").split("\n").filter(Boolean) };
+    return {
+        code: r.status ?? -1,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        log: readFileSync(join(fake, "log"), "utf8").split("\n").filter(Boolean),
+    };
 }
 
 const NEW_BRIDGE = { subnet: "172.24.0.0/20", gateway: "172.24.0.1", allowRebuild: true };
-const web7 = (roles: HostRole[]): HostSpec => ({ ...stackModel("multihost").hosts[1], name: "web7", address: "10.0.0.7", roles, dataPathAddress: undefined });
+const web7 = (roles: HostRole[]): HostSpec => ({
+    ...stackModel("multihost").hosts[1],
+    name: "web7",
+    address: "10.0.0.7",
+    roles,
+    dataPathAddress: undefined,
+});
 
 const scripts = {
     agentReady: renderConsulAgentReady("rig-h3", "127.0.0.1:8500", false),
@@ -267,7 +283,18 @@ describe("a node's removal from the swarm", () => {
 });
 
 describe("a member leaving the swarm", () => {
-    const leaveSteps = (log: string[]) => log.filter((l) => /node demote|swarm leave|^sleep/.test(l)).map((l) => (l.startsWith("sleep") ? "sleep" : l.replace(/^argv=/, "").split(" ").slice(0, 2).join(" ")));
+    const leaveSteps = (log: string[]) =>
+        log
+            .filter((l) => /node demote|swarm leave|^sleep/.test(l))
+            .map((l) =>
+                l.startsWith("sleep")
+                    ? "sleep"
+                    : l
+                          .replace(/^argv=/, "")
+                          .split(" ")
+                          .slice(0, 2)
+                          .join(" "),
+            );
 
     test("a manager whose demotion reports a deadline waits until it is a worker, then leaves", () => {
         writeFileSync(join(fake, "state"), "active\n");
@@ -325,9 +352,13 @@ describe("a docker_gwbridge rebuild on a running node", () => {
         runningNode(true);
         const r = runScript(renderGwBridgeRebuild(NEW_BRIDGE, web7(["manager"]), "10.0.0.1"), "SWMTKN-1-secret");
         expect(r.code).toBe(0);
-        const steps = calls(r.log).filter((l) => /^(node demote|swarm leave|network rm|network create|swarm join)/.test(l)).map((l) => l.split(" ").slice(0, 2).join(" "));
+        const steps = calls(r.log)
+            .filter((l) => /^(node demote|swarm leave|network rm|network create|swarm join)/.test(l))
+            .map((l) => l.split(" ").slice(0, 2).join(" "));
         expect(steps).toEqual(["node demote", "swarm leave", "network rm", "network create", "swarm join"]);
-        expect(calls(r.log).find((l) => l.startsWith("swarm join"))).toBe("swarm join --token SWMTKN-1-secret --advertise-addr 10.0.0.7 10.0.0.1:2377");
+        expect(calls(r.log).find((l) => l.startsWith("swarm join"))).toBe(
+            "swarm join --token SWMTKN-1-secret --advertise-addr 10.0.0.7 10.0.0.1:2377",
+        );
         expect(readFileSync(join(fake, "bridge"), "utf8").trim()).toBe("172.24.0.0/20 172.24.0.1");
         expect(r.stdout).toContain("docker_gwbridge on web7: rebuilt with 172.24.0.0/20 172.24.0.1, back in the swarm");
     });
@@ -337,7 +368,11 @@ describe("a docker_gwbridge rebuild on a running node", () => {
         writeFileSync(join(fake, "demote-deadline"), "");
         const r = runScript(renderGwBridgeRebuild(NEW_BRIDGE, web7(["manager"]), "10.0.0.1"), "SWMTKN-1-secret");
         expect(r.code).toBe(0);
-        expect(calls(r.log).filter((l) => /^(swarm leave|swarm join|node inspect self)/.test(l)).map((l) => l.split(" ").slice(0, 2).join(" "))).toEqual(["swarm leave", "swarm join", "node inspect"]);
+        expect(
+            calls(r.log)
+                .filter((l) => /^(swarm leave|swarm join|node inspect self)/.test(l))
+                .map((l) => l.split(" ").slice(0, 2).join(" ")),
+        ).toEqual(["swarm leave", "swarm join", "node inspect"]);
     });
 
     test("a worker has nothing to demote; a bridge that already has the subnet is left alone, the node in its swarm", () => {

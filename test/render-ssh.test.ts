@@ -19,7 +19,12 @@ describe("the Docker CLI's ssh options", () => {
     test("a pinned host key replaces every known_hosts file and trust on first use", () => {
         const opts = renderDockerSshOptions({ hostKey: "ssh-ed25519 AAAAkey" });
         expect(opts).toEqual(
-            expect.arrayContaining(["StrictHostKeyChecking=yes", "UserKnownHostsFile=/dev/null", "GlobalKnownHostsFile=/dev/null", "KnownHostsCommand=/bin/echo %H ssh-ed25519 AAAAkey"]),
+            expect.arrayContaining([
+                "StrictHostKeyChecking=yes",
+                "UserKnownHostsFile=/dev/null",
+                "GlobalKnownHostsFile=/dev/null",
+                "KnownHostsCommand=/bin/echo %H ssh-ed25519 AAAAkey",
+            ]),
         );
         expect(opts).not.toContain("StrictHostKeyChecking=accept-new");
         expect(renderDockerSshOptions({})).toContain("StrictHostKeyChecking=accept-new");

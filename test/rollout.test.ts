@@ -1,8 +1,8 @@
-import { placeReplicas } from "../components/DemoBackends";
+import { placeReplicas } from "../lib/topology";
 import { Platform } from "../components/Platform";
 import { PlatformModel } from "../lib/model";
-import { RecordedResource, runUnderMocks } from "./mockEngine";
-import { modelWithHosts } from "./stacks";
+import { RecordedResource, runUnderMocks } from "../support/mockEngine";
+import { modelWithHosts } from "../support/stacks";
 
 // A last deployment whose Consul cluster ran: changes to the agents roll.
 const clusterRan = { consulAgents: ["node001"], backendPlacement: {}, swarmInit: "node001" };
@@ -21,18 +21,25 @@ describe("rolling changes", () => {
     test("with a cluster running, each Consul agent starts after the one before is back: servers, then clients, each by name", async () => {
         const run = await runUnderMocks(() => new Platform("platform", { model: model(), last: clusterRan }), slowRollouts);
         const order = ["node001", "node002", "node003", "node004", "node005"];
-        for (let i = 1; i < order.length; i++) before(run.byName(`platform-consul-rollout-${order[i - 1]}`), run.byName(`platform-consul-agent-${order[i]}`));
+        for (let i = 1; i < order.length; i++)
+            before(run.byName(`platform-consul-rollout-${order[i - 1]}`), run.byName(`platform-consul-agent-${order[i]}`));
     });
 
     test("on a first deployment the agents start together: servers elect a leader only once bootstrap-expect of them run", async () => {
         const run = await runUnderMocks(() => new Platform("platform", { model: model() }), slowRollouts);
-        for (const host of ["node002", "node003", "node004"]) expect(run.byName(`platform-consul-agent-${host}`).started).toBeLessThan(run.byName("platform-consul-rollout-node001").finished);
+        for (const host of ["node002", "node003", "node004"])
+            expect(run.byName(`platform-consul-agent-${host}`).started).toBeLessThan(
+                run.byName("platform-consul-rollout-node001").finished,
+            );
     });
 
     test("a rollout step is replaced with what it guards: an agent; an edge and its keepalived", async () => {
         const run = await runUnderMocks(() => new Platform("platform", { model: model(), last: clusterRan }));
         expect(run.byName("platform-consul-rollout-node001").inputs.triggers).toEqual(["platform-consul-agent-node001-id"]);
-        expect(run.byName("platform-edge-rollout-node002").inputs.triggers).toEqual(["platform-edge-node002-id", "platform-edge-vip-node002-id"]);
+        expect(run.byName("platform-edge-rollout-node002").inputs.triggers).toEqual([
+            "platform-edge-node002-id",
+            "platform-edge-vip-node002-id",
+        ]);
         // Only a server can lead, so only a server's step hands leadership over (with the management token).
         expect(run.byName("platform-consul-rollout-node003").inputs.delete).toContain("transfer-leader");
         expect(run.byName("platform-consul-rollout-node004").inputs.delete).toBeUndefined();
@@ -53,7 +60,13 @@ describe("hosts coming and going", () => {
     const hosts3 = ["h1", "h2", "h3"];
 
     test("a first deployment places replicas round-robin over the hosts in name order", () => {
-        expect(placeReplicas("web", 5, ["h3", "h1", "h2"], {})).toEqual({ "web-1": "h1", "web-2": "h2", "web-3": "h3", "web-4": "h1", "web-5": "h2" });
+        expect(placeReplicas("web", 5, ["h3", "h1", "h2"], {})).toEqual({
+            "web-1": "h1",
+            "web-2": "h2",
+            "web-3": "h3",
+            "web-4": "h1",
+            "web-5": "h2",
+        });
     });
 
     test("an added host moves no replica; the next new replicas go to it first", () => {
@@ -78,20 +91,38 @@ describe("hosts coming and going", () => {
 
     test("a replica whose host goes is a new resource on the host it moves to, so the engine creates it there and deletes the old one", async () => {
         const model = modelWithHosts(4);
-        const ran = placeReplicas("web", model.backends.replicas, model.hosts.map((h) => h.name), {});
+        const ran = placeReplicas(
+            "web",
+            model.backends.replicas,
+            model.hosts.map((h) => h.name),
+            {},
+        );
         model.hosts = model.hosts.filter((h) => h.name !== "node001");
         model.edge.vip = undefined;
         const run = await runUnderMocks(() => new Platform("platform", { model, last: { ...clusterRan, backendPlacement: ran } }));
         const replicas = run.resources.filter((r) => r.name.startsWith("platform-backends-web-"));
         expect(replicas.map((r) => r.name).sort()).toEqual(
-            Object.entries(placeReplicas("web", model.backends.replicas, model.hosts.map((h) => h.name), ran)).map(([replica, host]) => `platform-backends-${replica}-${host}`).sort(),
+            Object.entries(
+                placeReplicas(
+                    "web",
+                    model.backends.replicas,
+                    model.hosts.map((h) => h.name),
+                    ran,
+                ),
+            )
+                .map(([replica, host]) => `platform-backends-${replica}-${host}`)
+                .sort(),
         );
-        for (const [replica, host] of Object.entries(ran)) if (host !== "node001") expect(run.byName(`platform-backends-${replica}-${host}`)).toBeDefined();
+        for (const [replica, host] of Object.entries(ran))
+            if (host !== "node001") expect(run.byName(`platform-backends-${replica}-${host}`)).toBeDefined();
         expect(replicas.some((r) => r.name.endsWith("-node001"))).toBe(false);
     });
 
     test("a joining node is tracked on the first manager before it joins; its removal runs there after it left", async () => {
-        const run = await runUnderMocks(() => new Platform("platform", { model: modelWithHosts(4) }), (_t, name) => (/swarm-node-/.test(name) ? 150 : 0));
+        const run = await runUnderMocks(
+            () => new Platform("platform", { model: modelWithHosts(4) }),
+            (_t, name) => (/swarm-node-/.test(name) ? 150 : 0),
+        );
         const tracked = run.byName("platform-swarm-node-node004");
         expect((tracked.inputs.connection as { host: string }).host).toBe(modelWithHosts(4).hosts[0].address);
         expect(tracked.inputs.delete).toContain("engine-platform-host-node004-engine-name");
@@ -106,7 +137,8 @@ describe("a new docker_gwbridge subnet on a running swarm", () => {
     test("nodes rebuild it one at a time by name, each joining again through another manager, which then removes the entry it left", async () => {
         const model = modelWithHosts(4);
         const run = await runUnderMocks(() => new Platform("platform", { model, last: clusterRan }), slowRebuilds);
-        for (let i = 1; i < hosts.length; i++) before(run.byName(`platform-swarm-rejoined-${hosts[i - 1]}`), run.byName(`platform-swarm-gwbridge-${hosts[i]}`));
+        for (let i = 1; i < hosts.length; i++)
+            before(run.byName(`platform-swarm-rejoined-${hosts[i - 1]}`), run.byName(`platform-swarm-gwbridge-${hosts[i]}`));
         for (const host of hosts) {
             const rebuild = run.byName(`platform-swarm-gwbridge-${host}`);
             const through = host === "node001" ? model.hosts[1].address : model.hosts[0].address;
@@ -142,7 +174,8 @@ describe("managers and Consul servers coming and going", () => {
         model.edge.vip = undefined;
         const run = await runUnderMocks(() => new Platform("platform", { model, last: clusterRan }));
         expect(run.byName("platform-swarm-member-node002").inputs.create).toContain("docker swarm init");
-        for (const host of ["node003", "node004"]) expect(run.byName(`platform-swarm-member-${host}`).inputs.create).toContain(`${model.hosts[0].address}:2377`);
+        for (const host of ["node003", "node004"])
+            expect(run.byName(`platform-swarm-member-${host}`).inputs.create).toContain(`${model.hosts[0].address}:2377`);
         expect(run.resources.some((r) => r.name.includes("node001"))).toBe(false);
     });
 
@@ -152,7 +185,10 @@ describe("managers and Consul servers coming and going", () => {
         model.hosts = [{ ...model.hosts[3], name: "node000", address: "10.60.0.200", roles: ["manager", "consul-client"] }, ...model.hosts];
         const run = await runUnderMocks(() => new Platform("platform", { model, last: { ...clusterRan, swarmInit: initialised.name } }));
         expect(run.byName("platform-swarm-member-node001").inputs.create).toContain("docker swarm init");
-        for (const host of ["node000", "node002", "node004"]) expect(run.byName(`platform-swarm-member-${host}`).inputs.create).toContain(`docker swarm join --token "$token" --advertise-addr`);
+        for (const host of ["node000", "node002", "node004"])
+            expect(run.byName(`platform-swarm-member-${host}`).inputs.create).toContain(
+                `docker swarm join --token "$token" --advertise-addr`,
+            );
         expect(run.byName("platform-swarm-member-node000").inputs.create).toContain(`${initialised.address}:2377`);
         expect(connectionOf(run.byName("platform-swarm-node-node000"))).toBe(initialised.address);
     });
@@ -160,7 +196,10 @@ describe("managers and Consul servers coming and going", () => {
     test("a Consul server is tracked by the first other server, which prunes it with the management token once its agent is gone", async () => {
         const model = modelWithHosts(4);
         const run = await runUnderMocks(() => new Platform("platform", { model }), slowTrackers);
-        for (const [server, by] of [["node001", 1], ["node003", 0]] as const) {
+        for (const [server, by] of [
+            ["node001", 1],
+            ["node003", 0],
+        ] as const) {
             const tracked = run.byName(`platform-consul-server-${server}`);
             expect(connectionOf(tracked)).toBe(model.hosts[by].address);
             expect(tracked.inputs.delete).toContain(`force-leave -prune '${server}'`);

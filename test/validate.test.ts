@@ -1,7 +1,7 @@
 import * as os from "os";
 import { PlatformModel } from "../lib/model";
 import { formatProblem, localPath, swarmFixedSettings, unchangeableProblems, validateConfig, RawConfig } from "../lib/validate";
-import { stackRawConfig } from "./stacks";
+import { stackRawConfig } from "../support/stacks";
 
 const base = (): RawConfig => stackRawConfig("multihost");
 
@@ -20,13 +20,21 @@ describe("validateConfig", () => {
         const result = validateConfig(stackRawConfig(stack), stack);
         expect(result.errors).toEqual([]);
         expect(result.warnings).toEqual([]);
-        expect(result.model?.overlay).toEqual({ name: "my-network-overlay", subnet: "10.10.0.0/16", gateway: "10.10.0.254", attachable: true, encrypted: false });
+        expect(result.model?.overlay).toEqual({
+            name: "my-network-overlay",
+            subnet: "10.10.0.0/16",
+            gateway: "10.10.0.254",
+            attachable: true,
+            encrypted: false,
+        });
         expect(result.model?.gwbridge).toMatchObject({ subnet: "172.21.0.0/20", gateway: "172.21.0.1" });
     });
 
     test("an invalid CIDR names the key and the expected form", () => {
         const { errors } = problems((raw) => (raw.overlaySubnet = "10.10.0.0/33"));
-        expect(errors).toContain('overlaySubnet: "10.10.0.0/33" is not a valid IPv4 CIDR. Fix: write it as a.b.c.d/n with no host bits set, e.g. 10.10.0.0/16.');
+        expect(errors).toContain(
+            'overlaySubnet: "10.10.0.0/33" is not a valid IPv4 CIDR. Fix: write it as a.b.c.d/n with no host bits set, e.g. 10.10.0.0/16.',
+        );
     });
 
     test("host bits in a CIDR are rejected", () => {
@@ -54,13 +62,19 @@ describe("validateConfig", () => {
             (raw.tiers as Host[])[0].subnet = "172.21.8.0/24";
             (raw.tiers as Host[])[0].gateway = "172.21.8.1";
         });
-        expect(errors).toContain("swarmAddressPool: 10.10.128.0/17 overlaps overlaySubnet (10.10.0.0/16). Fix: pick subnets that do not overlap.");
-        expect(errors).toContain("tiers[0].subnet: 172.21.8.0/24 overlaps gwbridgeSubnet (172.21.0.0/20). Fix: pick subnets that do not overlap.");
+        expect(errors).toContain(
+            "swarmAddressPool: 10.10.128.0/17 overlaps overlaySubnet (10.10.0.0/16). Fix: pick subnets that do not overlap.",
+        );
+        expect(errors).toContain(
+            "tiers[0].subnet: 172.21.8.0/24 overlaps gwbridgeSubnet (172.21.0.0/20). Fix: pick subnets that do not overlap.",
+        );
     });
 
     test("a subnet containing a host's own address", () => {
         const { errors } = problems((raw) => (hosts(raw)[0].address = "10.10.3.4"));
-        expect(errors).toContain("overlaySubnet: 10.10.0.0/16 contains hosts[0].address 10.10.3.4. Fix: pick a subnet that does not contain the hosts' own addresses.");
+        expect(errors).toContain(
+            "overlaySubnet: 10.10.0.0/16 contains hosts[0].address 10.10.3.4. Fix: pick a subnet that does not contain the hosts' own addresses.",
+        );
     });
 
     test("duplicate host names and addresses", () => {
@@ -69,7 +83,9 @@ describe("validateConfig", () => {
             hosts(raw)[2].address = "192.0.2.11";
         });
         expect(errors).toContain('hosts[1].name: name "node1" is already used by hosts[0].name. Fix: give every host its own name.');
-        expect(errors).toContain('hosts[2].address: address "192.0.2.11" is already used by hosts[0].address. Fix: give every host its own address.');
+        expect(errors).toContain(
+            'hosts[2].address: address "192.0.2.11" is already used by hosts[0].address. Fix: give every host its own address.',
+        );
     });
 
     test("no manager is an error", () => {
@@ -86,14 +102,22 @@ describe("validateConfig", () => {
 
     test("two managers or two Consul servers are refused: less available than one", () => {
         const { errors } = problems((raw) => (hosts(raw)[2].roles = ["worker", "consul-client"]));
-        expect(errors).toContain("hosts: 2 managers: Raft needs both for a quorum, so losing either stops the swarm, which is less available than 1. Fix: use 1 or 3 managers.");
-        expect(errors).toContain("hosts: 2 Consul servers: Raft needs both for a quorum, so losing either stops Consul, which is less available than 1. Fix: use 1 or 3 consul-server hosts.");
+        expect(errors).toContain(
+            "hosts: 2 managers: Raft needs both for a quorum, so losing either stops the swarm, which is less available than 1. Fix: use 1 or 3 managers.",
+        );
+        expect(errors).toContain(
+            "hosts: 2 Consul servers: Raft needs both for a quorum, so losing either stops Consul, which is less available than 1. Fix: use 1 or 3 consul-server hosts.",
+        );
     });
 
     test("four managers are a quorum warning, not an error", () => {
-        const { errors, warnings } = problems((raw) => hosts(raw).push({ ...hosts(raw)[2], name: "node4", address: "192.0.2.14", roles: ["manager", "consul-client"] }));
+        const { errors, warnings } = problems((raw) =>
+            hosts(raw).push({ ...hosts(raw)[2], name: "node4", address: "192.0.2.14", roles: ["manager", "consul-client"] }),
+        );
         expect(errors).toEqual([]);
-        expect(warnings).toContain("hosts: 4 managers tolerate no more failures than 3; Raft quorum wants an odd count. Fix: use 1, 3 or 5 managers.");
+        expect(warnings).toContain(
+            "hosts: 4 managers tolerate no more failures than 3; Raft quorum wants an odd count. Fix: use 1, 3 or 5 managers.",
+        );
     });
 
     test("an unknown role", () => {
@@ -166,7 +190,9 @@ describe("validateConfig", () => {
         ]) {
             const { errors } = problems((raw) => ((hosts(raw)[1].ssh as Host).hostKey = bad));
             expect(errors).toHaveLength(1);
-            expect(errors[0]).toMatch(/^hosts\[1\]\.ssh\.hostKey: ".*" is not an SSH public host key\. Fix: paste one line of `ssh-keyscan -t ed25519 192\.0\.2\.12` without the leading address/);
+            expect(errors[0]).toMatch(
+                /^hosts\[1\]\.ssh\.hostKey: ".*" is not an SSH public host key\. Fix: paste one line of `ssh-keyscan -t ed25519 192\.0\.2\.12` without the leading address/,
+            );
         }
     });
 
@@ -184,7 +210,9 @@ describe("validateConfig", () => {
             raw.consulImage = "hashicorp/consul:latest";
             raw.backendImage = "traefik/whoami";
         });
-        expect(errors).toContain('consulImage: "hashicorp/consul:latest" is not pinned. Fix: name an exact version tag or digest, never latest.');
+        expect(errors).toContain(
+            'consulImage: "hashicorp/consul:latest" is not pinned. Fix: name an exact version tag or digest, never latest.',
+        );
         expect(errors).toContain('backendImage: "traefik/whoami" is not pinned. Fix: name an exact version tag or digest, never latest.');
     });
 
@@ -201,9 +229,15 @@ describe("validateConfig", () => {
     });
 
     test("two edge services on one path would fail nginx's config test, so they are rejected", () => {
-        expect(problems((raw) => (raw.edgeServices = [{ service: "web", path: "/" }, { service: "api", path: "/" }])).errors).toContain(
-            'edgeServices[1].path: path "/" is already used by edgeServices[0].path. Fix: give every edge service its own path.',
-        );
+        expect(
+            problems(
+                (raw) =>
+                    (raw.edgeServices = [
+                        { service: "web", path: "/" },
+                        { service: "api", path: "/" },
+                    ]),
+            ).errors,
+        ).toContain('edgeServices[1].path: path "/" is already used by edgeServices[0].path. Fix: give every edge service its own path.');
     });
 
     test("every problem is reported in one pass", () => {
@@ -217,16 +251,44 @@ describe("validateConfig", () => {
 
     describe("values that reach files and command lines on the hosts", () => {
         test.each([
-            ["edgeServices[0].path", (raw: RawConfig) => ((raw.edgeServices as Host[])[0].path = "/a; return 200"), '"/a; return 200" is not a plain URL path'],
+            [
+                "edgeServices[0].path",
+                (raw: RawConfig) => ((raw.edgeServices as Host[])[0].path = "/a; return 200"),
+                '"/a; return 200" is not a plain URL path',
+            ],
             ["edgeServices[0].path", (raw: RawConfig) => ((raw.edgeServices as Host[])[0].path = "api/"), '"api/" is not a plain URL path'],
-            ["backendHealthPath", (raw: RawConfig) => (raw.backendHealthPath = "/health?x=$(id)"), '"/health?x=$(id)" is not a plain URL path'],
-            ["edgeVipInterface", (raw: RawConfig) => (raw.edgeVipInterface = "eth0 virtual_ipaddress"), '"eth0 virtual_ipaddress" is not a network interface name'],
+            [
+                "backendHealthPath",
+                (raw: RawConfig) => (raw.backendHealthPath = "/health?x=$(id)"),
+                '"/health?x=$(id)" is not a plain URL path',
+            ],
+            [
+                "edgeVipInterface",
+                (raw: RawConfig) => (raw.edgeVipInterface = "eth0 virtual_ipaddress"),
+                '"eth0 virtual_ipaddress" is not a network interface name',
+            ],
             ["edgeVipInterface", (raw: RawConfig) => (raw.edgeVipInterface = "a-very-long-interface0"), "is not a network interface name"],
-            ["hosts[0].ssh.user", (raw: RawConfig) => ((hosts(raw)[0].ssh as Host).user = "root -oProxyCommand=x"), '"root -oProxyCommand=x" is not a valid user name'],
-            ["hosts[0].dockerSocket", (raw: RawConfig) => (hosts(raw)[0].dockerSocket = "/run/docker.sock:/etc"), "is not an absolute path"],
+            [
+                "hosts[0].ssh.user",
+                (raw: RawConfig) => ((hosts(raw)[0].ssh as Host).user = "root -oProxyCommand=x"),
+                '"root -oProxyCommand=x" is not a valid user name',
+            ],
+            [
+                "hosts[0].dockerSocket",
+                (raw: RawConfig) => (hosts(raw)[0].dockerSocket = "/run/docker.sock:/etc"),
+                "is not an absolute path",
+            ],
             ["consulImage", (raw: RawConfig) => (raw.consulImage = "hashicorp/consul@sha256:abc"), "has a malformed digest"],
-            ["consulClientAddress", (raw: RawConfig) => (raw.consulClientAddress = "{{ GetPrivateIP }}"), "is neither an IPv4 address nor {{host}}"],
-            ["consulClientAddress", (raw: RawConfig) => (raw.consulClientAddress = "0.0.0.0"), "0.0.0.0 exposes Consul's HTTP API on every address of every host"],
+            [
+                "consulClientAddress",
+                (raw: RawConfig) => (raw.consulClientAddress = "{{ GetPrivateIP }}"),
+                "is neither an IPv4 address nor {{host}}",
+            ],
+            [
+                "consulClientAddress",
+                (raw: RawConfig) => (raw.consulClientAddress = "0.0.0.0"),
+                "0.0.0.0 exposes Consul's HTTP API on every address of every host",
+            ],
         ])("%s: refused with the key, the reason and the fix", (key, mutate, message) => {
             const { errors } = problems(mutate);
             const line = errors.find((e) => e.startsWith(`${key}: `));
@@ -252,7 +314,9 @@ describe("validateConfig", () => {
             expect(warned).toContain(
                 "consulClientAddress: {{host}} opens Consul's HTTP API to the network: whoever reaches it reads the catalog (the default token reads) and can try tokens against the agent. Fix: keep the default 127.0.0.1 and reach the UI through the consulUiTunnel output (ssh -L).",
             );
-            expect(problems((raw) => (raw.consulClientAddress = "127.0.0.1")).warnings.filter((w) => w.startsWith("consulClientAddress"))).toEqual([]);
+            expect(
+                problems((raw) => (raw.consulClientAddress = "127.0.0.1")).warnings.filter((w) => w.startsWith("consulClientAddress")),
+            ).toEqual([]);
             const dev = stackRawConfig("dev");
             dev.consulClientAddress = "127.0.0.1 {{host}}";
             expect(validateConfig(dev, "dev").warnings.filter((w) => w.key === "consulClientAddress")).toEqual([]);
@@ -271,7 +335,11 @@ describe("validateConfig", () => {
             ["edgePort", 2377, "port 2377 is already used on the host network by swarm management"],
             ["consulHttpPort", 7946, "port 7946 is already used on the host network by swarm gossip"],
             ["consulDnsPort", 8301, "port 8301 is already used on the host network by Consul LAN gossip"],
-            ["edgePort", 8600, "edgePort: port 8600 is already used on the host network by Consul's DNS listener (consulDnsPort is below 1024)"],
+            [
+                "edgePort",
+                8600,
+                "edgePort: port 8600 is already used on the host network by Consul's DNS listener (consulDnsPort is below 1024)",
+            ],
         ])("%s = %s", (key, value, message) => {
             const { errors } = problems((raw) => (raw[key] = value));
             expect(errors.find((e) => e.includes(message))).toBeDefined();
@@ -281,7 +349,9 @@ describe("validateConfig", () => {
             const { errors } = problems((raw) => {
                 raw.consulDnsPort = 4789;
             });
-            expect(errors).toContain("swarmDataPathPort: port 4789 is already used on the host network by consulDnsPort. Fix: pick a port nothing else on the hosts listens on.");
+            expect(errors).toContain(
+                "swarmDataPathPort: port 4789 is already used on the host network by consulDnsPort. Fix: pick a port nothing else on the hosts listens on.",
+            );
         });
 
         test("a VIP inside the overlay, where Docker hands out container addresses", () => {
@@ -291,12 +361,21 @@ describe("validateConfig", () => {
         });
 
         test("a remote host at a loopback address", () => {
-            expect(problems((raw) => (hosts(raw)[1].address = "127.0.0.2")).errors.find((e) => e.startsWith("hosts[1].address: 127.0.0.2 is a loopback address"))).toBeDefined();
+            expect(
+                problems((raw) => (hosts(raw)[1].address = "127.0.0.2")).errors.find((e) =>
+                    e.startsWith("hosts[1].address: 127.0.0.2 is a loopback address"),
+                ),
+            ).toBeDefined();
         });
 
         test("a local host at 127.0.0.1 in a stack of several hosts", () => {
-            const { errors } = problems((raw) => (hosts(raw)[0] = { name: "node1", address: "127.0.0.1", local: true, roles: ["manager", "consul-server", "edge"] }));
-            expect(errors).toContain("hosts[0].address: 127.0.0.1 is a loopback address in a stack of 3 hosts, which the others cannot reach. Fix: set the host's LAN address.");
+            const { errors } = problems(
+                (raw) =>
+                    (hosts(raw)[0] = { name: "node1", address: "127.0.0.1", local: true, roles: ["manager", "consul-server", "edge"] }),
+            );
+            expect(errors).toContain(
+                "hosts[0].address: 127.0.0.1 is a loopback address in a stack of 3 hosts, which the others cannot reach. Fix: set the host's LAN address.",
+            );
         });
     });
 });
@@ -311,7 +390,13 @@ describe("settings a running swarm cannot take in place", () => {
             raw.gwbridgeSubnet = "172.24.0.0/20";
             raw.gwbridgeGateway = "172.24.0.1";
             raw.gwbridgeAllowRebuild = allowRebuild;
-            hosts(raw).forEach((h, i) => (h.roles = i < managers ? ["manager", "consul-server", ...(i < 2 ? ["edge"] : [])] : ["worker", "consul-server", ...(i < 2 ? ["edge"] : [])]));
+            hosts(raw).forEach(
+                (h, i) =>
+                    (h.roles =
+                        i < managers
+                            ? ["manager", "consul-server", ...(i < 2 ? ["edge"] : [])]
+                            : ["worker", "consul-server", ...(i < 2 ? ["edge"] : [])]),
+            );
             return validateConfig(raw, "multihost").model as PlatformModel;
         };
         const withoutOptIn = unchangeableProblems(last(), changed(false, 3));
@@ -321,7 +406,9 @@ describe("settings a running swarm cannot take in place", () => {
         );
         expect(unchangeableProblems(last(), changed(true, 3))).toEqual([]);
         const oneManager = { ...swarmFixedSettings(changed(true, 1)), gwbridgeSubnet: "172.21.0.0/20", gwbridgeGateway: "172.21.0.1" };
-        expect(unchangeableProblems(oneManager, changed(true, 1)).map(formatProblem)[0]).toContain("back in through another manager, and this swarm has only one");
+        expect(unchangeableProblems(oneManager, changed(true, 1)).map(formatProblem)[0]).toContain(
+            "back in through another manager, and this swarm has only one",
+        );
         // A stack recorded before these keys were: nothing to compare, nothing refused.
         const older: Record<string, unknown> = { ...last() };
         delete older.gwbridgeSubnet;
@@ -345,7 +432,10 @@ describe("settings a running swarm cannot take in place", () => {
             "hosts[name=node4].roles: node4 joined Consul as a client and stays one while it is a member: the roles that make it a server would change nothing on it. Fix: put the roles back; to change them, take the host out of hosts (pulumi up), then add it back with its new roles.",
         ]);
         for (const member of Object.values(before.members)) delete (member as Partial<typeof member>).swarmRole;
-        expect(unchangeableProblems(before, swapped).map((p) => p.message)).toEqual([expect.stringContaining("node3 joined Consul"), expect.stringContaining("node4 joined Consul")]);
+        expect(unchangeableProblems(before, swapped).map((p) => p.message)).toEqual([
+            expect.stringContaining("node3 joined Consul"),
+            expect.stringContaining("node4 joined Consul"),
+        ]);
     });
 
     test("nothing recorded yet (a new stack) or nothing changed: no problem", () => {

@@ -67,7 +67,8 @@ export function createCgroup(g: CpuCgroup): void {
 }
 
 /** The file holding the CPU weight in one of a group's directories (v1's shares, v2's weight), if it has one. */
-const weightFileIn = (dir: string): string | undefined => ["cpu.shares", "cpu.weight"].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f));
+const weightFileIn = (dir: string): string | undefined =>
+    ["cpu.shares", "cpu.weight"].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f));
 
 /** Gives `to` the CPU weight `from` has, so processes in the two compete for the CPUs alike. */
 export function copyCpuWeight(from: CpuCgroup, to: CpuCgroup): void {

@@ -80,7 +80,12 @@ export async function measureReloadDrops(s: Scenario, url: string): Promise<{ pe
         ["no change", async () => undefined, s.replicas],
         ["instance added", () => runExtraBackend(h, "bench-drops"), s.replicas + 1],
         ["instance removed", async () => must(dockerOn(h, ["rm", "-f", "bench-drops"]), "docker rm bench-drops"), s.replicas],
-        ["reload without change", async () => must(dockerOn(holder, ["exec", "edge", "sh", "-c", 'kill -HUP "$(cat /run/nginx.pid)"']), `reload nginx on rig-h${holder}`), s.replicas],
+        [
+            "reload without change",
+            async () =>
+                must(dockerOn(holder, ["exec", "edge", "sh", "-c", 'kill -HUP "$(cat /run/nginx.pid)"']), `reload nginx on rig-h${holder}`),
+            s.replicas,
+        ],
     ];
     const perChange: Record<string, number> = {};
     const lines: string[] = [];

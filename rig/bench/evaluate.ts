@@ -8,13 +8,15 @@
  */
 import { Platform } from "../../components/Platform";
 import { assertCompiledCurrent, programNodeArgs } from "../../lib/project";
-import { runUnderMocks } from "../../test/mockEngine";
-import { modelWithHosts } from "../../test/stacks";
+import { runUnderMocks } from "../../support/mockEngine";
+import { modelWithHosts } from "../../support/stacks";
 
 async function main(): Promise<void> {
     const nodeArgs = programNodeArgs();
     if (!__filename.endsWith(".js") || nodeArgs.some((a) => !process.execArgv.includes(a))) {
-        throw new Error(`not the form pulumi up runs; measure with: npm run build && node ${nodeArgs.join(" ")} bin/rig/bench/evaluate.js ${process.argv.slice(2).join(" ")}`);
+        throw new Error(
+            `not the form pulumi up runs; measure with: npm run build && node ${nodeArgs.join(" ")} bin/rig/bench/evaluate.js ${process.argv.slice(2).join(" ")}`,
+        );
     }
     assertCompiledCurrent();
     const out: Record<string, { cpuSeconds: number; wallSeconds: number; resources: number }> = {};

@@ -32,7 +32,19 @@ export async function wrk(url: string, o: WrkOptions): Promise<LoadRun> {
     if (spreadOver.length > o.connections) throw new Error(`${o.connections} connections cannot spread over ${spreadOver.length} servers`);
     const threads = spreadOver.length || Math.min(2, o.connections);
     const scripted = o.gapMs || spreadOver.length ? ["-s", SCRIPT] : [];
-    const args = ["-t", String(threads), "-c", String(o.connections), "-d", `${o.seconds}s`, "--timeout", "2s", "--latency", ...scripted, url];
+    const args = [
+        "-t",
+        String(threads),
+        "-c",
+        String(o.connections),
+        "-d",
+        `${o.seconds}s`,
+        "--timeout",
+        "2s",
+        "--latency",
+        ...scripted,
+        url,
+    ];
     const before = cpuLine();
     const env = { ...process.env, WRK_GAP_MS: String(o.gapMs ?? 0), WRK_TARGETS: spreadOver.join(",") };
     const r = await run("wrk", args, { timeoutMs: (o.seconds + 20) * 1000, env });
@@ -59,7 +71,13 @@ export interface Sample {
  * Requests started at a fixed rate whether or not earlier ones have answered (so a hanging request does
  * not slow the stream down), for `durationMs` or until `stop()`; at most rate x 120 requests.
  */
-export async function openLoop(url: string, perSecond: number, durationMs: number, stop: () => boolean = () => false, timeoutMs = 1000): Promise<Sample[]> {
+export async function openLoop(
+    url: string,
+    perSecond: number,
+    durationMs: number,
+    stop: () => boolean = () => false,
+    timeoutMs = 1000,
+): Promise<Sample[]> {
     assertRigUrl(url);
     const gap = 1000 / perSecond;
     const pending: Promise<Sample>[] = [];

@@ -66,7 +66,14 @@ export interface PeerProxy {
  * Starts HAProxy inside rig-h<host> listening on `address:port`, in a cgroup beside `beside` (the
  * edge's) and with its CPU weight; resolves once it accepts connections.
  */
-export async function startPeer(host: number, address: string, port: number, upstreams: Upstream[], threads: number, beside: CpuCgroup): Promise<PeerProxy> {
+export async function startPeer(
+    host: number,
+    address: string,
+    port: number,
+    upstreams: Upstream[],
+    threads: number,
+    beside: CpuCgroup,
+): Promise<PeerProxy> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rig-peer-"));
     const config = path.join(dir, "haproxy.cfg");
     fs.writeFileSync(config, renderPeerConfig(`${address}:${port}`, upstreams, threads));
@@ -96,12 +103,16 @@ export async function startPeer(host: number, address: string, port: number, ups
         enterCgroup(cgroup, pid);
     } catch (e) {
         await stop();
-        throw new Error(`HAProxy in rig-h${host} did not start in ${cgroup.dirs[0]}: ${e instanceof Error ? e.message : String(e)} ${stderr.slice(0, 300)}`);
+        throw new Error(
+            `HAProxy in rig-h${host} did not start in ${cgroup.dirs[0]}: ${e instanceof Error ? e.message : String(e)} ${stderr.slice(0, 300)}`,
+        );
     }
     // Up when its listener shows in the host's socket table; bounded to 10 s.
     for (let i = 0; i < 50; i++) {
         if (child.exitCode !== null) break;
-        const listening = fs.readFileSync(`/proc/${pid}/net/tcp`, "utf8").includes(`:${port.toString(16).toUpperCase().padStart(4, "0")} 00000000:0000 0A`);
+        const listening = fs
+            .readFileSync(`/proc/${pid}/net/tcp`, "utf8")
+            .includes(`:${port.toString(16).toUpperCase().padStart(4, "0")} 00000000:0000 0A`);
         if (listening) return { url: `http://${address}:${port}/`, cgroup, stop };
         await sleep(200);
     }

@@ -32,12 +32,16 @@ for (const sig of ["SIGTERM", "SIGINT"] as const) {
 }
 
 /** One figure: its check line carries the measurement and the goal; a failure leaves the figure NA. */
-const measure = (name: string, goal: string, f: () => Promise<string>): Promise<boolean> => check(`bench ${name}`, async () => `${await f()} [goal: ${goal}]`);
+const measure = (name: string, goal: string, f: () => Promise<string>): Promise<boolean> =>
+    check(`bench ${name}`, async () => `${await f()} [goal: ${goal}]`);
 
 async function evaluation(): Promise<void> {
     await measure("eval_100_hosts_s", "< 5 s, linear", async () => {
         await must(run("npm", ["run", "build"], { cwd: ROOT, timeoutMs: 300_000 }), "npm run build");
-        const r = await run("node", [...programNodeArgs(), path.join(ROOT, "bin", "rig", "bench", "evaluate.js"), "10", "100"], { cwd: ROOT, timeoutMs: 300_000 });
+        const r = await run("node", [...programNodeArgs(), path.join(ROOT, "bin", "rig", "bench", "evaluate.js"), "10", "100"], {
+            cwd: ROOT,
+            timeoutMs: 300_000,
+        });
         if (r.code !== 0) throw new Error(`evaluate.js: exit ${r.code}: ${r.stderr.slice(-300)}`);
         const sizes = JSON.parse(r.stdout) as Record<string, { cpuSeconds: number; wallSeconds: number; resources: number }>;
         figures.eval_100_hosts_s = sizes["100"].cpuSeconds;
@@ -47,7 +51,8 @@ async function evaluation(): Promise<void> {
     });
 }
 
-const outageLine = (f: Failover): string => `VIP unanswered for p50 ${percentile(f.outage, 50).toFixed(2)} s, max ${Math.max(...f.outage).toFixed(2)} s; ${f.detail}`;
+const outageLine = (f: Failover): string =>
+    `VIP unanswered for p50 ${percentile(f.outage, 50).toFixed(2)} s, max ${Math.max(...f.outage).toFixed(2)} s; ${f.detail}`;
 
 async function onRunningStack(): Promise<void> {
     const s = MULTI;
@@ -77,7 +82,9 @@ async function onRunningStack(): Promise<void> {
         return outageLine(f);
     });
     // Printed beside it, not in the closing line: the issue's figure is a stop, a crash is the worse case.
-    await measure("vip_failover_edge_killed_s", "<= 1.0 s", async () => outageLine(await measureEdgeFailover(s, vip, FAILOVER_RUNS, "kill")));
+    await measure("vip_failover_edge_killed_s", "<= 1.0 s", async () =>
+        outageLine(await measureEdgeFailover(s, vip, FAILOVER_RUNS, "kill")),
+    );
     await measure("edge_cost", "edge/peer >= 1.0; added p50 <= 0.3 ms, p99 <= 2 ms; edge/direct printed", async () => {
         const c = await measureEdgeCost(s, hostAddress(s.edges[0]));
         figures.edge_direct_ratio = c.edgeDirectRatio;

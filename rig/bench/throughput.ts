@@ -90,14 +90,28 @@ async function saturate(targets: Targets, cgroups: ProxyCgroups): Promise<Throug
             info(`throughput round ${round + 1}, ${which} (${targetLine(targets[which])}): ${runLine(r)}`);
         }
     }
-    const rps = Object.fromEntries(TARGETS.map((k) => [k, median(runs[k].map((r) => r.requestsPerSecond))])) as Record<keyof Targets, number>;
+    const rps = Object.fromEntries(TARGETS.map((k) => [k, median(runs[k].map((r) => r.requestsPerSecond))])) as Record<
+        keyof Targets,
+        number
+    >;
     const cpuOf = (k: keyof ProxyCgroups) => median(runs[k].map((r) => r.proxyCpuUs ?? NaN));
     const cpuPerRequestUs = { edge: cpuOf("edge"), peer: cpuOf("peer") };
     const detail = TARGETS.map((k) => `${k} ${runs[k].map(runLine).join(", ")}`).join("; ");
     const byRound = (a: keyof Targets, b: keyof Targets) => runs[a].map((r, i) => r.requestsPerSecond / runs[b][i].requestsPerSecond);
-    const ratios = { edgeDirect: median(byRound("edge", "direct")), edgePeer: median(byRound("edge", "peer")), spreadDirect: median(byRound("spread", "direct")) };
-    const edgePeerRounds = byRound("edge", "peer").map((x) => x.toFixed(2)).join(", ");
-    return { rps, ratios, cpuPerRequestUs, detail: `${SATURATION.connections} connections, ${SATURATION.seconds} s runs: ${detail}; edge/peer by round ${edgePeerRounds}` };
+    const ratios = {
+        edgeDirect: median(byRound("edge", "direct")),
+        edgePeer: median(byRound("edge", "peer")),
+        spreadDirect: median(byRound("spread", "direct")),
+    };
+    const edgePeerRounds = byRound("edge", "peer")
+        .map((x) => x.toFixed(2))
+        .join(", ");
+    return {
+        rps,
+        ratios,
+        cpuPerRequestUs,
+        detail: `${SATURATION.connections} connections, ${SATURATION.seconds} s runs: ${detail}; edge/peer by round ${edgePeerRounds}`,
+    };
 }
 
 interface Latency {
@@ -118,14 +132,21 @@ async function latencyAt(targets: Targets, perSecond: number): Promise<{ latency
         for (const which of roundOrder(round)) {
             const r = await wrk(targets[which].url, { connections, seconds: 6, gapMs, spreadOver: targets[which].spreadOver });
             runs[which].push(r);
-            info(`latency round ${round + 1}, ${which}: ${r.requestsPerSecond.toFixed(0)} req/s, p50 ${r.latencyMs["50"]} ms, p99 ${r.latencyMs["99"]} ms, CPU ${(r.cpu * 100).toFixed(0)}%`);
+            info(
+                `latency round ${round + 1}, ${which}: ${r.requestsPerSecond.toFixed(0)} req/s, p50 ${r.latencyMs["50"]} ms, p99 ${r.latencyMs["99"]} ms, CPU ${(r.cpu * 100).toFixed(0)}%`,
+            );
         }
     }
     const pct = (rs: LoadRun[], p: string) => median(rs.map((r) => r.latencyMs[p]));
-    const latency = Object.fromEntries(TARGETS.map((k) => [k, { p50: pct(runs[k], "50"), p99: pct(runs[k], "99") }])) as Record<keyof Targets, Latency>;
+    const latency = Object.fromEntries(TARGETS.map((k) => [k, { p50: pct(runs[k], "50"), p99: pct(runs[k], "99") }])) as Record<
+        keyof Targets,
+        Latency
+    >;
     // Per target: one that fell short of the asked rate was saturated at it.
     const got = (k: keyof Targets) => median(runs[k].map((r) => r.requestsPerSecond)).toFixed(0);
-    const line = TARGETS.map((k) => `${k} got ${got(k)} req/s, p50 ${latency[k].p50.toFixed(3)} / p99 ${latency[k].p99.toFixed(3)} ms`).join("; ");
+    const line = TARGETS.map(
+        (k) => `${k} got ${got(k)} req/s, p50 ${latency[k].p50.toFixed(3)} / p99 ${latency[k].p99.toFixed(3)} ms`,
+    ).join("; ");
     return { latency, detail: `asked ${perSecond.toFixed(0)} req/s (${connections} connections, ${gapMs} ms apart): ${line}` };
 }
 
@@ -147,7 +168,9 @@ export interface EdgeCost {
 export async function measureEdgeCost(s: Scenario, edgeAddress: string): Promise<EdgeCost> {
     const upstreams = await passingInstances(s);
     if (upstreams.length !== s.replicas) throw new Error(`${upstreams.length} passing instances, expected ${s.replicas}`);
-    const edgePid = Number(await must(dockerOn(s.edges[0], ["inspect", "--format", "{{.State.Pid}}", "edge"]), `docker inspect edge on rig-h${s.edges[0]}`));
+    const edgePid = Number(
+        await must(dockerOn(s.edges[0], ["inspect", "--format", "{{.State.Pid}}", "edge"]), `docker inspect edge on rig-h${s.edges[0]}`),
+    );
     const edgeCgroup = cpuCgroupOfPid(edgePid);
     const peer = await startPeer(s.edges[0], edgeAddress, PEER_PORT, upstreams, PROXY_THREADS, edgeCgroup);
     try {

@@ -13,13 +13,19 @@ import { openLoop } from "./load";
 async function vipSettledOnMaster(s: Scenario): Promise<void> {
     const master = s.edges[0];
     let stableSince = 0;
-    const r = await waitFor(async () => {
-        const holders = await vipHolders(s);
-        if (holders.length !== 1 || holders[0] !== master) stableSince = 0;
-        else if (!stableSince) stableSince = Date.now();
-        return stableSince && Date.now() - stableSince >= 3000 ? true : undefined;
-    }, 60_000, 500, 120);
-    if (!r.value) throw new Error(`the VIP did not settle on rig-h${master} within 60s (holders: ${(await vipHolders(s)).join(",") || "none"})`);
+    const r = await waitFor(
+        async () => {
+            const holders = await vipHolders(s);
+            if (holders.length !== 1 || holders[0] !== master) stableSince = 0;
+            else if (!stableSince) stableSince = Date.now();
+            return stableSince && Date.now() - stableSince >= 3000 ? true : undefined;
+        },
+        60_000,
+        500,
+        120,
+    );
+    if (!r.value)
+        throw new Error(`the VIP did not settle on rig-h${master} within 60s (holders: ${(await vipHolders(s)).join(",") || "none"})`);
 }
 
 export interface Failover {
@@ -28,7 +34,14 @@ export interface Failover {
 }
 
 /** `runs` times: `fail` the VIP holder while requests stream through `url`, measure the outage, `heal` it. */
-async function measureFailover(s: Scenario, url: string, runs: number, what: string, fail: (h: number) => Promise<unknown>, heal: (h: number) => Promise<unknown>): Promise<Failover> {
+async function measureFailover(
+    s: Scenario,
+    url: string,
+    runs: number,
+    what: string,
+    fail: (h: number) => Promise<unknown>,
+    heal: (h: number) => Promise<unknown>,
+): Promise<Failover> {
     const outage: number[] = [];
     const lines: string[] = [];
     for (let i = 1; i <= runs; i++) {
@@ -42,7 +55,9 @@ async function measureFailover(s: Scenario, url: string, runs: number, what: str
             await fail(holder);
             // Only the backup is asked: a cut-off holder would hold each probe up for its ssh timeout.
             const moved = await waitFor(async () => ((await vipHolders(s, [s.edges[1]])).length > 0 ? true : undefined), 20_000, 100, 200);
-            movedAfter = moved.value ? `VIP on rig-h${s.edges[1]} after ${(moved.ms / 1000).toFixed(1)} s` : `VIP not on rig-h${s.edges[1]} within 20 s`;
+            movedAfter = moved.value
+                ? `VIP on rig-h${s.edges[1]} after ${(moved.ms / 1000).toFixed(1)} s`
+                : `VIP not on rig-h${s.edges[1]} within 20 s`;
             await sleep(5000);
         } finally {
             done = true;
@@ -73,7 +88,14 @@ export const measureEdgeFailover = (s: Scenario, url: string, runs: number, verb
     );
 
 export async function measureHostFailover(s: Scenario, url: string, runs: number): Promise<Failover> {
-    const result = await measureFailover(s, url, runs, "VIP holder's link down", (h) => setLink(h, "down"), (h) => setLink(h, "up"));
+    const result = await measureFailover(
+        s,
+        url,
+        runs,
+        "VIP holder's link down",
+        (h) => setLink(h, "down"),
+        (h) => setLink(h, "up"),
+    );
     // The cut-off host's Consul agent and checks catch up before anything else is measured.
     await waitBackends(s, s.replicas, 90_000);
     return result;

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { GwBridgeSpec } from "../lib/model";
-import { renderGwBridgeCreate, renderGwBridgeDelete } from "../render/gwbridge";
-import { DockerHost } from "./DockerHost";
+import { GwBridgeSpec } from "../../lib/model";
+import { renderGwBridgeCreate, renderGwBridgeDelete } from "../../render/gwbridge";
+import { DockerHost } from "../host/DockerHost";
 
 export interface GwBridgeArgs {
     host: DockerHost;

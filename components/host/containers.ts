@@ -2,9 +2,9 @@ import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
-import { DockerHost } from "../components/DockerHost";
-import { renderImageBuild, renderImageRemove } from "../render/image";
-import { MANAGED_LABEL } from "../render/shell";
+import { DockerHost } from "./DockerHost";
+import { renderImageBuild, renderImageRemove } from "../../render/image";
+import { MANAGED_LABEL } from "../../render/shell";
 
 /** An image by reference, pulled onto one host and kept when the stack goes (other things may use it). */
 export function pulledImage(name: string, host: DockerHost, image: string, parent: pulumi.Resource): docker.RemoteImage {
@@ -23,7 +23,14 @@ function recipeTag(repository: string, dockerfile: string, buildArgs: Record<str
  * An image built on the host itself from a Dockerfile that needs no context (see renderImageBuild);
  * resolves to its image id.
  */
-export function hostBuiltImage(name: string, host: DockerHost, repository: string, dockerfile: string, buildArgs: Record<string, string>, parent: pulumi.Resource): pulumi.Output<string> {
+export function hostBuiltImage(
+    name: string,
+    host: DockerHost,
+    repository: string,
+    dockerfile: string,
+    buildArgs: Record<string, string>,
+    parent: pulumi.Resource,
+): pulumi.Output<string> {
     const tag = recipeTag(repository, dockerfile, buildArgs);
     const build = host.run(
         name,
@@ -43,8 +50,18 @@ export const volumeSuffix = (name: string, parent: pulumi.Resource): random.Rand
     new random.RandomString(name, { length: 8, special: false, upper: false }, { parent });
 
 /** A volume the stack made and labels as its own; `protect` keeps `pulumi destroy` away from its data. */
-export function managedVolume(name: string, host: DockerHost, volumeName: pulumi.Input<string>, parent: pulumi.Resource, protect = false): docker.Volume {
-    return new docker.Volume(name, { name: volumeName, labels: [{ label: MANAGED_LABEL, value: "true" }] }, { parent, provider: host.provider, protect });
+export function managedVolume(
+    name: string,
+    host: DockerHost,
+    volumeName: pulumi.Input<string>,
+    parent: pulumi.Resource,
+    protect = false,
+): docker.Volume {
+    return new docker.Volume(
+        name,
+        { name: volumeName, labels: [{ label: MANAGED_LABEL, value: "true" }] },
+        { parent, provider: host.provider, protect },
+    );
 }
 
 export interface ServiceContainerArgs {
@@ -90,7 +107,12 @@ export const PLATFORM_CPU_SHARES = 4096;
 export const STOP_GRACE_SECONDS = 10;
 
 /** A long-running container: restarted by Docker, labelled as the stack's, logs bounded, the platform's weighted above workloads. */
-export function serviceContainer(name: string, host: DockerHost, args: ServiceContainerArgs, opts: pulumi.CustomResourceOptions): docker.Container {
+export function serviceContainer(
+    name: string,
+    host: DockerHost,
+    args: ServiceContainerArgs,
+    opts: pulumi.CustomResourceOptions,
+): docker.Container {
     return new docker.Container(
         name,
         {
@@ -101,7 +123,10 @@ export function serviceContainer(name: string, host: DockerHost, args: ServiceCo
             uploads: args.uploads,
             envs: args.envs,
             volumes: args.volumes,
-            capabilities: args.capabilities || args.dropAllCapabilities ? { adds: args.capabilities ?? [], drops: args.dropAllCapabilities ? ["ALL"] : [] } : undefined,
+            capabilities:
+                args.capabilities || args.dropAllCapabilities
+                    ? { adds: args.capabilities ?? [], drops: args.dropAllCapabilities ? ["ALL"] : [] }
+                    : undefined,
             networkMode: args.network ?? "bridge",
             ports: args.ports,
             hostname: args.hostname,

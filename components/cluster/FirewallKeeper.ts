@@ -1,11 +1,11 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { hostBuiltImage, serviceContainer } from "../lib/containers";
-import { PROJECT_DIR } from "../lib/project";
-import { FIREWALL_KEEPER_CONTAINER, FIREWALL_KEEPER_SCRIPT, renderFirewallKeeper } from "../render/firewallKeeper";
-import { IptablesRule } from "../render/shell";
-import { DockerHost, HostCommand } from "./DockerHost";
+import { hostBuiltImage, serviceContainer } from "../host/containers";
+import { PROJECT_DIR } from "../../lib/project";
+import { FIREWALL_KEEPER_CONTAINER, FIREWALL_KEEPER_SCRIPT, renderFirewallKeeper } from "../../render/firewallKeeper";
+import { IptablesRule } from "../../render/shell";
+import { DockerHost, HostCommand } from "../host/DockerHost";
 
 const FIREWALL_KEEPER_DOCKERFILE = path.join(PROJECT_DIR, "images", "firewall-keeper", "Dockerfile");
 const FIREWALL_KEEPER_REPOSITORY = "swarm-platform-firewall-keeper";
@@ -37,7 +37,14 @@ export class FirewallKeeper extends pulumi.ComponentResource {
     constructor(name: string, args: FirewallKeeperArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm-platform:cluster:FirewallKeeper", name, {}, opts);
         const dockerfile = fs.readFileSync(FIREWALL_KEEPER_DOCKERFILE, "utf8");
-        const image = hostBuiltImage(`${name}-image`, args.host, FIREWALL_KEEPER_REPOSITORY, dockerfile, { BASE_IMAGE: args.baseImage }, this);
+        const image = hostBuiltImage(
+            `${name}-image`,
+            args.host,
+            FIREWALL_KEEPER_REPOSITORY,
+            dockerfile,
+            { BASE_IMAGE: args.baseImage },
+            this,
+        );
         const rules = args.applied.flatMap((a) => a.rules);
         serviceContainer(
             `${name}-keeper`,

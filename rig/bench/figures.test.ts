@@ -1,4 +1,4 @@
-import { benchLine, cpuBusy, outageSeconds, parseWrk, percentile, wrkFailures } from "../rig/bench/figures";
+import { benchLine, cpuBusy, outageSeconds, parseWrk, percentile, wrkFailures } from "./figures";
 
 // Printed by Debian's wrk 4.1.0 (`wrk -t1 -c2 -d1s --latency`) and by a run with failures.
 const WRK_LATENCY = `Running 1s test @ http://127.0.0.1:18080/
@@ -66,7 +66,15 @@ test("outageSeconds spans the first failure to the first success after the last 
 });
 
 test("benchLine prints every figure in order, counts as integers, NA for what was not measured", () => {
-    const line = benchLine({ convergence_p95_s: 0.8123, reload_drops: 0, stop_failed: 2, vip_failover_edge_s: 1.5, edge_direct_ratio: 0.5678, edge_added_p50_ms: 0.1234, eval_100_hosts_s: 12 });
+    const line = benchLine({
+        convergence_p95_s: 0.8123,
+        reload_drops: 0,
+        stop_failed: 2,
+        vip_failover_edge_s: 1.5,
+        edge_direct_ratio: 0.5678,
+        edge_added_p50_ms: 0.1234,
+        eval_100_hosts_s: 12,
+    });
     expect(line).toBe(
         "bench: convergence_p95_s=0.81 reload_drops=0 stop_failed=2 vip_failover_edge_s=1.50 vip_failover_host_s=NA edge_direct_ratio=0.57 edge_peer_ratio=NA edge_added_p50_ms=0.123 edge_added_p99_ms=NA eval_100_hosts_s=12.00",
     );

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { CpuCgroup, copyCpuWeight, cpuCgroupOf, cpuSecondsFrom, cpuWeightOf, siblingCgroup } from "../rig/bench/cgroup";
+import { CpuCgroup, copyCpuWeight, cpuCgroupOf, cpuSecondsFrom, cpuWeightOf, siblingCgroup } from "./cgroup";
 
 // /proc/<pid>/cgroup of an edge container on the rig (cgroup v1, cpu and cpuacct mounted apart), of a
 // process on a systemd host with the two controllers mounted together, and on a cgroup v2 host.
@@ -29,11 +29,19 @@ describe("cpuCgroupOf", () => {
     });
 
     it("reads a joined cpu,cpuacct hierarchy as one directory", () => {
-        expect(cpuCgroupOf(JOINED_V1)).toEqual({ dirs: ["/sys/fs/cgroup/cpu,cpuacct/docker/abc"], usageFile: "/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpuacct.usage", unit: "ns" });
+        expect(cpuCgroupOf(JOINED_V1)).toEqual({
+            dirs: ["/sys/fs/cgroup/cpu,cpuacct/docker/abc"],
+            usageFile: "/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpuacct.usage",
+            unit: "ns",
+        });
     });
 
     it("reads the unified hierarchy when no v1 CPU controller is mounted", () => {
-        expect(cpuCgroupOf(V2)).toEqual({ dirs: ["/sys/fs/cgroup/system.slice/docker-abc.scope"], usageFile: "/sys/fs/cgroup/system.slice/docker-abc.scope/cpu.stat", unit: "us" });
+        expect(cpuCgroupOf(V2)).toEqual({
+            dirs: ["/sys/fs/cgroup/system.slice/docker-abc.scope"],
+            usageFile: "/sys/fs/cgroup/system.slice/docker-abc.scope/cpu.stat",
+            unit: "us",
+        });
     });
 
     it("names no group when the process has no CPU controller", () => {

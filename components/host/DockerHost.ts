@@ -2,11 +2,11 @@ import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { local, remote, types } from "@pulumi/command";
-import { HostSpec } from "../lib/model";
-import { parseNameservers, renderNameservers } from "../render/consul";
-import { renderDockerSshOptions } from "../render/ssh";
-import { renderEngineName } from "../render/swarm";
-import { localPath } from "../lib/validate";
+import { HostSpec } from "../../lib/model";
+import { parseNameservers, renderNameservers } from "../../render/consul";
+import { renderDockerSshOptions } from "../../render/ssh";
+import { renderEngineName } from "../../render/swarm";
+import { localPath } from "../../lib/validate";
 
 export interface DockerHostArgs {
     host: HostSpec;
@@ -55,13 +55,28 @@ export class DockerHost extends pulumi.ComponentResource {
         } else {
             const keyPath = conn.privateKeyPath;
             if (!keyPath && !args.sshPrivateKey) {
-                throw new pulumi.ResourceError(`host ${args.host.name} has no SSH identity (set ssh.privateKeyPath or sshPrivateKey)`, this);
+                throw new pulumi.ResourceError(
+                    `host ${args.host.name} has no SSH identity (set ssh.privateKeyPath or sshPrivateKey)`,
+                    this,
+                );
             }
             if (keyPath && !fs.existsSync(localPath(keyPath))) {
-                throw new pulumi.ResourceError(`host ${args.host.name}: ssh.privateKeyPath ${keyPath} does not exist on this machine; point it at the key that logs in to ${args.host.address}`, this);
+                throw new pulumi.ResourceError(
+                    `host ${args.host.name}: ssh.privateKeyPath ${keyPath} does not exist on this machine; point it at the key that logs in to ${args.host.address}`,
+                    this,
+                );
             }
-            const privateKey = keyPath ? pulumi.secret(fs.readFileSync(localPath(keyPath), "utf8")) : (args.sshPrivateKey as pulumi.Output<string>);
-            this.connection = pulumi.output({ host: args.host.address, port: conn.port, user: conn.user, privateKey, hostKey: conn.hostKey, dialErrorLimit: 20 });
+            const privateKey = keyPath
+                ? pulumi.secret(fs.readFileSync(localPath(keyPath), "utf8"))
+                : (args.sshPrivateKey as pulumi.Output<string>);
+            this.connection = pulumi.output({
+                host: args.host.address,
+                port: conn.port,
+                user: conn.user,
+                privateKey,
+                hostKey: conn.hostKey,
+                dialErrorLimit: 20,
+            });
             this.provider = new docker.Provider(
                 `${name}-docker`,
                 { host: `ssh://${conn.user}@${args.host.address}:${conn.port}`, sshOpts: renderDockerSshOptions(conn) },
@@ -69,7 +84,9 @@ export class DockerHost extends pulumi.ComponentResource {
             );
         }
         this.engineName = this.run(`${name}-engine-name`, { create: renderEngineName() }, { parent: this }).stdout.apply((s) => s.trim());
-        this.nameservers = this.run(`${name}-nameservers`, { create: renderNameservers() }, { parent: this }).stdout.apply(parseNameservers);
+        this.nameservers = this.run(`${name}-nameservers`, { create: renderNameservers() }, { parent: this }).stdout.apply(
+            parseNameservers,
+        );
         this.registerOutputs({ engineName: this.engineName, nameservers: this.nameservers });
     }
 

@@ -1,10 +1,18 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { ConsulSpec, RegistratorSpec } from "../lib/model";
-import { managedVolume, pulledImage, serviceContainer, volumeSuffix } from "../lib/containers";
-import { DOCKER_PROXY_CONFIG, DOCKER_PROXY_DIR, DOCKER_PROXY_SOCKET, PROXIED_ENGINE_SOCKET, dockerProxyArgs, renderDockerProxyConfig } from "../render/dockerProxy";
-import { localAgentAddress } from "./ConsulCluster";
-import { DockerHost } from "./DockerHost";
+import { ConsulSpec, RegistratorSpec } from "../../lib/model";
+import { managedVolume, pulledImage, serviceContainer, volumeSuffix } from "../host/containers";
+import {
+    DOCKER_PROXY_CONFIG,
+    DOCKER_PROXY_DIR,
+    DOCKER_PROXY_SOCKET,
+    PROXIED_ENGINE_SOCKET,
+    dockerProxyArgs,
+    renderDockerProxyConfig,
+} from "../../render/dockerProxy";
+import { localAgentAddress } from "../../lib/consul";
+import { registratorArgs } from "../../render/registrator";
+import { DockerHost } from "../host/DockerHost";
 
 export interface RegistratorArgs {
     hosts: DockerHost[];
@@ -18,20 +26,6 @@ export interface RegistratorArgs {
     /** Its ACL token (secret), and the resource after which the token exists. */
     token: pulumi.Output<string>;
     aclReady: pulumi.Resource;
-}
-
-/** Registrator's flags: host address, local agent, deregistration on death, cleanup and periodic resync. */
-export function registratorArgs(hostAddress: string, consulAddress: string, internalAddresses: boolean): string[] {
-    return [
-        "-ip", hostAddress,
-        ...(internalAddresses ? ["-internal"] : []),
-        "-cleanup",
-        "-deregister", "always",
-        "-resync", "15",
-        "-retry-attempts", "-1",
-        "-retry-interval", "2000",
-        `consul://${consulAddress}`,
-    ];
 }
 
 /**
@@ -50,7 +44,12 @@ export class Registrator extends pulumi.ComponentResource {
         const suffix = volumeSuffix(`${name}-proxy-suffix`, this);
         for (const host of args.hosts) {
             const hostName = host.spec.name;
-            const socketVolume = managedVolume(`${name}-proxy-socket-${hostName}`, host, pulumi.interpolate`registrator-docker-proxy-${suffix.result}`, this);
+            const socketVolume = managedVolume(
+                `${name}-proxy-socket-${hostName}`,
+                host,
+                pulumi.interpolate`registrator-docker-proxy-${suffix.result}`,
+                this,
+            );
             const proxyImage = pulledImage(`${name}-proxy-image-${hostName}`, host, args.proxyImage, this);
             const proxy = serviceContainer(
                 `${name}-proxy-${hostName}`,
@@ -79,7 +78,11 @@ export class Registrator extends pulumi.ComponentResource {
                 {
                     containerName: "registrator",
                     image: image.imageId,
-                    command: registratorArgs(host.spec.address, localAgentAddress(args.consul, host.spec.address), args.spec.internalAddresses),
+                    command: registratorArgs(
+                        host.spec.address,
+                        localAgentAddress(args.consul, host.spec.address),
+                        args.spec.internalAddresses,
+                    ),
                     // Registrator's Consul client reads its token from the environment, as Consul's own API client does.
                     envs: [pulumi.interpolate`CONSUL_HTTP_TOKEN=${args.token}`, `DOCKER_HOST=unix://${DOCKER_PROXY_SOCKET}`],
                     volumes: [{ volumeName: socketVolume.name, containerPath: DOCKER_PROXY_DIR, readOnly: true }],

@@ -1,15 +1,34 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
-import { ConsulSpec, HostSpec, byHostName } from "../lib/model";
-import { managedVolume, pulledImage, serviceContainer, volumeSuffix } from "../lib/containers";
+import { ConsulSpec, byHostName } from "../../lib/model";
+import { consulUi, dnsListenPort, localAgentAddress, resolveClientAddress } from "../../lib/consul";
+import { consulRolloutOrder } from "../../lib/topology";
+import { managedVolume, pulledImage, serviceContainer, volumeSuffix } from "../host/containers";
 import {
-    CONSUL_CONFIG_DIR, CONSUL_DATA_DIR, CONSUL_USER, ConsulTokenRole, consulAgentArgs, consulTokenOf, dnsListenPort, gossipKeyOf, renderConsulAclApply, renderConsulAclSetup, renderConsulAutopilotSettings,
-    renderConsulAgentConfig, renderConsulAgentReady, renderConsulDataOwner, renderConsulLeaderHandoff, renderConsulServerPrune, renderConsulServerTracked, dnsRedirectRules, renderDnsRedirectApply, renderDnsRedirectRemove,
-} from "../render/consul";
-import { ConsulDns } from "../render/edge";
-import { DockerHost, HostCommand } from "./DockerHost";
-import { AppliedRules } from "./FirewallKeeper";
+    CONSUL_CONFIG_DIR,
+    CONSUL_DATA_DIR,
+    CONSUL_USER,
+    ConsulTokenRole,
+    consulAgentArgs,
+    consulTokenOf,
+    gossipKeyOf,
+    renderConsulAclApply,
+    renderConsulAclSetup,
+    renderConsulAutopilotSettings,
+    renderConsulAgentConfig,
+    renderConsulAgentReady,
+    renderConsulDataOwner,
+    renderConsulLeaderHandoff,
+    renderConsulServerPrune,
+    renderConsulServerTracked,
+    dnsRedirectRules,
+    renderDnsRedirectApply,
+    renderDnsRedirectRemove,
+} from "../../render/consul";
+import { ConsulDns } from "../../render/edge";
+import { DockerHost, HostCommand } from "../host/DockerHost";
+import { AppliedRules } from "../cluster/FirewallKeeper";
 
 export interface ConsulClusterArgs {
     hosts: DockerHost[];
@@ -27,38 +46,6 @@ export interface ConsulClusterArgs {
      * leader only once bootstrap-expect of them run.
      */
     rolling: boolean;
-}
-
-/** The order a rolling change takes: servers, then clients, each by name, so the list's order does not matter. */
-export function rolloutOrder(hosts: DockerHost[]): DockerHost[] {
-    const byName = (a: DockerHost, b: DockerHost) => byHostName(a.spec, b.spec);
-    const server = (h: DockerHost) => h.spec.roles.includes("consul-server");
-    return [...hosts.filter(server).sort(byName), ...hosts.filter((h) => !server(h)).sort(byName)];
-}
-
-/** The client addresses for one host: `{{host}}` resolved, duplicates dropped (Consul cannot bind twice). */
-export function resolveClientAddress(template: string, hostAddress: string): string {
-    return [...new Set(template.replace(/\{\{host\}\}/g, hostAddress).split(/\s+/).filter(Boolean))].join(" ");
-}
-
-/** The address a process on the host itself uses to reach its local agent's HTTP API. */
-export function localAgentAddress(spec: ConsulSpec, hostAddress: string): string {
-    const addresses = resolveClientAddress(spec.clientAddress, hostAddress).split(" ");
-    const local = addresses.includes("127.0.0.1") || addresses.includes("0.0.0.0") ? "127.0.0.1" : addresses[0];
-    return `${local}:${spec.httpPort}`;
-}
-
-/**
- * Where a person opens Consul's UI: the server's own address when the API listens there, otherwise
- * this machine's loopback through an SSH tunnel to the server's (a local engine's loopback is this machine's).
- */
-export function consulUi(spec: ConsulSpec, server: HostSpec): { url: string; tunnel: string | null } {
-    const bound = resolveClientAddress(spec.clientAddress, server.address).split(" ");
-    if (bound.includes(server.address) || bound.includes("0.0.0.0")) return { url: `http://${server.address}:${spec.httpPort}/ui/`, tunnel: null };
-    const url = `http://127.0.0.1:${spec.httpPort}/ui/`;
-    const conn = server.connection;
-    if (conn.kind === "local") return { url, tunnel: null };
-    return { url, tunnel: `ssh -N -L ${spec.httpPort}:127.0.0.1:${spec.httpPort} -p ${conn.port} ${conn.user}@${server.address}` };
 }
 
 /**
@@ -109,11 +96,17 @@ export class ConsulCluster extends pulumi.ComponentResource {
         this.dnsRedirects = {};
         const joined: pulumi.Output<string>[] = [];
         let previousAgentReady: HostCommand | undefined;
-        for (const host of rolloutOrder(args.hosts)) {
+        for (const host of consulRolloutOrder(args.hosts)) {
             const hostName = host.spec.name;
             const server = host.spec.roles.includes("consul-server");
             const nodeId = new random.RandomUuid(`${name}-node-id-${hostName}`, {}, { parent: this });
-            const volume = managedVolume(`${name}-data-${hostName}`, host, pulumi.interpolate`consul-data-${dataSuffix.result}`, this, args.protect);
+            const volume = managedVolume(
+                `${name}-data-${hostName}`,
+                host,
+                pulumi.interpolate`consul-data-${dataSuffix.result}`,
+                this,
+                args.protect,
+            );
             const image = pulledImage(`${name}-image-${hostName}`, host, args.image, this);
             const config = pulumi
                 .all([gossipKey, nodeId.result, host.nameservers, aclSeed.result])
@@ -189,7 +182,13 @@ export class ConsulCluster extends pulumi.ComponentResource {
                 {
                     parent: this,
                     // The agent goes before its tracker, whose delete then prunes it.
-                    dependsOn: [...args.readyBefore[hostName], dataOwner, ...dnsRedirect, ...tracked, ...(args.rolling && previousAgentReady ? [previousAgentReady] : [])],
+                    dependsOn: [
+                        ...args.readyBefore[hostName],
+                        dataOwner,
+                        ...dnsRedirect,
+                        ...tracked,
+                        ...(args.rolling && previousAgentReady ? [previousAgentReady] : []),
+                    ],
                 },
             );
             const agentAddress = localAgentAddress(args.spec, host.spec.address);
@@ -199,7 +198,9 @@ export class ConsulCluster extends pulumi.ComponentResource {
                 `${name}-rollout-${hostName}`,
                 {
                     create: renderConsulAgentReady(hostName, agentAddress, server),
-                    delete: server ? this.agents[hostName].id.apply((id) => renderConsulLeaderHandoff(hostName, agentAddress, id)) : undefined,
+                    delete: server
+                        ? this.agents[hostName].id.apply((id) => renderConsulLeaderHandoff(hostName, agentAddress, id))
+                        : undefined,
                     stdin: server ? this.tokens.management : undefined,
                     triggers: [this.agents[hostName].id],
                 },
@@ -211,7 +212,12 @@ export class ConsulCluster extends pulumi.ComponentResource {
         // Policies and tokens live in Raft: one server writes them, once a leader answers.
         this.aclReady = servers[0].run(
             `${name}-acl`,
-            { create: renderConsulAclApply(), stdin: pulumi.secret(aclSeed.result.apply((seed) => renderConsulAclSetup(seed, localAgentAddress(args.spec, servers[0].spec.address)))) },
+            {
+                create: renderConsulAclApply(),
+                stdin: pulumi.secret(
+                    aclSeed.result.apply((seed) => renderConsulAclSetup(seed, localAgentAddress(args.spec, servers[0].spec.address))),
+                ),
+            },
             { parent: this, dependsOn: servers.map((h) => this.agents[h.spec.name]) },
         );
         servers[0].run(

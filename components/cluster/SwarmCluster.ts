@@ -1,8 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
-import { GwBridgeSpec, HostSpec, SwarmSpec, byHostName } from "../lib/model";
-import { renderGwBridgeRebuild } from "../render/gwbridge";
-import { renderJoinToken, renderNodeRemove, renderNodeTracked, renderSwarmInit, renderSwarmJoin, renderSwarmLeave } from "../render/swarm";
-import { DockerHost } from "./DockerHost";
+import { GwBridgeSpec, SwarmSpec, byHostName } from "../../lib/model";
+import { duplicateEngineNames, initManager } from "../../lib/topology";
+import { renderGwBridgeRebuild } from "../../render/gwbridge";
+import {
+    renderJoinToken,
+    renderNodeRemove,
+    renderNodeTracked,
+    renderSwarmInit,
+    renderSwarmJoin,
+    renderSwarmLeave,
+} from "../../render/swarm";
+import { DockerHost } from "../host/DockerHost";
 
 export interface SwarmClusterArgs {
     hosts: DockerHost[];
@@ -19,18 +27,6 @@ export interface SwarmClusterArgs {
     initHost: string | null;
     /** docker_gwbridge as the nodes must have it: a member whose bridge differs rebuilds it after its join. */
     gwbridge: GwBridgeSpec;
-}
-
-/** The manager that holds init: the one that held it, while it is a manager; otherwise the first by name. */
-export function initManager<T extends { spec: HostSpec }>(managers: T[], initHost: string | null): T | undefined {
-    return managers.find((m) => m.spec.name === initHost) ?? [...managers].sort((a, b) => byHostName(a.spec, b.spec))[0];
-}
-
-/** Fails with every clashing name: swarm and Consul confuse nodes that share one (seed 002). */
-export function duplicateEngineNames(names: Record<string, string>): string[] {
-    const byName = new Map<string, string[]>();
-    for (const [host, engine] of Object.entries(names)) byName.set(engine, [...(byName.get(engine) ?? []), host]);
-    return [...byName.entries()].filter(([, hosts]) => hosts.length > 1).map(([engine, hosts]) => `${hosts.join(", ")} are all named "${engine}"`);
 }
 
 /**
@@ -56,15 +52,16 @@ export class SwarmCluster extends pulumi.ComponentResource {
         const others = managers.filter((m) => m !== first);
         this.managerAddress = first.spec.address;
 
-        const namesChecked = pulumi
-            .all(Object.fromEntries(args.hosts.map((h) => [h.spec.name, h.engineName])))
-            .apply((names) => {
-                const clashes = duplicateEngineNames(names);
-                if (clashes.length > 0) {
-                    throw new pulumi.ResourceError(`nodes need distinct hostnames: ${clashes.join("; ")}. Set a distinct hostname on each host (hostnamectl set-hostname) and restart Docker.`, this);
-                }
-                return true;
-            });
+        const namesChecked = pulumi.all(Object.fromEntries(args.hosts.map((h) => [h.spec.name, h.engineName]))).apply((names) => {
+            const clashes = duplicateEngineNames(names);
+            if (clashes.length > 0) {
+                throw new pulumi.ResourceError(
+                    `nodes need distinct hostnames: ${clashes.join("; ")}. Set a distinct hostname on each host (hostnamectl set-hostname) and restart Docker.`,
+                    this,
+                );
+            }
+            return true;
+        });
         // A node's entry is removed by a manager that stays in the swarm when the node goes: the first
         // manager, or for the init manager itself the first other one.
         const tracker = (host: DockerHost) => (host === first ? others[0] : first);
@@ -85,11 +82,22 @@ export class SwarmCluster extends pulumi.ComponentResource {
         this.init = first.run(
             `${name}-member-${first.spec.name}`,
             { create: namesChecked.apply(() => renderSwarmInit(first.spec, args.swarm)), delete: renderSwarmLeave() },
-            { parent: this, dependsOn: [args.readyBefore[first.spec.name], ...tracked(first)], protect: args.protect, aliases: [{ name: `${name}-init` }] },
+            {
+                parent: this,
+                dependsOn: [args.readyBefore[first.spec.name], ...tracked(first)],
+                protect: args.protect,
+                aliases: [{ name: `${name}-init` }],
+            },
         );
         const token = (role: "manager" | "worker") =>
             // Secret here as well as by additionalSecretOutputs, so no path to a join can see it in the clear.
-            pulumi.secret(first.run(`${name}-${role}-token`, { create: renderJoinToken(role), secretOutput: true }, { parent: this, dependsOn: [this.init] }).stdout);
+            pulumi.secret(
+                first.run(
+                    `${name}-${role}-token`,
+                    { create: renderJoinToken(role), secretOutput: true },
+                    { parent: this, dependsOn: [this.init] },
+                ).stdout,
+            );
         const tokens = { manager: token("manager"), worker: token("worker") };
 
         const joiners = [...others, ...args.hosts.filter((h) => h.spec.roles.includes("worker"))];
@@ -101,11 +109,18 @@ export class SwarmCluster extends pulumi.ComponentResource {
                     delete: renderSwarmLeave(),
                     stdin: tokens[host.spec.roles.includes("manager") ? "manager" : "worker"].apply((t) => `${t.trim()}\n`),
                 },
-                { parent: this, dependsOn: [this.init, args.readyBefore[host.spec.name], ...tracked(host)], aliases: [{ name: `${name}-join-${host.spec.name}` }] },
+                {
+                    parent: this,
+                    dependsOn: [this.init, args.readyBefore[host.spec.name], ...tracked(host)],
+                    aliases: [{ name: `${name}-join-${host.spec.name}` }],
+                },
             ),
         );
         this.members = [this.init, ...joins];
-        const memberOf: Record<string, pulumi.Resource> = Object.fromEntries([[first.spec.name, this.init], ...joiners.map((h, i) => [h.spec.name, joins[i]])]);
+        const memberOf: Record<string, pulumi.Resource> = Object.fromEntries([
+            [first.spec.name, this.init],
+            ...joiners.map((h, i) => [h.spec.name, joins[i]]),
+        ]);
 
         // A new docker_gwbridge subnet on a running swarm: one node at a time (by name) leaves, has its
         // bridge rebuilt and joins again through another manager, and a manager that stays removes the

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { OverlaySpec } from "../lib/model";
-import { renderOverlayCreate, renderOverlayDelete } from "../render/overlay";
-import { DockerHost } from "./DockerHost";
+import { OverlaySpec } from "../../lib/model";
+import { renderOverlayCreate, renderOverlayDelete } from "../../render/overlay";
+import { DockerHost } from "../host/DockerHost";
 
 export interface OverlayNetworkArgs {
     /** The first manager: swarm-scoped networks are created through a manager. */

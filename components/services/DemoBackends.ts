@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { BackendSpec } from "../lib/model";
-import { pulledImage, serviceContainer } from "../lib/containers";
-import { DockerHost } from "./DockerHost";
+import { BackendSpec } from "../../lib/model";
+import { pulledImage, serviceContainer } from "../host/containers";
+import { placeReplicas } from "../../lib/topology";
+import { backendEnvs } from "../../render/backends";
+import { DockerHost } from "../host/DockerHost";
 
 export interface DemoBackendsArgs {
     hosts: DockerHost[];
@@ -12,46 +14,6 @@ export interface DemoBackendsArgs {
     registrators: Record<string, docker.Container>;
     /** Per replica name: the host the last deployment ran it on (the `backendPlacement` output). */
     previousPlacement: Record<string, string>;
-}
-
-/**
- * Per replica name (`<service>-<k>`), its host: where the last deployment ran it while that host
- * remains, so adding or removing a host or scaling moves no other replica; a new replica, or one whose
- * host went, goes to the host with the fewest, the first by name on a tie. On a first deployment that
- * is round-robin over the hosts in name order.
- */
-export function placeReplicas(service: string, replicas: number, hostNames: string[], previous: Record<string, string>): Record<string, string> {
-    const load = new Map([...hostNames].sort().map((h) => [h, 0]));
-    const names = Array.from({ length: replicas }, (_, i) => `${service}-${i + 1}`);
-    const placement: Record<string, string> = {};
-    const place = (replica: string, host: string) => {
-        placement[replica] = host;
-        load.set(host, (load.get(host) ?? 0) + 1);
-    };
-    for (const replica of names) if (load.has(previous[replica])) place(replica, previous[replica]);
-    for (const replica of names.filter((r) => !(r in placement))) {
-        place(replica, [...load.entries()].reduce((least, entry) => (entry[1] < least[1] ? entry : least))[0]);
-    }
-    return Object.fromEntries(names.map((r) => [r, placement[r]]));
-}
-
-/**
- * The registrator metadata that names the service and gives it an HTTP health check in Consul.
- *
- * The check starts as passing: Consul runs a new check's first probe at a random point of its
- * interval (to spread many checks), which alone would keep a new instance out for up to a second.
- * whoami serves from its first moment, registrator registers it only once it has started, and while
- * an instance that is not ready after all waits for its first probe, the edge retries its refused
- * connections on the next instance. A service that needs a warm-up would start as critical instead.
- */
-export function backendEnvs(spec: BackendSpec): string[] {
-    return [
-        `SERVICE_NAME=${spec.service}`,
-        `SERVICE_CHECK_HTTP=${spec.healthPath}`,
-        "SERVICE_CHECK_INTERVAL=1s",
-        "SERVICE_CHECK_TIMEOUT=1s",
-        "SERVICE_CHECK_INITIAL_STATUS=passing",
-    ];
 }
 
 /**
@@ -88,7 +50,11 @@ export class DemoBackends extends pulumi.ComponentResource {
                     hostname: containerName,
                     workload: true,
                 },
-                { parent: this, dependsOn: [args.registrators[hostName], ...(previousReplica ? [previousReplica] : [])], aliases: formerName },
+                {
+                    parent: this,
+                    dependsOn: [args.registrators[hostName], ...(previousReplica ? [previousReplica] : [])],
+                    aliases: formerName,
+                },
             );
         }
         this.registerOutputs({ placement: this.placement });

@@ -2,9 +2,9 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { ConsulSpec, EdgeSpec, ImageVersions, byHostName } from "../lib/model";
-import { PROJECT_DIR } from "../lib/project";
-import { hostBuiltImage, serviceContainer } from "../lib/containers";
+import { ConsulSpec, EdgeSpec, ImageVersions, byHostName } from "../../lib/model";
+import { PROJECT_DIR } from "../../lib/project";
+import { hostBuiltImage, serviceContainer } from "../host/containers";
 import {
     ConsulDns,
     EDGE_CONTAINER,
@@ -17,10 +17,10 @@ import {
     renderEdgeReady,
     renderNginxConf,
     renderUpstreamsTemplate,
-} from "../render/edge";
-import { KEEPALIVED_CONF_PATH, VIP_SETTLE_SECONDS, keepalivedArgs, renderKeepalivedConf } from "../render/keepalived";
-import { localAgentAddress } from "./ConsulCluster";
-import { DockerHost } from "./DockerHost";
+} from "../../render/edge";
+import { KEEPALIVED_CONF_PATH, VIP_SETTLE_SECONDS, keepalivedArgs, renderKeepalivedConf } from "../../render/keepalived";
+import { localAgentAddress } from "../../lib/consul";
+import { DockerHost } from "../host/DockerHost";
 
 export const EDGE_DOCKERFILE = path.join(PROJECT_DIR, "images", "edge", "Dockerfile");
 const EDGE_IMAGE_REPOSITORY = "swarm-platform-edge";
@@ -69,7 +69,15 @@ export class Edge extends pulumi.ComponentResource {
         const hosts = [...args.hosts].sort((a, b) => byHostName(a.spec, b.spec));
         const vip = args.spec.vip;
         if (vip && hosts.length !== 2) throw new pulumi.ResourceError(`a VIP needs exactly two edge hosts, got ${hosts.length}`, this);
-        const formerName = (part: string) => (args.formerVipComponent ? [{ name: `${args.formerVipComponent}-${part}`, parent: pulumi.createUrn(args.formerVipComponent, "swarm-platform:edge:EdgeVip", opts?.parent) }] : []);
+        const formerName = (part: string) =>
+            args.formerVipComponent
+                ? [
+                      {
+                          name: `${args.formerVipComponent}-${part}`,
+                          parent: pulumi.createUrn(args.formerVipComponent, "swarm-platform:edge:EdgeVip", opts?.parent),
+                      },
+                  ]
+                : [];
 
         this.containers = {};
         let previousHostReady: pulumi.Resource | undefined;
@@ -86,10 +94,17 @@ export class Edge extends pulumi.ComponentResource {
                     stopSeconds: EDGE_STOP_SECONDS,
                     uploads: [
                         { file: EDGE_PATHS.nginxConf, content: renderNginxConf() },
-                        { file: EDGE_PATHS.upstreamsTemplate, content: renderUpstreamsTemplate(args.spec.services, args.spec.port, args.consulDns) },
+                        {
+                            file: EDGE_PATHS.upstreamsTemplate,
+                            content: renderUpstreamsTemplate(args.spec.services, args.spec.port, args.consulDns),
+                        },
                         {
                             file: EDGE_PATHS.consulTemplateConfig,
-                            content: pulumi.secret(args.consulToken.apply((token) => renderConsulTemplateConfig(localAgentAddress(args.consul, host.spec.address), token))),
+                            content: pulumi.secret(
+                                args.consulToken.apply((token) =>
+                                    renderConsulTemplateConfig(localAgentAddress(args.consul, host.spec.address), token),
+                                ),
+                            ),
                         },
                     ],
                     network: "host",
@@ -98,12 +113,19 @@ export class Edge extends pulumi.ComponentResource {
                 { parent: this, dependsOn: [args.agents[hostName], args.aclReady, ...(previousHostReady ? [previousHostReady] : [])] },
             );
             this.containers[hostName] = edge;
-            const keepalived =
-                vip
-                    ? [
-                          this.keepalived(`${name}-vip-${hostName}`, host, i === 0 ? "MASTER" : "BACKUP", { ...args.spec, vip }, image, edge, formerName(hostName)),
-                      ]
-                    : [];
+            const keepalived = vip
+                ? [
+                      this.keepalived(
+                          `${name}-vip-${hostName}`,
+                          host,
+                          i === 0 ? "MASTER" : "BACKUP",
+                          { ...args.spec, vip },
+                          image,
+                          edge,
+                          formerName(hostName),
+                      ),
+                  ]
+                : [];
             // Replaced with either container (their ids are triggers): the delete drains this edge
             // before it stops, the create waits until it serves again.
             previousHostReady = host.run(

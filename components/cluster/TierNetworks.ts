@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { FlowSpec, TierSpec } from "../lib/model";
-import { flowRuleSet, renderFlowRulesApply, renderFlowRulesRemove, tierBridgeName } from "../render/tiers";
-import { DockerHost } from "./DockerHost";
+import { FlowSpec, TierSpec } from "../../lib/model";
+import { flowRuleSet, renderFlowRulesApply, renderFlowRulesRemove, tierBridgeName } from "../../render/tiers";
+import { DockerHost } from "../host/DockerHost";
 import { AppliedRules } from "./FirewallKeeper";
 
 export interface TierNetworksArgs {
@@ -39,7 +39,10 @@ export class TierNetworks extends pulumi.ComponentResource {
         if (args.flows.length > 0) {
             const appliedBy = args.host.run(
                 `${name}-flows`,
-                { create: renderFlowRulesApply(args.flows, args.tiers, args.stack), delete: renderFlowRulesRemove(args.flows, args.tiers, args.stack) },
+                {
+                    create: renderFlowRulesApply(args.flows, args.tiers, args.stack),
+                    delete: renderFlowRulesRemove(args.flows, args.tiers, args.stack),
+                },
                 // Old rules go before new ones land: with create-before-delete, removing the old set would
                 // also strip rules the new set shares with it.
                 { parent: this, dependsOn: networks, replaceOnChanges: ["create"], deleteBeforeReplace: true },
