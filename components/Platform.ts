@@ -18,6 +18,143 @@ export interface PlatformArgs {
     last?: LastDeployment;
 }
 
+/** The cluster layer every service stands on. */
+interface ClusterLayer {
+    swarm: SwarmCluster;
+    overlay: OverlayNetwork;
+    /** Per host name. */
+    tiers: Record<string, TierNetworks>;
+}
+
+/** docker_gwbridge on every host before its join, the swarm, the overlay through a manager, the tier networks per host. */
+function clusterLayer(
+    name: string,
+    model: PlatformModel,
+    hosts: DockerHost[],
+    last: LastDeployment,
+    parent: pulumi.Resource,
+): ClusterLayer {
+    const gwbridges = Object.fromEntries(
+        hosts.map((host) => [
+            host.spec.name,
+            new GwBridge(`${name}-gwbridge-${host.spec.name}`, { host, spec: model.gwbridge }, { parent }).ready,
+        ]),
+    );
+    const swarm = new SwarmCluster(
+        `${name}-swarm`,
+        {
+            hosts,
+            swarm: model.swarm,
+            readyBefore: gwbridges,
+            protect: model.protectData,
+            initHost: last.swarmInit,
+            gwbridge: model.gwbridge,
+        },
+        { parent },
+    );
+    const overlay = new OverlayNetwork(
+        `${name}-overlay`,
+        {
+            manager: hosts.find((h) => h.spec.address === swarm.managerAddress) as DockerHost,
+            spec: model.overlay,
+            swarmMembers: swarm.members,
+        },
+        { parent },
+    );
+    const tiers = Object.fromEntries(
+        hosts.map((host) => [
+            host.spec.name,
+            new TierNetworks(
+                `${name}-tiers-${host.spec.name}`,
+                { host, tiers: model.tiers, flows: model.flows, stack: model.stack },
+                { parent },
+            ),
+        ]),
+    );
+    return { swarm, overlay, tiers };
+}
+
+/** Consul, the firewall keepers, registrator, the edge and the demo backends, on top of the cluster layer. */
+function serviceLayer(
+    name: string,
+    model: PlatformModel,
+    hosts: DockerHost[],
+    last: LastDeployment,
+    cluster: ClusterLayer,
+    parent: pulumi.Resource,
+): { consul: ConsulCluster; edge: Edge; backends: DemoBackends } {
+    const { swarm, overlay, tiers } = cluster;
+    const consul = new ConsulCluster(
+        `${name}-consul`,
+        {
+            hosts,
+            spec: model.consul,
+            image: model.images.consul,
+            // Per host only what its agent needs: the overlay, its own tiers and its own swarm membership
+            // with docker_gwbridge as configured (Consul's DNS listens on the bridge's gateway).
+            readyBefore: Object.fromEntries(
+                hosts.map((h) => [
+                    h.spec.name,
+                    [overlay, tiers[h.spec.name], ...(h.spec.name in swarm.bridgedMemberOf ? [swarm.bridgedMemberOf[h.spec.name]] : [])],
+                ]),
+            ),
+            protect: model.protectData,
+            dnsAddress: model.gwbridge.gateway,
+            rolling: last.consulAgents.length > 0,
+        },
+        { parent },
+    );
+    for (const host of hosts) {
+        const hostName = host.spec.name;
+        const applied = [tiers[hostName].flowRules, consul.dnsRedirects[hostName]].filter((a): a is AppliedRules => a !== undefined);
+        if (applied.length > 0) {
+            new FirewallKeeper(`${name}-firewall-${hostName}`, { host, applied, baseImage: model.images.firewallKeeperBase }, { parent });
+        }
+    }
+    const registrator = new Registrator(
+        `${name}-registrator`,
+        {
+            hosts,
+            consul: model.consul,
+            agents: consul.agents,
+            image: model.images.registrator,
+            proxyImage: model.images.dockerProxy,
+            spec: model.registrator,
+            token: consul.tokens.registrator,
+            aclReady: consul.aclReady,
+        },
+        { parent },
+    );
+    const edgeNames = edgeHosts(model).map((h) => h.name);
+    const edge = new Edge(
+        `${name}-edge`,
+        {
+            hosts: hosts.filter((h) => edgeNames.includes(h.spec.name)),
+            spec: model.edge,
+            consul: model.consul,
+            consulDns: consul.dns,
+            images: model.images,
+            agents: consul.agents,
+            consulToken: consul.tokens["consul-template"],
+            aclReady: consul.aclReady,
+            formerVipComponent: `${name}-vip`,
+        },
+        { parent },
+    );
+    const backends = new DemoBackends(
+        `${name}-backends`,
+        {
+            hosts,
+            spec: model.backends,
+            image: model.images.backend,
+            registrators: registrator.containers,
+            previousPlacement: last.backendPlacement,
+        },
+        { parent },
+    );
+    return { consul, edge, backends };
+}
+
 /**
  * The whole platform on a set of Docker hosts: the cluster layer (gwbridge, swarm, overlay, tier
  * networks) and, on top of it, service discovery and the edge (Consul, registrator, nginx +
@@ -46,121 +183,8 @@ export class Platform extends pulumi.ComponentResource {
         const hosts = model.hosts.map(
             (spec) => new DockerHost(`${name}-host-${spec.name}`, { host: spec, sshPrivateKey: args.sshPrivateKey }, { parent: this }),
         );
-        const byName = (names: string[]) => hosts.filter((h) => names.includes(h.spec.name));
-
-        const gwbridges = Object.fromEntries(
-            hosts.map((host) => [
-                host.spec.name,
-                new GwBridge(`${name}-gwbridge-${host.spec.name}`, { host, spec: model.gwbridge }, { parent: this }).ready,
-            ]),
-        );
-        const swarm = new SwarmCluster(
-            `${name}-swarm`,
-            {
-                hosts,
-                swarm: model.swarm,
-                readyBefore: gwbridges,
-                protect: model.protectData,
-                initHost: last.swarmInit,
-                gwbridge: model.gwbridge,
-            },
-            { parent: this },
-        );
-        const overlay = new OverlayNetwork(
-            `${name}-overlay`,
-            {
-                manager: hosts.find((h) => h.spec.address === swarm.managerAddress) as DockerHost,
-                spec: model.overlay,
-                swarmMembers: swarm.members,
-            },
-            { parent: this },
-        );
-        const tiers = Object.fromEntries(
-            hosts.map((host) => [
-                host.spec.name,
-                new TierNetworks(
-                    `${name}-tiers-${host.spec.name}`,
-                    { host, tiers: model.tiers, flows: model.flows, stack: model.stack },
-                    { parent: this },
-                ),
-            ]),
-        );
-
-        const consul = new ConsulCluster(
-            `${name}-consul`,
-            {
-                hosts,
-                spec: model.consul,
-                image: model.images.consul,
-                // Per host only what its agent needs: the overlay, its own tiers and its own swarm membership
-                // with docker_gwbridge as configured (Consul's DNS listens on the bridge's gateway).
-                readyBefore: Object.fromEntries(
-                    hosts.map((h) => [
-                        h.spec.name,
-                        [
-                            overlay,
-                            tiers[h.spec.name],
-                            ...(h.spec.name in swarm.bridgedMemberOf ? [swarm.bridgedMemberOf[h.spec.name]] : []),
-                        ],
-                    ]),
-                ),
-                protect: model.protectData,
-                dnsAddress: model.gwbridge.gateway,
-                rolling: last.consulAgents.length > 0,
-            },
-            { parent: this },
-        );
-        for (const host of hosts) {
-            const hostName = host.spec.name;
-            const applied = [tiers[hostName].flowRules, consul.dnsRedirects[hostName]].filter((a): a is AppliedRules => a !== undefined);
-            if (applied.length > 0)
-                new FirewallKeeper(
-                    `${name}-firewall-${hostName}`,
-                    { host, applied, baseImage: model.images.firewallKeeperBase },
-                    { parent: this },
-                );
-        }
-        const registrator = new Registrator(
-            `${name}-registrator`,
-            {
-                hosts,
-                consul: model.consul,
-                agents: consul.agents,
-                image: model.images.registrator,
-                proxyImage: model.images.dockerProxy,
-                spec: model.registrator,
-                token: consul.tokens.registrator,
-                aclReady: consul.aclReady,
-            },
-            { parent: this },
-        );
-        const edgeGroup = byName(edgeHosts(model).map((h) => h.name));
-        const edge = new Edge(
-            `${name}-edge`,
-            {
-                hosts: edgeGroup,
-                spec: model.edge,
-                consul: model.consul,
-                consulDns: consul.dns,
-                images: model.images,
-                agents: consul.agents,
-                consulToken: consul.tokens["consul-template"],
-                aclReady: consul.aclReady,
-                formerVipComponent: `${name}-vip`,
-            },
-            { parent: this },
-        );
-        const backends = new DemoBackends(
-            `${name}-backends`,
-            {
-                hosts,
-                spec: model.backends,
-                image: model.images.backend,
-                registrators: registrator.containers,
-                previousPlacement: last.backendPlacement,
-            },
-            { parent: this },
-        );
+        const { swarm, overlay, tiers } = clusterLayer(name, model, hosts, last, this);
+        const { consul, edge, backends } = serviceLayer(name, model, hosts, last, { swarm, overlay, tiers }, this);
 
         this.managerAddress = swarm.managerAddress;
         this.nodes = model.hosts.map((h) => ({ name: h.name, address: h.address, roles: h.roles }));

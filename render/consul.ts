@@ -209,7 +209,7 @@ export function renderConsulServerPrune(nodeName: string, httpAddress: string): 
  * a cluster is first bootstrapped. With cleanup on, the leader force-leaves a server that stops
  * answering for a few seconds (a link down, a host rebooting), which deregisters its node and every
  * service on it; once the server is back, its services stay out of the catalog, and so out of the
- * edge, until its agent's next full sync (75 s later on the rig). The servers the program removes it
+ * edge, until its agent's next full sync, more than a minute later. The servers the program removes it
  * prunes itself (renderConsulServerPrune). The management token comes on stdin; waits (bounded) for a
  * leader.
  */

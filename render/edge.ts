@@ -31,7 +31,7 @@ const NGINX_PID_FILE = "/run/nginx.pid";
 const WORKER_SHUTDOWN_TIMEOUT = "5s";
 
 // Access log lines are written in blocks of this size (and at least once a second) rather than one
-// write to the container's log pipe per request, which cost the edge about a sixth of its throughput.
+// write to the container's log pipe per request, a cost docs/performance.md measured.
 const ACCESS_LOG_BUFFER = "buffer=64k flush=1s";
 
 // Requests per keep-alive connection, clients' and upstreams'. nginx's default of 1000 makes a busy
@@ -44,8 +44,7 @@ const UPSTREAM_IDLE_CONNECTIONS = 64;
 
 // A listening socket per worker, so the kernel spreads new connections evenly over the workers. With
 // one shared socket the worker woken last takes most of them, and requests queue behind its busy
-// core while another worker idles: on the rig at a fixed 5,200 req/s, p50 0.83-1.12 ms and p99
-// 3.3-6.6 ms with it against 1.12-1.56 ms and 5.9-10.2 ms without.
+// core while another worker idles (docs/performance.md has the latency it saved).
 const LISTEN_OPTIONS = "reuseport";
 
 // consul-template escalates to SIGKILL after this; it must outlast the worker bound above.
@@ -116,8 +115,8 @@ export interface ConsulDns {
  * Passive marking covers what Consul has not noticed yet: a host cut off keeps its instances passing
  * until Consul declares its node failed, seconds later, and every try of one of them costs a request
  * the 500 ms connect timeout. Two failed connects keep an instance out for 10 s; with 2 s the edge
- * tried the cut-off host's instances again and again, and the VIP went unanswered for up to 5.8 s
- * instead of 1.3 s on the rig. An instance back under the same address within those 10 s stays out
+ * tried the cut-off host's instances again and again, and the VIP went unanswered several times
+ * longer (docs/performance.md). An instance back under the same address within those 10 s stays out
  * until they pass; the others serve meanwhile.
  */
 const PASSIVE_FAILURES = "max_fails=2 fail_timeout=10s";

@@ -98,8 +98,7 @@ export interface ServiceContainerArgs {
  * take nothing from anyone; when the services on a host keep its CPUs busy, the edge every request
  * passes through, keepalived's adverts and checks and Consul's checks and gossip still run at once
  * instead of queueing behind them (which would slow every request and could move the VIP or fail a
- * healthy node). On the rig at a fixed 2,600 req/s through the edge, p50 1.03-1.24 ms and p99
- * 5.3-7.7 ms with the edge at the default weight against 0.71-0.88 ms and 4.1-5.2 ms at 8192.
+ * healthy node). docs/performance.md has what the weight did to the edge's latency under load.
  */
 export const PLATFORM_CPU_SHARES = 4096;
 

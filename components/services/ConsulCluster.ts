@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
-import { ConsulSpec, byHostName } from "../../lib/model";
+import { ConsulSpec, byHostName, hasRole } from "../../lib/model";
 import { consulUi, dnsListenPort, localAgentAddress, resolveClientAddress } from "../../lib/consul";
 import { consulRolloutOrder } from "../../lib/topology";
 import { managedVolume, pulledImage, serviceContainer, volumeSuffix } from "../host/containers";
@@ -48,6 +48,196 @@ export interface ConsulClusterArgs {
     rolling: boolean;
 }
 
+/** The cluster's generated secrets: the gossip key and the seed every ACL token derives from (see consulTokenOf). */
+interface ConsulSecrets {
+    gossipKey: pulumi.Output<string>;
+    aclSeed: pulumi.Output<string>;
+    tokens: Record<Exclude<ConsulTokenRole, "agent" | "dns">, pulumi.Output<string>>;
+}
+
+function consulSecrets(name: string, parent: pulumi.Resource): ConsulSecrets {
+    // RandomBytes and RandomId use the value itself as the resource id, which the state keeps in plain
+    // text; RandomPassword's id is a placeholder and its result a secret. 32 characters from 62
+    // (about 190 bits) are the 32 bytes of Consul's AES-256 key.
+    const gossipSecret = new random.RandomPassword(`${name}-gossip-key`, { length: 32, special: false }, { parent });
+    // Every ACL token is derived from this one secret, so no token is generated twice.
+    const aclSeed = new random.RandomPassword(`${name}-acl-seed`, { length: 40, special: false }, { parent }).result;
+    const token = (role: ConsulTokenRole) => pulumi.secret(aclSeed.apply((seed) => consulTokenOf(seed, role).secret));
+    return {
+        gossipKey: pulumi.secret(gossipSecret.result.apply(gossipKeyOf)),
+        aclSeed,
+        tokens: { management: token("management"), registrator: token("registrator"), "consul-template": token("consul-template") },
+    };
+}
+
+/** What every agent of the cluster shares. */
+interface ClusterContext {
+    name: string;
+    parent: pulumi.Resource;
+    args: ConsulClusterArgs;
+    servers: DockerHost[];
+    secrets: ConsulSecrets;
+    dataSuffix: random.RandomString;
+    /** The port the agents' DNS listens on (see dnsListenPort). */
+    listenPort: number;
+}
+
+/** One host's agent: its container, and the step that is done once it is back in the cluster. */
+interface Agent {
+    container: docker.Container;
+    ready: HostCommand;
+    dnsRedirect?: AppliedRules;
+}
+
+/** The agent's configuration file, secret: it holds the gossip key and the agent's tokens. */
+function agentConfig(ctx: ClusterContext, host: DockerHost, nodeId: pulumi.Output<string>): pulumi.Output<string> {
+    const server = hasRole(host.spec, "consul-server");
+    const { spec, dnsAddress } = ctx.args;
+    return pulumi.secret(
+        pulumi.all([ctx.secrets.gossipKey, nodeId, host.nameservers, ctx.secrets.aclSeed]).apply(([encryptKey, id, recursors, seed]) =>
+            renderConsulAgentConfig({
+                nodeName: host.spec.name,
+                nodeId: id,
+                address: host.spec.address,
+                server,
+                bootstrapExpect: ctx.servers.length,
+                retryJoin: ctx.servers.map((h) => h.spec.address).filter((a) => a !== host.spec.address),
+                datacenter: spec.datacenter,
+                clientAddress: resolveClientAddress(spec.clientAddress, host.spec.address),
+                httpPort: spec.httpPort,
+                dnsPort: ctx.listenPort,
+                dnsAddress,
+                recursors,
+                encryptKey,
+                acl: {
+                    agent: consulTokenOf(seed, "agent").secret,
+                    default: consulTokenOf(seed, "dns").secret,
+                    management: server ? consulTokenOf(seed, "management").secret : undefined,
+                },
+            }),
+        ),
+    );
+}
+
+/** The nat rules that send DNS on the configured port to the agent's, when the two differ. */
+function dnsRedirect(ctx: ClusterContext, host: DockerHost): AppliedRules | undefined {
+    const { dnsAddress, spec } = ctx.args;
+    if (ctx.listenPort === spec.dnsPort) return undefined;
+    const appliedBy = host.run(
+        `${ctx.name}-dns-redirect-${host.spec.name}`,
+        {
+            create: renderDnsRedirectApply(dnsAddress, spec.dnsPort, ctx.listenPort),
+            delete: renderDnsRedirectRemove(dnsAddress, spec.dnsPort, ctx.listenPort),
+        },
+        // A new gateway or port: the old rules go before the new ones land, as for flows.
+        { parent: ctx.parent, replaceOnChanges: ["create"], deleteBeforeReplace: true },
+    );
+    return { rules: dnsRedirectRules(dnsAddress, spec.dnsPort, ctx.listenPort), appliedBy };
+}
+
+/**
+ * On the first other server by name: the step whose delete prunes a removed server from Raft once its
+ * agent has stopped (the agent depends on it, so it goes first). None for a client or a lone server.
+ */
+function serverTracker(ctx: ClusterContext, host: DockerHost): HostCommand[] {
+    if (!hasRole(host.spec, "consul-server")) return [];
+    const prunedBy = [...ctx.servers].sort((a, b) => byHostName(a.spec, b.spec)).find((s) => s !== host);
+    if (!prunedBy) return [];
+    return [
+        prunedBy.run(
+            `${ctx.name}-server-${host.spec.name}`,
+            {
+                create: renderConsulServerTracked(host.spec.name),
+                delete: renderConsulServerPrune(host.spec.name, localAgentAddress(ctx.args.spec, prunedBy.spec.address)),
+                stdin: ctx.secrets.tokens.management,
+            },
+            { parent: ctx.parent },
+        ),
+    ];
+}
+
+/** A host's agent, started after `after` (the previous host's agent back in the cluster) when the cluster rolls. */
+function agentOn(ctx: ClusterContext, host: DockerHost, after: HostCommand | undefined): Agent {
+    const { name, parent, args } = ctx;
+    const hostName = host.spec.name;
+    const server = hasRole(host.spec, "consul-server");
+    const nodeId = new random.RandomUuid(`${name}-node-id-${hostName}`, {}, { parent });
+    const volume = managedVolume(
+        `${name}-data-${hostName}`,
+        host,
+        pulumi.interpolate`consul-data-${ctx.dataSuffix.result}`,
+        parent,
+        args.protect,
+    );
+    const image = pulledImage(`${name}-image-${hostName}`, host, args.image, parent);
+    const dataOwner = host.run(
+        `${name}-data-owner-${hostName}`,
+        { create: pulumi.all([volume.name, image.imageId]).apply(([v, i]) => renderConsulDataOwner(v, i)) },
+        { parent },
+    );
+    const redirect = dnsRedirect(ctx, host);
+    const container = serviceContainer(
+        `${name}-agent-${hostName}`,
+        host,
+        {
+            containerName: "consul",
+            image: image.imageId,
+            entrypoints: ["/bin/consul"],
+            command: consulAgentArgs(),
+            uploads: [{ file: `${CONSUL_CONFIG_DIR}/agent.json`, content: agentConfig(ctx, host, nodeId.result) }],
+            volumes: [{ volumeName: volume.name, containerPath: CONSUL_DATA_DIR }],
+            network: "host",
+            // The official image's entrypoint would drop to this user; it is bypassed, so the container does.
+            user: CONSUL_USER,
+            dropAllCapabilities: true,
+        },
+        {
+            parent,
+            dependsOn: [
+                ...args.readyBefore[hostName],
+                dataOwner,
+                ...(redirect ? [redirect.appliedBy] : []),
+                ...serverTracker(ctx, host),
+                ...(args.rolling && after ? [after] : []),
+            ],
+        },
+    );
+    const agentAddress = localAgentAddress(args.spec, host.spec.address);
+    // Replaced with its agent (the agent's id is a trigger): the delete hands leadership over
+    // before the agent stops, the create waits until the new agent has rejoined.
+    const ready = host.run(
+        `${name}-rollout-${hostName}`,
+        {
+            create: renderConsulAgentReady(hostName, agentAddress, server),
+            delete: server ? container.id.apply((id) => renderConsulLeaderHandoff(hostName, agentAddress, id)) : undefined,
+            stdin: server ? ctx.secrets.tokens.management : undefined,
+            triggers: [container.id],
+        },
+        { parent },
+    );
+    return { container, ready, dnsRedirect: redirect };
+}
+
+/** Policies and tokens live in Raft: the first server writes them once a leader answers, then autopilot's settings. */
+function aclSetup(ctx: ClusterContext, agents: Record<string, Agent>): HostCommand {
+    const first = ctx.servers[0];
+    const address = localAgentAddress(ctx.args.spec, first.spec.address);
+    const aclReady = first.run(
+        `${ctx.name}-acl`,
+        {
+            create: renderConsulAclApply(),
+            stdin: pulumi.secret(ctx.secrets.aclSeed.apply((seed) => renderConsulAclSetup(seed, address))),
+        },
+        { parent: ctx.parent, dependsOn: ctx.servers.map((h) => agents[h.spec.name].container) },
+    );
+    first.run(
+        `${ctx.name}-autopilot`,
+        { create: renderConsulAutopilotSettings(address), stdin: ctx.secrets.tokens.management },
+        { parent: ctx.parent, dependsOn: [aclReady] },
+    );
+    return aclReady;
+}
+
 /**
  * A Consul cluster: server agents on consul-server hosts (bootstrap-expect = their count, retry-join to
  * all of them) and client agents everywhere else, on the host network with the host's address bound and
@@ -61,7 +251,7 @@ export class ConsulCluster extends pulumi.ComponentResource {
     /** Where every host's agent answers DNS itself, without the redirect. */
     readonly dns: ConsulDns;
     /** The secret ID of a role's ACL token (a secret output). */
-    readonly tokens: Record<Exclude<ConsulTokenRole, "agent" | "dns">, pulumi.Output<string>>;
+    readonly tokens: ConsulSecrets["tokens"];
     /** The hosts whose agent is in the cluster, known once every agent has joined (the `consulAgents` output). */
     readonly members: pulumi.Output<string[]>;
     /** Done once the ACL policies and tokens exist: clients that present a token start after it. */
@@ -72,162 +262,41 @@ export class ConsulCluster extends pulumi.ComponentResource {
 
     constructor(name: string, args: ConsulClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm-platform:services:ConsulCluster", name, {}, opts);
-        const servers = args.hosts.filter((h) => h.spec.roles.includes("consul-server"));
+        const servers = args.hosts.filter((h) => hasRole(h.spec, "consul-server"));
         if (servers.length === 0) throw new pulumi.ResourceError("Consul needs at least one host with the consul-server role", this);
-        const serverAddresses = servers.map((h) => h.spec.address);
-        // RandomBytes and RandomId use the value itself as the resource id, which the state keeps in plain
-        // text; RandomPassword's id is a placeholder and its result a secret. 32 characters from 62
-        // (about 190 bits) are the 32 bytes of Consul's AES-256 key.
-        const gossipSecret = new random.RandomPassword(`${name}-gossip-key`, { length: 32, special: false }, { parent: this });
-        const gossipKey = pulumi.secret(gossipSecret.result.apply(gossipKeyOf));
-
-        // Every ACL token is derived from this one secret (see consulTokenOf), so no token is generated twice.
-        const aclSeed = new random.RandomPassword(`${name}-acl-seed`, { length: 40, special: false }, { parent: this });
-        const token = (role: ConsulTokenRole) => pulumi.secret(aclSeed.result.apply((seed) => consulTokenOf(seed, role).secret));
-        this.tokens = { management: token("management"), registrator: token("registrator"), "consul-template": token("consul-template") };
-
-        const dataSuffix = volumeSuffix(`${name}-data-suffix`, this);
-        const listenPort = dnsListenPort(args.spec.dnsPort);
-        this.dns = { address: args.dnsAddress, port: listenPort };
-
-        // A removed server is pruned from Raft by the first other server by name, once its agent has stopped.
-        const pruner = (host: DockerHost) => [...servers].sort((a, b) => byHostName(a.spec, b.spec)).find((s) => s !== host);
-        this.agents = {};
-        this.dnsRedirects = {};
-        const joined: pulumi.Output<string>[] = [];
-        let previousAgentReady: HostCommand | undefined;
+        const secrets = consulSecrets(name, this);
+        const ctx: ClusterContext = {
+            name,
+            parent: this,
+            args,
+            servers,
+            secrets,
+            dataSuffix: volumeSuffix(`${name}-data-suffix`, this),
+            listenPort: dnsListenPort(args.spec.dnsPort),
+        };
+        const agents: Record<string, Agent> = {};
+        let previous: HostCommand | undefined;
         for (const host of consulRolloutOrder(args.hosts)) {
-            const hostName = host.spec.name;
-            const server = host.spec.roles.includes("consul-server");
-            const nodeId = new random.RandomUuid(`${name}-node-id-${hostName}`, {}, { parent: this });
-            const volume = managedVolume(
-                `${name}-data-${hostName}`,
-                host,
-                pulumi.interpolate`consul-data-${dataSuffix.result}`,
-                this,
-                args.protect,
-            );
-            const image = pulledImage(`${name}-image-${hostName}`, host, args.image, this);
-            const config = pulumi
-                .all([gossipKey, nodeId.result, host.nameservers, aclSeed.result])
-                .apply(([encryptKey, id, recursors, seed]) =>
-                    renderConsulAgentConfig({
-                        nodeName: hostName,
-                        nodeId: id,
-                        address: host.spec.address,
-                        server,
-                        bootstrapExpect: servers.length,
-                        retryJoin: serverAddresses.filter((a) => a !== host.spec.address),
-                        datacenter: args.spec.datacenter,
-                        clientAddress: resolveClientAddress(args.spec.clientAddress, host.spec.address),
-                        httpPort: args.spec.httpPort,
-                        dnsPort: listenPort,
-                        dnsAddress: args.dnsAddress,
-                        recursors,
-                        encryptKey,
-                        acl: {
-                            agent: consulTokenOf(seed, "agent").secret,
-                            default: consulTokenOf(seed, "dns").secret,
-                            management: server ? consulTokenOf(seed, "management").secret : undefined,
-                        },
-                    }),
-                );
-            const dataOwner = host.run(
-                `${name}-data-owner-${hostName}`,
-                { create: pulumi.all([volume.name, image.imageId]).apply(([v, i]) => renderConsulDataOwner(v, i)) },
-                { parent: this },
-            );
-            if (listenPort !== args.spec.dnsPort) {
-                const appliedBy = host.run(
-                    `${name}-dns-redirect-${hostName}`,
-                    {
-                        create: renderDnsRedirectApply(args.dnsAddress, args.spec.dnsPort, listenPort),
-                        delete: renderDnsRedirectRemove(args.dnsAddress, args.spec.dnsPort, listenPort),
-                    },
-                    // A new gateway or port: the old rules go before the new ones land, as for flows.
-                    { parent: this, replaceOnChanges: ["create"], deleteBeforeReplace: true },
-                );
-                this.dnsRedirects[hostName] = { rules: dnsRedirectRules(args.dnsAddress, args.spec.dnsPort, listenPort), appliedBy };
-            }
-            const dnsRedirect = this.dnsRedirects[hostName] ? [this.dnsRedirects[hostName].appliedBy] : [];
-            const prunedBy = server ? pruner(host) : undefined;
-            const tracked = prunedBy
-                ? [
-                      prunedBy.run(
-                          `${name}-server-${hostName}`,
-                          {
-                              create: renderConsulServerTracked(hostName),
-                              delete: renderConsulServerPrune(hostName, localAgentAddress(args.spec, prunedBy.spec.address)),
-                              stdin: this.tokens.management,
-                          },
-                          { parent: this },
-                      ),
-                  ]
-                : [];
-            this.agents[hostName] = serviceContainer(
-                `${name}-agent-${hostName}`,
-                host,
-                {
-                    containerName: "consul",
-                    image: image.imageId,
-                    entrypoints: ["/bin/consul"],
-                    command: consulAgentArgs(),
-                    uploads: [{ file: `${CONSUL_CONFIG_DIR}/agent.json`, content: pulumi.secret(config) }],
-                    volumes: [{ volumeName: volume.name, containerPath: CONSUL_DATA_DIR }],
-                    network: "host",
-                    // The official image's entrypoint would drop to this user; it is bypassed, so the container does.
-                    user: CONSUL_USER,
-                    dropAllCapabilities: true,
-                },
-                {
-                    parent: this,
-                    // The agent goes before its tracker, whose delete then prunes it.
-                    dependsOn: [
-                        ...args.readyBefore[hostName],
-                        dataOwner,
-                        ...dnsRedirect,
-                        ...tracked,
-                        ...(args.rolling && previousAgentReady ? [previousAgentReady] : []),
-                    ],
-                },
-            );
-            const agentAddress = localAgentAddress(args.spec, host.spec.address);
-            // Replaced with its agent (the agent's id is a trigger): the delete hands leadership over
-            // before the agent stops, the create waits until the new agent has rejoined.
-            previousAgentReady = host.run(
-                `${name}-rollout-${hostName}`,
-                {
-                    create: renderConsulAgentReady(hostName, agentAddress, server),
-                    delete: server
-                        ? this.agents[hostName].id.apply((id) => renderConsulLeaderHandoff(hostName, agentAddress, id))
-                        : undefined,
-                    stdin: server ? this.tokens.management : undefined,
-                    triggers: [this.agents[hostName].id],
-                },
-                { parent: this },
-            );
-            joined.push(previousAgentReady.stdout.apply(() => hostName));
+            agents[host.spec.name] = agentOn(ctx, host, previous);
+            previous = agents[host.spec.name].ready;
         }
-        this.members = pulumi.all(joined).apply((names) => [...names].sort());
-        // Policies and tokens live in Raft: one server writes them, once a leader answers.
-        this.aclReady = servers[0].run(
-            `${name}-acl`,
-            {
-                create: renderConsulAclApply(),
-                stdin: pulumi.secret(
-                    aclSeed.result.apply((seed) => renderConsulAclSetup(seed, localAgentAddress(args.spec, servers[0].spec.address))),
-                ),
-            },
-            { parent: this, dependsOn: servers.map((h) => this.agents[h.spec.name]) },
+        const hostNames = Object.keys(agents);
+        this.agents = Object.fromEntries(hostNames.map((h) => [h, agents[h].container]));
+        this.dnsRedirects = Object.fromEntries(
+            hostNames.flatMap((h) => (agents[h].dnsRedirect ? [[h, agents[h].dnsRedirect as AppliedRules]] : [])),
         );
-        servers[0].run(
-            `${name}-autopilot`,
-            { create: renderConsulAutopilotSettings(localAgentAddress(args.spec, servers[0].spec.address)), stdin: this.tokens.management },
-            { parent: this, dependsOn: [this.aclReady] },
-        );
+        this.dns = { address: args.dnsAddress, port: ctx.listenPort };
+        this.tokens = secrets.tokens;
+        this.members = pulumi.all(hostNames.map((h) => agents[h].ready.stdout.apply(() => h))).apply((names) => [...names].sort());
+        this.aclReady = aclSetup(ctx, agents);
         const ui = consulUi(args.spec, servers[0].spec);
         this.uiUrl = ui.url;
         this.uiTunnel = ui.tunnel;
-        this.registerOutputs({ uiUrl: this.uiUrl, uiTunnel: this.uiTunnel, servers: serverAddresses, members: this.members });
+        this.registerOutputs({
+            uiUrl: this.uiUrl,
+            uiTunnel: this.uiTunnel,
+            servers: servers.map((h) => h.spec.address),
+            members: this.members,
+        });
     }
 }
