@@ -1,7 +1,5 @@
 import { execFileSync } from "child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
-import { join } from "path";
+import { FakeBin } from "./fakeBin";
 import { renderGwBridgeCreate, renderGwBridgeDelete } from "../render/gwbridge";
 import { renderEngineName, renderJoinToken, renderSwarmInit, renderSwarmJoin, renderSwarmLeave } from "../render/swarm";
 import { renderImageBuild, renderImageRemove } from "../render/image";
@@ -146,36 +144,27 @@ describe("edge image build on the host", () => {
         script: string,
         opts: { present: string[]; buildx: boolean; stdin?: string },
     ): { calls: string[]; stdout: string; dockerfile?: string } {
-        const dir = mkdtempSync(join(tmpdir(), "fake-docker-"));
+        const fake = new FakeBin({
+            docker: [
+                "#!/bin/sh",
+                'echo "BUILDKIT=${DOCKER_BUILDKIT:-unset} $*" >> "$FAKE/calls"',
+                `case "$1 $2" in`,
+                `  "buildx version") ${opts.buildx ? "exit 0" : "exit 1"} ;;`,
+                `  "image inspect") for a; do last=$a; done; case " ${opts.present.join(" ")} " in *" $last "*) echo sha256:feed ;; *) exit 1 ;; esac ;;`,
+                '  "build --label") cat > "$FAKE/dockerfile" ;;',
+                "esac",
+            ].join("\n"),
+        });
         try {
-            const log = join(dir, "calls");
-            writeFileSync(
-                join(dir, "docker"),
-                [
-                    "#!/bin/sh",
-                    `echo "BUILDKIT=\${DOCKER_BUILDKIT:-unset} $*" >> ${log}`,
-                    `case "$1 $2" in`,
-                    `  "buildx version") ${opts.buildx ? "exit 0" : "exit 1"} ;;`,
-                    `  "image inspect") for a; do last=$a; done; case " ${opts.present.join(" ")} " in *" $last "*) echo sha256:feed ;; *) exit 1 ;; esac ;;`,
-                    `  "build --label") cat > ${join(dir, "dockerfile")} ;;`,
-                    "esac",
-                ].join("\n"),
-                { mode: 0o755 },
-            );
-            let stdout = "";
-            try {
-                stdout = execFileSync("sh", ["-c", script], {
-                    input: opts.stdin ?? "",
-                    env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
-                }).toString();
-            } catch (e) {
-                stdout = `FAILED ${(e as { status: number }).status}`;
-            }
-            const calls = readFileSync(log, "utf8").trim().split("\n");
-            const dockerfile = existsSync(join(dir, "dockerfile")) ? readFileSync(join(dir, "dockerfile"), "utf8") : undefined;
-            return { calls, stdout, dockerfile };
+            const r = fake.run(script, { stdin: opts.stdin });
+            const dockerfile = fake.read("dockerfile");
+            return {
+                calls: fake.lines("calls"),
+                stdout: r.code === 0 ? r.stdout : `FAILED ${r.code}`,
+                dockerfile: dockerfile || undefined,
+            };
         } finally {
-            rmSync(dir, { recursive: true, force: true });
+            fake.remove();
         }
     }
 

@@ -1,7 +1,8 @@
 import { ChildProcess, execFileSync, spawn } from "child_process";
-import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
+import { FakeBin } from "./fakeBin";
 import { EdgeServiceSpec } from "../lib/model";
 import {
     EDGE_HEALTH_PATH,
@@ -215,25 +216,22 @@ describe("renderConsulTemplateConfig", () => {
 });
 
 describe("renderEdgeCommand, run by sh with a stand-in consul-template", () => {
-    let dir: string;
+    let fake: FakeBin;
     let flag: string;
     let child: ChildProcess | undefined;
     beforeEach(() => {
-        dir = mkdtempSync(join(tmpdir(), "edge-command-"));
-        flag = join(dir, "draining");
         // Notes whether the drain mark exists when it starts and when it gets SIGTERM, then exits 7.
-        const note = (what: string) => `{ [ -e ${flag} ] && echo "${what} drained" || echo "${what} serving"; } >> ${dir}/events`;
-        writeFileSync(
-            join(dir, "consul-template"),
-            `#!/bin/sh\necho "$*" > ${dir}/args\n${note("start")}\ntrap '${note("term")}; exit 7' TERM\nwhile :; do sleep 0.05; done\n`,
-        );
-        chmodSync(join(dir, "consul-template"), 0o755);
+        const note = (what: string) => `{ [ -e "$FAKE/draining" ] && echo "${what} drained" || echo "${what} serving"; } >> "$FAKE/events"`;
+        fake = new FakeBin({
+            "consul-template": `#!/bin/sh\necho "$*" > "$FAKE/args"\n${note("start")}\ntrap '${note("term")}; exit 7' TERM\nwhile :; do sleep 0.05; done\n`,
+        });
+        flag = fake.path("draining");
     });
     afterEach(() => {
         child?.kill("SIGKILL");
-        rmSync(dir, { recursive: true, force: true });
+        fake.remove();
     });
-    const events = (): string[] => (existsSync(join(dir, "events")) ? readFileSync(join(dir, "events"), "utf8").trim().split("\n") : []);
+    const events = (): string[] => fake.lines("events");
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     /** Polls `events` every 50 ms for at most 5 s until it has `n` lines. */
     async function eventsReach(n: number): Promise<string[]> {
@@ -244,7 +242,7 @@ describe("renderEdgeCommand, run by sh with a stand-in consul-template", () => {
         const command = renderEdgeCommand(vip, flag);
         expect(command.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
         writeFileSync(flag, "");
-        const proc = spawn(command[0], command.slice(1), { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, stdio: "ignore" });
+        const proc = spawn(command[0], command.slice(1), { env: fake.env(), stdio: "ignore" });
         child = proc;
         return new Promise((resolve) => proc.on("exit", (code) => resolve(code)));
     }
@@ -252,7 +250,7 @@ describe("renderEdgeCommand, run by sh with a stand-in consul-template", () => {
     test("clears a drain mark left from before, then runs consul-template on the edge's config", async () => {
         const exited = start(undefined);
         expect(await eventsReach(1)).toEqual(["start serving"]);
-        expect(readFileSync(join(dir, "args"), "utf8").trim()).toBe(`-config ${EDGE_PATHS.consulTemplateConfig}`);
+        expect(fake.read("args").trim()).toBe(`-config ${EDGE_PATHS.consulTemplateConfig}`);
         child?.kill("SIGTERM");
         expect(await exited).toBe(7);
     });

@@ -1,7 +1,5 @@
 import { execFileSync } from "child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
-import { join } from "path";
+import { FakeBin } from "./fakeBin";
 import { renderFirewallKeeper } from "../render/firewallKeeper";
 import { dnsRedirectRules } from "../render/consul";
 import { flowRuleSet } from "../render/tiers";
@@ -18,7 +16,7 @@ const script = renderFirewallKeeper(rules);
  * on its second, so each run is two passes and ends by itself.
  */
 const IPTABLES_STUB = `#!/bin/sh
-store="$STUB_DIR/state-$(basename "$0")"
+store="$FAKE/state-$(basename "$0")"
 [ "$1" = -w ] && shift
 if [ "$1" = -n ]; then
     [ "$(basename "$0")" = iptables-nft ] && exit "$NFT_LACKS_DOCKER_USER"
@@ -34,34 +32,20 @@ case $action in
 esac
 `;
 const SLEEP_STUB = `#!/bin/sh
-calls=$(($(cat "$STUB_DIR/sleeps" 2>/dev/null || echo 0) + 1))
-echo "$calls" > "$STUB_DIR/sleeps"
-if [ "$calls" -eq 1 ]; then : > "$STUB_DIR/state-iptables-nft"; : > "$STUB_DIR/state-iptables-legacy"; else kill -TERM "$PPID"; fi
+calls=$(($(cat "$FAKE/sleeps" 2>/dev/null || echo 0) + 1))
+echo "$calls" > "$FAKE/sleeps"
+if [ "$calls" -eq 1 ]; then : > "$FAKE/state-iptables-nft"; : > "$FAKE/state-iptables-legacy"; else kill -TERM "$PPID"; fi
 `;
 
 function runKeeper(legacy: boolean, preset: string): { stdout: string; nft: string[]; legacyRules: string[] } {
-    const dir = mkdtempSync(join(tmpdir(), "keeper-"));
+    const fake = new FakeBin({ "iptables-nft": IPTABLES_STUB, "iptables-legacy": IPTABLES_STUB, sleep: SLEEP_STUB });
     try {
-        for (const [name, body] of [
-            ["iptables-nft", IPTABLES_STUB],
-            ["iptables-legacy", IPTABLES_STUB],
-            ["sleep", SLEEP_STUB],
-        ]) {
-            writeFileSync(join(dir, name), body);
-            chmodSync(join(dir, name), 0o755);
-        }
-        writeFileSync(join(dir, `state-${legacy ? "iptables-legacy" : "iptables-nft"}`), preset);
-        const stdout = execFileSync("sh", ["-c", script], {
-            env: { PATH: `${dir}:/usr/bin:/bin`, STUB_DIR: dir, NFT_LACKS_DOCKER_USER: legacy ? "1" : "0" },
-            timeout: 10_000,
-        }).toString();
-        const read = (name: string) =>
-            readFileSync(join(dir, `state-${name}`), "utf8")
-                .split("\n")
-                .filter(Boolean);
-        return { stdout, nft: read("iptables-nft"), legacyRules: read("iptables-legacy") };
+        fake.write(`state-${legacy ? "iptables-legacy" : "iptables-nft"}`, preset);
+        const r = fake.run(script, { env: { NFT_LACKS_DOCKER_USER: legacy ? "1" : "0" }, timeoutMs: 10_000 });
+        if (r.code !== 0) throw new Error(`the keeper exited ${r.code}: ${r.stderr}`);
+        return { stdout: r.stdout, nft: fake.lines("state-iptables-nft"), legacyRules: fake.lines("state-iptables-legacy") };
     } finally {
-        rmSync(dir, { recursive: true, force: true });
+        fake.remove();
     }
 }
 

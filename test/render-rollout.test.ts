@@ -1,7 +1,5 @@
-import { execFileSync, spawnSync } from "child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
-import { join } from "path";
+import { execFileSync } from "child_process";
+import { FakeBin } from "./fakeBin";
 import {
     renderConsulAgentReady,
     renderConsulAutopilotSettings,
@@ -80,33 +78,22 @@ case "$*" in
 esac
 `;
 
-let fake: string;
+let fake: FakeBin;
 
 beforeEach(() => {
-    fake = mkdtempSync(join(tmpdir(), "rollout-"));
-    writeFileSync(join(fake, "docker"), FAKE_DOCKER);
-    writeFileSync(join(fake, "sleep"), `#!/bin/sh\necho "sleep $1" >> "$FAKE/log"\n`);
-    for (const f of ["docker", "sleep"]) chmodSync(join(fake, f), 0o755);
-    writeFileSync(join(fake, "leader"), "rig-h1\n");
-    writeFileSync(join(fake, "failures"), "0\n");
-    writeFileSync(join(fake, "settling"), "0\n");
-    writeFileSync(join(fake, "turning"), "0\n");
-    writeFileSync(join(fake, "cleanup"), "true\n");
-    writeFileSync(join(fake, "log"), "");
+    fake = new FakeBin({ docker: FAKE_DOCKER, sleep: `#!/bin/sh\necho "sleep $1" >> "$FAKE/log"\n` });
+    fake.write("leader", "rig-h1\n");
+    fake.write("failures", "0\n");
+    fake.write("settling", "0\n");
+    fake.write("turning", "0\n");
+    fake.write("cleanup", "true\n");
+    fake.write("log", "");
 });
-afterEach(() => rmSync(fake, { recursive: true, force: true }));
+afterEach(() => fake.remove());
 
-/** Runs a script from a file, `stdin` (where a secret arrives) on its standard input. */
+/** Runs a script against the stand-ins, `stdin` (where a secret arrives) on its standard input; with every call they logged. */
 function runScript(script: string, stdin = ""): { code: number; stdout: string; stderr: string; log: string[] } {
-    const file = join(fake, "script.sh");
-    writeFileSync(file, script);
-    const r = spawnSync("sh", [file], { input: stdin, env: { PATH: `${fake}:/usr/bin:/bin`, FAKE: fake }, encoding: "utf8" });
-    return {
-        code: r.status ?? -1,
-        stdout: r.stdout,
-        stderr: r.stderr,
-        log: readFileSync(join(fake, "log"), "utf8").split("\n").filter(Boolean),
-    };
+    return { ...fake.run(script, { stdin }), log: fake.lines("log") };
 }
 
 const NEW_BRIDGE = { subnet: "172.24.0.0/20", gateway: "172.24.0.1", allowRebuild: true };
@@ -138,11 +125,11 @@ test.each(Object.keys(scripts) as (keyof typeof scripts)[])("%s parses under sh 
 
 describe("Consul's autopilot settings", () => {
     test("dead-server cleanup goes off once a leader answers; the token comes from stdin, never argv", () => {
-        writeFileSync(join(fake, "failures"), "2\n");
+        fake.write("failures", "2\n");
         const r = runScript(scripts.autopilot, "mgmt-token\n");
         expect(r.code).toBe(0);
         expect(r.stdout).toContain("consul autopilot: dead-server cleanup off");
-        expect(readFileSync(join(fake, "cleanup"), "utf8").trim()).toBe("false");
+        expect(fake.read("cleanup").trim()).toBe("false");
         expect(r.log.filter((l) => l === "sleep 1")).toHaveLength(2);
         const calls = r.log.filter((l) => l.startsWith("argv="));
         expect(calls.length).toBeGreaterThan(0);
@@ -153,14 +140,14 @@ describe("Consul's autopilot settings", () => {
     });
 
     test("a setting that does not take fails the step", () => {
-        writeFileSync(join(fake, "ignore-set"), "");
+        fake.write("ignore-set", "");
         const r = runScript(scripts.autopilot, "mgmt-token");
         expect(r.code).toBe(1);
         expect(r.stderr).toContain("consul autopilot: dead-server cleanup still on");
     });
 
     test("no leader within 120 s fails the step, saying so", () => {
-        writeFileSync(join(fake, "failures"), "1000\n");
+        fake.write("failures", "1000\n");
         const r = runScript(scripts.autopilot, "mgmt-token");
         expect(r.code).toBe(1);
         expect(r.stderr).toContain("consul autopilot: no leader answering after 120 s");
@@ -170,7 +157,7 @@ describe("Consul's autopilot settings", () => {
 
 describe("a Consul agent's rollout", () => {
     test("ready once a read through the agent reaches a leader and the catalog lists its node; retried each second meanwhile", () => {
-        writeFileSync(join(fake, "failures"), "2\n");
+        fake.write("failures", "2\n");
         const r = runScript(scripts.agentReady);
         expect(r.code).toBe(0);
         expect(r.stdout).toContain("consul agent rig-h3: in the cluster");
@@ -186,7 +173,7 @@ describe("a Consul agent's rollout", () => {
     });
 
     test("a server is ready only once autopilot reports every server healthy and it votes; the token comes from stdin", () => {
-        writeFileSync(join(fake, "settling"), "3\n");
+        fake.write("settling", "3\n");
         const r = runScript(scripts.serverReady, "s3cr3t-token\n");
         expect(r.code).toBe(0);
         expect(r.stdout).toContain("consul agent rig-h3: in the cluster");
@@ -197,7 +184,7 @@ describe("a Consul agent's rollout", () => {
     });
 
     test("a server that never becomes a healthy voter fails the rollout after a bounded wait, naming it", () => {
-        writeFileSync(join(fake, "settling"), "1000\n");
+        fake.write("settling", "1000\n");
         const r = runScript(scripts.serverReady, "s3cr3t-token");
         expect(r.code).toBe(1);
         expect(r.stderr).toContain("consul agent rig-h3: not a healthy voter among healthy servers within 180 s");
@@ -212,7 +199,7 @@ describe("a Consul agent's rollout", () => {
     });
 
     test("a follower has nothing to hand over", () => {
-        writeFileSync(join(fake, "leader"), "rig-h3\n");
+        fake.write("leader", "rig-h3\n");
         const r = runScript(scripts.leaderHandoff, "t\n");
         expect(r.code).toBe(0);
         expect(r.stdout).toContain("not the leader");
@@ -220,7 +207,7 @@ describe("a Consul agent's rollout", () => {
     });
 
     test("a refused transfer does not stop the change: the agent still goes, the others elect a leader", () => {
-        writeFileSync(join(fake, "refuse"), "");
+        fake.write("refuse", "");
         const r = runScript(scripts.leaderHandoff, "t\n");
         expect(r.code).toBe(0);
         expect(r.stderr).toContain("leadership transfer refused");
@@ -229,7 +216,7 @@ describe("a Consul agent's rollout", () => {
 
 describe("an edge's rollout", () => {
     test("ready once the edge answers its health check, then the VIP's settle time", () => {
-        writeFileSync(join(fake, "failures"), "1\n");
+        fake.write("failures", "1\n");
         const r = runScript(scripts.edgeReady);
         expect(r.code).toBe(0);
         expect(r.log.filter((l) => l.includes("curl -fsS --max-time 2 -o /dev/null http://127.0.0.1:80/healthz"))).toHaveLength(2);
@@ -253,7 +240,7 @@ describe("an edge's rollout", () => {
     });
 
     test("an edge that is not running has nothing to drain, and its removal goes on", () => {
-        writeFileSync(join(fake, "stopped"), "");
+        fake.write("stopped", "");
         for (const script of [scripts.edgeDrain, scripts.edgeDrainNoVip]) {
             const r = runScript(script);
             expect(r.code).toBe(0);
@@ -265,7 +252,7 @@ describe("an edge's rollout", () => {
 describe("a node's removal from the swarm", () => {
     test("waits until the node that left is down, then removes every down entry of exactly that hostname", () => {
         // Ready for three listings: the script's first look (is this a manager?) and two rounds of waiting.
-        writeFileSync(join(fake, "failures"), "3\n");
+        fake.write("failures", "3\n");
         const r = runScript(scripts.nodeRemove);
         expect(r.code).toBe(0);
         expect(r.log.filter((l) => l === "sleep 1")).toHaveLength(2);
@@ -274,7 +261,7 @@ describe("a node's removal from the swarm", () => {
     });
 
     test("a host that manages no swarm any more removes nothing and does not fail", () => {
-        writeFileSync(join(fake, "no-swarm"), "");
+        fake.write("no-swarm", "");
         const r = runScript(scripts.nodeRemove);
         expect(r.code).toBe(0);
         expect(r.stdout).toContain("not removed here");
@@ -297,11 +284,11 @@ describe("a member leaving the swarm", () => {
             );
 
     test("a manager whose demotion reports a deadline waits until it is a worker, then leaves", () => {
-        writeFileSync(join(fake, "state"), "active\n");
-        writeFileSync(join(fake, "control"), "true\n");
-        writeFileSync(join(fake, "demote-deadline"), "");
+        fake.write("state", "active\n");
+        fake.write("control", "true\n");
+        fake.write("demote-deadline", "");
         // One read to decide to demote, then two more as a manager while it turns.
-        writeFileSync(join(fake, "turning"), "3\n");
+        fake.write("turning", "3\n");
         const r = runScript(renderSwarmLeave());
         expect(r.code).toBe(0);
         expect(leaveSteps(r.log)).toEqual(["node demote", "sleep", "sleep", "swarm leave"]);
@@ -309,9 +296,9 @@ describe("a member leaving the swarm", () => {
     });
 
     test("a manager still reporting itself one after 30 s leaves anyway (--force), so up does not hang", () => {
-        writeFileSync(join(fake, "state"), "active\n");
-        writeFileSync(join(fake, "control"), "true\n");
-        writeFileSync(join(fake, "turning"), "1000\n");
+        fake.write("state", "active\n");
+        fake.write("control", "true\n");
+        fake.write("turning", "1000\n");
         const r = runScript(renderSwarmLeave());
         expect(r.code).toBe(0);
         const steps = leaveSteps(r.log);
@@ -323,7 +310,7 @@ describe("a member leaving the swarm", () => {
 describe("a removed Consul server's pruning", () => {
     test("waits until the server is no longer alive, then prunes it with the token from stdin", () => {
         // Alive for three listings: the first look (does an agent answer here?) and two rounds of waiting.
-        writeFileSync(join(fake, "failures"), "3\n");
+        fake.write("failures", "3\n");
         const r = runScript(scripts.serverPrune, "mgmt-token");
         expect(r.code).toBe(0);
         expect(r.log.filter((l) => l === "sleep 1")).toHaveLength(2);
@@ -332,7 +319,7 @@ describe("a removed Consul server's pruning", () => {
     });
 
     test("a host whose agent is gone prunes nothing and does not fail", () => {
-        writeFileSync(join(fake, "no-agent"), "");
+        fake.write("no-agent", "");
         const r = runScript(scripts.serverPrune, "mgmt-token");
         expect(r.code).toBe(0);
         expect(r.stdout).toContain("not pruned here");
@@ -343,9 +330,9 @@ describe("a removed Consul server's pruning", () => {
 describe("a docker_gwbridge rebuild on a running node", () => {
     const calls = (log: string[]) => log.map((l) => l.replace(/^argv=/, "").replace(/ token=.*$/, ""));
     const runningNode = (manager: boolean) => {
-        writeFileSync(join(fake, "bridge"), "172.21.0.0/20 172.21.0.1\n");
-        writeFileSync(join(fake, "state"), "active\n");
-        writeFileSync(join(fake, "control"), `${manager}\n`);
+        fake.write("bridge", "172.21.0.0/20 172.21.0.1\n");
+        fake.write("state", "active\n");
+        fake.write("control", `${manager}\n`);
     };
 
     test("a manager demotes itself, leaves, has its bridge rebuilt and joins again through the other manager with the token from stdin", () => {
@@ -359,13 +346,13 @@ describe("a docker_gwbridge rebuild on a running node", () => {
         expect(calls(r.log).find((l) => l.startsWith("swarm join"))).toBe(
             "swarm join --token SWMTKN-1-secret --advertise-addr 10.0.0.7 10.0.0.1:2377",
         );
-        expect(readFileSync(join(fake, "bridge"), "utf8").trim()).toBe("172.24.0.0/20 172.24.0.1");
+        expect(fake.read("bridge").trim()).toBe("172.24.0.0/20 172.24.0.1");
         expect(r.stdout).toContain("docker_gwbridge on web7: rebuilt with 172.24.0.0/20 172.24.0.1, back in the swarm");
     });
 
     test("a manager whose demotion reports a deadline while it turns into a worker still leaves, and counts as back once reachable", () => {
         runningNode(true);
-        writeFileSync(join(fake, "demote-deadline"), "");
+        fake.write("demote-deadline", "");
         const r = runScript(renderGwBridgeRebuild(NEW_BRIDGE, web7(["manager"]), "10.0.0.1"), "SWMTKN-1-secret");
         expect(r.code).toBe(0);
         expect(
@@ -378,7 +365,7 @@ describe("a docker_gwbridge rebuild on a running node", () => {
     test("a worker has nothing to demote; a bridge that already has the subnet is left alone, the node in its swarm", () => {
         runningNode(false);
         expect(calls(runScript(scripts.gwbridgeRebuild, "SWMTKN-1-secret").log).some((l) => l.startsWith("node demote"))).toBe(false);
-        writeFileSync(join(fake, "log"), "");
+        fake.write("log", "");
         const again = runScript(scripts.gwbridgeRebuild, "SWMTKN-1-secret");
         expect(again.stdout).toContain("docker_gwbridge: already 172.24.0.0/20 172.24.0.1");
         expect(calls(again.log).some((l) => l.startsWith("swarm leave"))).toBe(false);
@@ -389,9 +376,9 @@ describe("a docker_gwbridge rebuild on a running node", () => {
         const member = runScript(renderGwBridgeCreate(NEW_BRIDGE, "web7"));
         expect(member.stdout).toContain("web7 is in a swarm, so it is rebuilt after its join, one node at a time");
         expect(calls(member.log).some((l) => /^(swarm leave|network rm)/.test(l))).toBe(false);
-        writeFileSync(join(fake, "state"), "inactive\n");
+        fake.write("state", "inactive\n");
         const outside = runScript(renderGwBridgeCreate(NEW_BRIDGE, "web7"));
         expect(outside.code).toBe(0);
-        expect(readFileSync(join(fake, "bridge"), "utf8").trim()).toBe("172.24.0.0/20 172.24.0.1");
+        expect(fake.read("bridge").trim()).toBe("172.24.0.0/20 172.24.0.1");
     });
 });
