@@ -84,8 +84,13 @@ export interface ImageVersions {
     firewallKeeperBase: string;
 }
 
+/** How many client agents a rolling change replaces at once: a count, or a percentage of the clients. */
+export type RolloutBatch = { count: number } | { percent: number };
+
 export interface ConsulSpec {
     datacenter: string;
+    /** Client agents replaced at once by a rolling change (servers go one at a time). */
+    clientBatch: RolloutBatch;
     /** Addresses the HTTP/DNS API binds to; `{{host}}` stands for the host's address. */
     clientAddress: string;
     httpPort: number;

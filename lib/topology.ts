@@ -2,7 +2,7 @@
  * Which host plays which part and in what order changes reach them: pure functions of the hosts
  * (by name, never by list position), so reordering the stack's host list changes nothing.
  */
-import { HostSpec, byHostName, hasRole } from "./model";
+import { HostSpec, RolloutBatch, byHostName, hasRole } from "./model";
 
 type WithSpec = { spec: HostSpec };
 
@@ -20,11 +20,29 @@ export function duplicateEngineNames(names: Record<string, string>): string[] {
         .map(([engine, hosts]) => `${hosts.join(", ")} are all named "${engine}"`);
 }
 
-/** The order a rolling change of Consul agents takes: servers, then clients, each by name. */
-export function consulRolloutOrder<T extends WithSpec>(hosts: T[]): T[] {
+/** The batch size for `clients` client agents: at least one, at most all of them. */
+export function batchSize(batch: RolloutBatch, clients: number): number {
+    const size = "count" in batch ? batch.count : Math.ceil((batch.percent / 100) * clients);
+    return Math.max(1, Math.min(size, clients));
+}
+
+/**
+ * The waves a rolling change of Consul agents takes: servers one at a time, by name (each holds part of
+ * Raft's quorum), then clients by name in batches (a client holds no quorum, so several may restart
+ * at once). Each wave starts once the one before is back in the cluster.
+ */
+export function consulRolloutWaves<T extends WithSpec>(hosts: T[], batch: RolloutBatch): T[][] {
     const byName = (a: T, b: T) => byHostName(a.spec, b.spec);
     const server = (h: T) => hasRole(h.spec, "consul-server");
-    return [...hosts.filter(server).sort(byName), ...hosts.filter((h) => !server(h)).sort(byName)];
+    const clients = hosts.filter((h) => !server(h)).sort(byName);
+    const size = batchSize(batch, clients.length);
+    return [
+        ...hosts
+            .filter(server)
+            .sort(byName)
+            .map((h) => [h]),
+        ...Array.from({ length: Math.ceil(clients.length / size) }, (_, i) => clients.slice(i * size, (i + 1) * size)),
+    ];
 }
 
 /**

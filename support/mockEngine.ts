@@ -9,6 +9,8 @@ export interface RecordedResource {
     /** Top-level inputs that arrived as secrets (or contained one). */
     secretInputs: string[];
     provider?: string;
+    /** A custom resource (false: a component). */
+    custom: boolean;
     started: number;
     finished: number;
 }
@@ -82,6 +84,7 @@ export async function runUnderMocks(
                     inputs: Object.fromEntries(revealed.map(([k, r]) => [k, r.value])),
                     secretInputs: revealed.filter(([, r]) => r.secret).map(([k]) => k),
                     provider: args.provider,
+                    custom: args.custom ?? true,
                     started,
                     finished: Date.now() - t0,
                 });

@@ -1,4 +1,4 @@
-import { placeReplicas } from "../lib/topology";
+import { batchSize, consulRolloutWaves, placeReplicas } from "../lib/topology";
 import { Platform } from "../components/Platform";
 import { PlatformModel } from "../lib/model";
 import { RecordedResource, runUnderMocks } from "../support/mockEngine";
@@ -53,6 +53,53 @@ describe("rolling changes", () => {
         const conf = (host: string) => JSON.stringify(run.byName(`platform-edge-vip-${host}`).inputs.uploads);
         expect(conf("node001")).toContain("state MASTER");
         expect(conf("node002")).toContain("state BACKUP");
+    });
+});
+
+describe("Consul client agents roll in batches", () => {
+    const hosts = (servers: number, clients: number) =>
+        [
+            ...Array.from({ length: servers }, (_, i) => ({ name: `s${i + 1}`, roles: ["consul-server"] })),
+            ...Array.from({ length: clients }, (_, i) => ({ name: `c${i + 1}`, roles: ["consul-client"] })),
+        ]
+            .reverse()
+            .map((h) => ({ spec: { ...modelWithHosts(3).hosts[0], ...h } as PlatformModel["hosts"][number] }));
+    const names = (waves: { spec: { name: string } }[][]) => waves.map((w) => w.map((h) => h.spec.name));
+
+    test("servers one at a time, then clients by name in batches of the configured size", () => {
+        expect(names(consulRolloutWaves(hosts(3, 8), { percent: 25 }))).toEqual([
+            ["s1"],
+            ["s2"],
+            ["s3"],
+            ["c1", "c2"],
+            ["c3", "c4"],
+            ["c5", "c6"],
+            ["c7", "c8"],
+        ]);
+        expect(names(consulRolloutWaves(hosts(1, 5), { count: 3 }))).toEqual([["s1"], ["c1", "c2", "c3"], ["c4", "c5"]]);
+    });
+
+    test("a batch is at least one client and at most all of them", () => {
+        expect(batchSize({ percent: 1 }, 8)).toBe(1);
+        expect(batchSize({ percent: 100 }, 8)).toBe(8);
+        expect(batchSize({ count: 50 }, 8)).toBe(8);
+        expect(batchSize({ percent: 25 }, 0)).toBe(1);
+    });
+
+    test("with a cluster running, a batch's agents change together, and the next batch waits until every one of them is back", async () => {
+        const m = modelWithHosts(9);
+        m.consul.clientBatch = { percent: 50 };
+        // Agents slowed too, so two that start together overlap.
+        const slowAgents = (_type: string, name: string): number => (/-(rollout|agent)-/.test(name) ? 150 : 0);
+        const run = await runUnderMocks(() => new Platform("platform", { model: m, last: clusterRan }), slowAgents);
+        // Six clients in batches of three: node004-006, then node007-009.
+        const [a, b] = [run.byName("platform-consul-agent-node004"), run.byName("platform-consul-agent-node005")];
+        expect(a.started).toBeLessThan(b.finished);
+        expect(b.started).toBeLessThan(a.finished);
+        const barrier = run.byName("platform-consul-wave-node006");
+        for (const host of ["node004", "node005", "node006"]) before(run.byName(`platform-consul-rollout-${host}`), barrier);
+        for (const host of ["node007", "node008", "node009"]) before(barrier, run.byName(`platform-consul-agent-${host}`));
+        before(run.byName("platform-consul-rollout-node003"), a);
     });
 });
 

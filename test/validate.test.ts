@@ -30,6 +30,24 @@ describe("validateConfig", () => {
         expect(result.model?.gwbridge).toMatchObject({ subnet: "172.21.0.0/20", gateway: "172.21.0.1" });
     });
 
+    test.each([
+        ["25%", { percent: 25 }],
+        ["100%", { percent: 100 }],
+        ["4", { count: 4 }],
+        [4, { count: 4 }],
+    ])("consulClientBatch %p is a batch of %p", (value, batch) => {
+        const raw = base();
+        raw.consulClientBatch = value;
+        expect(validateConfig(raw, "test").model?.consul.clientBatch).toEqual(batch);
+    });
+
+    test.each(["0%", "101%", "0", "-2", "half", "2.5"])("consulClientBatch %p is refused, saying what it takes", (value) => {
+        const { errors } = problems((raw) => (raw.consulClientBatch = value));
+        expect(errors).toEqual([
+            `consulClientBatch: must be a count of hosts from 1 to 10000 or a percentage from 1% to 100%, got ${JSON.stringify(value)}. Fix: set consulClientBatch to a count such as 4 or a percentage such as "25%".`,
+        ]);
+    });
+
     test("an invalid CIDR names the key and the expected form", () => {
         const { errors } = problems((raw) => (raw.overlaySubnet = "10.10.0.0/33"));
         expect(errors).toContain(

@@ -1,9 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
+import { local } from "@pulumi/command";
+import { shq } from "../../render/shell";
 import { ConsulSpec, byHostName, hasRole } from "../../lib/model";
 import { consulUi, dnsListenPort, localAgentAddress, resolveClientAddress } from "../../lib/consul";
-import { consulRolloutOrder } from "../../lib/topology";
+import { consulRolloutWaves } from "../../lib/topology";
 import { managedVolume, pulledImage, serviceContainer, volumeSuffix } from "../host/containers";
 import {
     CONSUL_CONFIG_DIR,
@@ -156,8 +158,22 @@ function serverTracker(ctx: ClusterContext, host: DockerHost): HostCommand[] {
     ];
 }
 
-/** A host's agent, started after `after` (the previous host's agent back in the cluster) when the cluster rolls. */
-function agentOn(ctx: ClusterContext, host: DockerHost, after: HostCommand | undefined): Agent {
+/**
+ * A wave of several agents is back in the cluster once each of its agents' ready steps is done: one
+ * step that depends on them all, so the next wave's agents depend on it alone and the dependency graph
+ * grows linearly with the hosts. It runs nothing on any host; named by the wave's last host.
+ */
+function waveBarrier(ctx: ClusterContext, ready: HostCommand[], wave: DockerHost[]): pulumi.Resource {
+    const names = wave.map((h) => h.spec.name);
+    return new local.Command(
+        `${ctx.name}-wave-${names[names.length - 1]}`,
+        { create: `echo ${shq(`consul agents back in the cluster: ${names.join(" ")}`)}`, logging: "stdoutAndStderr" },
+        { parent: ctx.parent, dependsOn: ready },
+    );
+}
+
+/** A host's agent, started after `after` (the wave before it back in the cluster) when the cluster rolls. */
+function agentOn(ctx: ClusterContext, host: DockerHost, after: pulumi.Resource | undefined): Agent {
     const { name, parent, args } = ctx;
     const hostName = host.spec.name;
     const server = hasRole(host.spec, "consul-server");
@@ -275,10 +291,24 @@ export class ConsulCluster extends pulumi.ComponentResource {
             listenPort: dnsListenPort(args.spec.dnsPort),
         };
         const agents: Record<string, Agent> = {};
-        let previous: HostCommand | undefined;
-        for (const host of consulRolloutOrder(args.hosts)) {
-            agents[host.spec.name] = agentOn(ctx, host, previous);
-            previous = agents[host.spec.name].ready;
+        const waves = consulRolloutWaves(args.hosts, args.spec.clientBatch);
+        let after: pulumi.Resource | undefined;
+        for (const wave of waves) {
+            for (const host of wave) agents[host.spec.name] = agentOn(ctx, host, after);
+            after =
+                wave.length === 1
+                    ? agents[wave[0].spec.name].ready
+                    : waveBarrier(
+                          ctx,
+                          wave.map((h) => agents[h.spec.name].ready),
+                          wave,
+                      );
+        }
+        if (args.rolling) {
+            pulumi.log.info(
+                `Consul agents change in this order, each step once the one before is back: ${waves.map((w) => w.map((h) => h.spec.name).join(" + ")).join(", then ")}`,
+                this,
+            );
         }
         const hostNames = Object.keys(agents);
         this.agents = Object.fromEntries(hostNames.map((h) => [h, agents[h].container]));

@@ -1,6 +1,6 @@
 /** Images, Consul and the ports every host's network shares. */
 import { parseIpv4 } from "../net";
-import { BackendSpec, ConsulSpec, HostSpec, ImageVersions } from "../model";
+import { BackendSpec, ConsulSpec, HostSpec, ImageVersions, RolloutBatch } from "../model";
 import { Collector, Obj, RawConfig, int, name, port, str, urlPath } from "./fields";
 import { isLoopback } from "./hosts";
 
@@ -95,9 +95,28 @@ export function parseImages(c: Collector, raw: RawConfig): ImageVersions {
     };
 }
 
+/** A count (`4`) or a percentage of the clients (`"25%"`). */
+function rolloutBatch(c: Collector, raw: RawConfig, key: string): RolloutBatch {
+    const v = raw[key];
+    const percent = typeof v === "string" ? /^(\d{1,3})%$/.exec(v) : null;
+    if (percent) {
+        if (Number(percent[1]) >= 1 && Number(percent[1]) <= 100) return { percent: Number(percent[1]) };
+    } else {
+        const n = typeof v === "number" ? v : typeof v === "string" && /^\d+$/.test(v) ? Number(v) : NaN;
+        if (Number.isInteger(n) && n >= 1 && n <= 10000) return { count: n };
+    }
+    c.error(
+        key,
+        `must be a count of hosts from 1 to 10000 or a percentage from 1% to 100%, got ${JSON.stringify(v)}`,
+        `set ${key} to a count such as 4 or a percentage such as "25%"`,
+    );
+    return { count: 1 };
+}
+
 export function parseConsul(c: Collector, raw: RawConfig, hosts: HostSpec[]): ConsulSpec {
     return {
         datacenter: name(c, raw, "consulDatacenter", "consulDatacenter"),
+        clientBatch: rolloutBatch(c, raw, "consulClientBatch"),
         clientAddress: consulClientAddress(c, raw, hosts),
         httpPort: port(c, raw, "consulHttpPort"),
         dnsPort: port(c, raw, "consulDnsPort"),

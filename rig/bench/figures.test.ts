@@ -76,6 +76,6 @@ test("benchLine prints every figure in order, counts as integers, NA for what wa
         eval_100_hosts_s: 12,
     });
     expect(line).toBe(
-        "bench: convergence_p95_s=0.81 reload_drops=0 stop_failed=2 vip_failover_edge_s=1.50 vip_failover_host_s=NA edge_direct_ratio=0.57 edge_peer_ratio=NA edge_added_p50_ms=0.123 edge_added_p99_ms=NA eval_100_hosts_s=12.00",
+        "bench: convergence_p95_s=0.81 reload_drops=0 stop_failed=2 vip_failover_edge_s=1.50 vip_failover_host_s=NA edge_direct_ratio=0.57 edge_peer_ratio=NA edge_added_p50_ms=0.123 edge_added_p99_ms=NA eval_100_hosts_s=12.00 eval_1000_hosts_s=NA eval_1000_linearity=NA eval_1000_peak_mb=NA eval_sdk_floor_ratio=NA",
     );
 });

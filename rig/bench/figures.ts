@@ -79,6 +79,11 @@ export interface BenchFigures {
     edge_added_p50_ms?: number;
     edge_added_p99_ms?: number;
     eval_100_hosts_s?: number;
+    eval_1000_hosts_s?: number;
+    /** eval_1000_hosts_s over ten times eval_100_hosts_s. */
+    eval_1000_linearity?: number;
+    eval_1000_peak_mb?: number;
+    eval_sdk_floor_ratio?: number;
 }
 
 const LINE_ORDER: (keyof BenchFigures)[] = [
@@ -92,9 +97,13 @@ const LINE_ORDER: (keyof BenchFigures)[] = [
     "edge_added_p50_ms",
     "edge_added_p99_ms",
     "eval_100_hosts_s",
+    "eval_1000_hosts_s",
+    "eval_1000_linearity",
+    "eval_1000_peak_mb",
+    "eval_sdk_floor_ratio",
 ];
 
-const COUNTS = new Set<keyof BenchFigures>(["reload_drops", "stop_failed"]);
+const COUNTS = new Set<keyof BenchFigures>(["reload_drops", "stop_failed", "eval_1000_peak_mb"]);
 
 export function benchLine(f: BenchFigures): string {
     const value = (k: keyof BenchFigures) => {

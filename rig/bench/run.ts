@@ -6,15 +6,14 @@
  *
  *   RIG_PULUMI_BIN=... node -r ts-node/register/transpile-only rig/bench/run.ts   (rig/run bench does this)
  */
-import * as path from "path";
 import { checkDestroy, checkUp } from "../lifecycle";
-import { programNodeArgs } from "../../lib/project";
-import { ROOT, hostAddress, must, run, snapshotHosts } from "../lib";
+import { hostAddress, snapshotHosts } from "../lib";
 import { installPlugins, killCurrent, rigStack } from "../pulumi";
 import { check, info, report, tally } from "../report";
 import { MULTI, waitBackends } from "../system";
 import { convergenceSummary, measureConvergence, measureReloadDrops, measureStopFailures } from "./edge";
 import { BenchFigures, benchLine, percentile } from "./figures";
+import { measureEvaluation } from "./evaluation";
 import { measureEdgeCost } from "./throughput";
 import { Failover, measureEdgeFailover, measureHostFailover } from "./vip";
 
@@ -35,19 +34,18 @@ for (const sig of ["SIGTERM", "SIGINT"] as const) {
 const measure = (name: string, goal: string, f: () => Promise<string>): Promise<boolean> =>
     check(`bench ${name}`, async () => `${await f()} [goal: ${goal}]`);
 
+// At least five of each, alternating: the floor ratio is a ratio of medians.
+const EVALUATION_PAIRS = 5;
+
 async function evaluation(): Promise<void> {
-    await measure("eval_100_hosts_s", "< 5 s, linear", async () => {
-        await must(run("npm", ["run", "build"], { cwd: ROOT, timeoutMs: 300_000 }), "npm run build");
-        const r = await run("node", [...programNodeArgs(), path.join(ROOT, "bin", "rig", "bench", "evaluate.js"), "10", "100"], {
-            cwd: ROOT,
-            timeoutMs: 300_000,
-        });
-        if (r.code !== 0) throw new Error(`evaluate.js: exit ${r.code}: ${r.stderr.slice(-300)}`);
-        const sizes = JSON.parse(r.stdout) as Record<string, { cpuSeconds: number; wallSeconds: number; resources: number }>;
-        figures.eval_100_hosts_s = sizes["100"].cpuSeconds;
-        return Object.entries(sizes)
-            .map(([n, x]) => `${n} hosts: ${x.cpuSeconds.toFixed(1)} s CPU, ${x.wallSeconds.toFixed(1)} s wall, ${x.resources} resources`)
-            .join("; ");
+    await measure("evaluation", "100 hosts < 5 s; 1000 hosts linear from 100 within 10 %; program/floor <= 1.2", async () => {
+        const e = await measureEvaluation(EVALUATION_PAIRS);
+        figures.eval_100_hosts_s = e.eval100;
+        figures.eval_1000_hosts_s = e.eval1000.cpuSeconds;
+        figures.eval_1000_linearity = e.linearity;
+        figures.eval_1000_peak_mb = e.eval1000.maxRssMb;
+        figures.eval_sdk_floor_ratio = e.floorRatio;
+        return `100 hosts ${e.eval100.toFixed(2)} s CPU (median), 1000 hosts ${e.eval1000.cpuSeconds.toFixed(1)} s (${e.linearity.toFixed(2)} of linear), program/floor ${e.floorRatio.toFixed(2)}; ${e.detail}`;
     });
 }
 
