@@ -162,8 +162,8 @@ export function renderConsulAgentReady(nodeName: string, httpAddress: string, se
  * container id, so an agent already gone (and maybe recreated) is left alone. Never fails: a server
  * that cannot hand over is still stopped, and the others elect a leader as they would after a crash.
  * The leader is read from this server's own view (`-stale`): without a quorum (the last servers of a
- * destroy) a forwarded read is held 7 s before failing, which stretched the 30 one-second waits to
- * four minutes.
+ * destroy) a forwarded read is held for seconds before failing, which stretched the one-second
+ * waits to minutes (docs/performance.md).
  */
 export function renderConsulLeaderHandoff(nodeName: string, httpAddress: string, containerId: string): string {
     return posixScript(
@@ -294,7 +294,7 @@ export function renderConsulAgentConfig(s: ConsulAgentSettings): string {
         // say so: the edge, which balances over the instances in its answer, would then use three of
         // them and find a new one only when chance put it in. The truncation flag makes it ask again
         // over TCP, which carries them all. Answers come from the leader: a follower learns of a new
-        // registration up to about 0.1 s after the leader has it, and the edge, asking once a second,
+        // registration a moment after the leader has it, and the edge, asking once a second,
         // then passes over a new instance for a whole second. While no leader is elected the questions
         // fail, and the edge keeps the instances it has until one answers.
         dns_config: { only_passing: true, enable_truncate: true, allow_stale: false },
