@@ -28,7 +28,7 @@ export interface HostSpec {
     /** The address the swarm and Consul advertise and bind to. */
     address: string;
     dataPathAddress?: string;
-    /** Path of the engine's socket on the host, bind-mounted into registrator. */
+    /** Path of the engine's socket on the host, bind-mounted into the Docker API proxy registrator reads through. */
     dockerSocket: string;
     roles: HostRole[];
     connection: HostConnection;
