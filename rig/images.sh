@@ -105,13 +105,18 @@ save_image() {
   forget_older "$img" "$tar"
 }
 
-# Older keys of the same image (tarballs, cached refusals) are dead weight once a new outcome is saved.
+# Other keys of the same image (tarballs, cached refusals) go once a new outcome is saved, unless a
+# build or load used them within KEEP_OTHER_KEYS_DAYS: checkouts of other branches share this cache,
+# and deleting the tarballs one of them is about to load would make its run rebuild them, or fail.
+KEEP_OTHER_KEYS_DAYS=7
 forget_older() {
   local old
   for old in "$(tar_prefix "$1")"-*.tar "$(tar_prefix "$1")"-*.refused; do
-    if [[ -e $old && $old != "$2" ]]; then rm -f "$old"; fi
+    if [[ -e $old && $old != "$2" ]] && [[ -n $(find "$old" -mtime +"$KEEP_OTHER_KEYS_DAYS") ]]; then rm -f "$old"; fi
   done
 }
+# A tarball's mtime says when a build or load last used it.
+mark_used() { touch -c "$1"; }
 
 # Makes a cached image available to the build engine (for FROM).
 engine_has() {
@@ -133,6 +138,7 @@ cmd_build() {
   for img in "${IMAGES[@]}" "${PROBED[@]}"; do
     tar=$(tar_of "$img")
     if [[ -s $tar ]]; then
+      mark_used "$tar"
       status+=("$img cached $(basename "$tar")")
     elif [[ -f $(refused_of "$img") ]]; then
       status+=("$img not built: the proxy refused its candidates ($(basename "$(refused_of "$img")"))")
@@ -220,7 +226,8 @@ cmd_load() {
       for img in "${images[@]}"; do
         tar=$(tar_of "$img")
         t0=$(now)
-          want=$(tar_image_id "$tar")
+        mark_used "$tar"
+        want=$(tar_image_id "$tar")
         have=$(docker -H "$uri" image inspect -f '{{.Id}}' "$img" 2>/dev/null || true)
         if [[ $want == "$have" ]]; then
           log "$uri: $img already present"
