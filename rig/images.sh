@@ -181,7 +181,8 @@ cmd_build() {
         [[ $rc -eq 0 ]] || { tail -n 30 "$WORK/go.log" >&2; die "Go builds failed (log: $WORK/go.log)"; }
         log "go: waited $(since "$w0")s for the background compiles"
       fi
-      local refused=$WORK/go/$(recipe_name "$img").refused
+      local refused
+      refused=$WORK/go/$(recipe_name "$img").refused
       if [[ -f $refused ]]; then
         cp "$refused" "$(refused_of "$img")"
         forget_older "$img" "$(refused_of "$img")"
