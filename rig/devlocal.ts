@@ -22,9 +22,9 @@ export function readmeUpCommand(readme = fs.readFileSync(path.join(ROOT, "README
  */
 const RIG_IMAGE_FOR: Record<string, string> = {
     consulImage: "rig/consul:1.20.1",
-    registratorImage: "rig/registrator:v9.0.2",
+    registratorImage: "rig/registrator-stand-in:v9.0.2",
     dockerProxyImage: "rig/base:trixie",
-    backendImage: "rig/whoami:v1.10.3",
+    backendImage: "rig/whoami-stand-in:v1.10.3",
     edgeBaseImage: "rig/base:sid",
     firewallKeeperBaseImage: "rig/base:trixie",
     consulTemplateImage: "rig/consul-template:0.41.1",

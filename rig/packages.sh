@@ -8,8 +8,9 @@ RIG_TAG=packages
 source "$(dirname "${BASH_SOURCE[0]}")/sh/common.sh"
 
 # Installs the host tools the rig needs, once. A temporary policy-rc.d keeps the
-# docker.io and openssh-server packages from starting system daemons, which
-# would rewrite iptables and listen on :22 in the root namespace.
+# docker.io, openssh-server and prometheus packages from starting system daemons,
+# which would rewrite iptables and listen on :22 and :9090 in the root namespace;
+# the rig starts the Prometheus it needs itself and stops it by pid.
 ensure_packages() {
   local -a need=()
   local cmd pkg
@@ -31,6 +32,9 @@ nsenter util-linux
 flock util-linux
 wrk wrk
 haproxy haproxy
+prometheus prometheus
+testssl testssl.sh
+tcpdump tcpdump
 LIST
   [[ ${#need[@]} -eq 0 ]] && return 0
   log "installing: ${need[*]}"

@@ -31,11 +31,12 @@ build_base() { # rig/base:<suite>
       done' 2>&1 | sed "s/^/[images] $suite: /"
 }
 
-# The recipe's Dockerfile with the binary as `bin` beside it: COPY only, so the build needs no network.
+# The recipe's Dockerfile with the files it copies beside it (`bin/<binary>`, `files/...`, `root/...`):
+# COPY only, so the build needs no network.
 docker_build_copy() {
-  local tag=$1 bin=$2 dir=$3 source=$4 ctx
+  local tag=$1 from=$2 dir=$3 source=$4 ctx
   ctx=$(mktemp -d "$WORK/ctx.XXXXXX")
-  cp "$bin" "$ctx/bin"
+  cp -r "$from"/. "$ctx/"
   cp "$dir/Dockerfile" "$ctx/Dockerfile"
   # The CLI's "legacy builder is deprecated" banner goes to stderr: keep it
   # out of the log unless the build fails.
@@ -44,7 +45,16 @@ docker_build_copy() {
     die "docker build of $tag failed"
   fi
   rm -f "$ctx.err"
+  chmod -R u+w "$ctx"
   rm -rf "$ctx"
+}
+
+# The built image must pass its recipe's check: it runs and is what its tag claims.
+check_image() {
+  local img=$1 dir=$2 out
+  out=$(DOCKER_HOST="unix://$ENGINE_SOCK" PATH="$(dirname "$(find_go)"):$PATH" bash "$dir/check" "$img" 2>&1) ||
+    die "$img failed its recipe's check: $out"
+  log "${img#rig/}: check: $(head -n 1 <<<"$out")"
 }
 
 go_env() {
@@ -52,8 +62,11 @@ go_env() {
     CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false "$@"
 }
 
-go_install() { # module@version bindir
-  GOBIN=$2 go_env timeout 900 "$(find_go)" install -trimpath -ldflags='-s -w' "$1"
+# A recipe file's content, or the default when the recipe has none.
+recipe_file_or() { if [[ -f $1 ]]; then cat "$1"; else echo "$2"; fi; }
+
+go_install() { # recipe-dir module@version bindir
+  GOBIN=$3 go_env timeout 900 "$(find_go)" install -trimpath -ldflags "$(recipe_file_or "$1/ldflags" '-s -w')" "$2"
 }
 
 go_build_standin() { # recipe-dir out
@@ -66,57 +79,97 @@ go_build_standin() { # recipe-dir out
   rm -rf "$src"
 }
 
-go_build_main() { # recipe-dir out
+# A main module of the recipe's own (go.mod, go.sum): `package` built with `ldflags` and `tags`; the
+# binary is named after the package, as `go build` names it.
+go_build_main() { # recipe-dir bindir
   local src=$WORK/src-main
   rm -rf "$src"
   cp -r "$1" "$src"
-  (cd "$src" && go_env timeout 1500 "$(find_go)" build -mod=mod -trimpath -ldflags "$(<"$1/ldflags")" -o "$2" "$(<"$1/package")")
+  (cd "$src" && go_env timeout 1500 "$(find_go)" build -mod=mod -trimpath -tags "$(recipe_file_or "$1/tags" '')" \
+    -ldflags "$(<"$1/ldflags")" -o "$2/" "$(<"$1/package")")
   rm -rf "$src"
 }
 
-# Compiles one Go image's binary into $WORK/bin/<name> and writes the source
-# that won into $WORK/bin/<name>.source. Runs in the background, beside
-# debootstrap: one is CPU-bound, the other mostly waits on the network.
-build_go_binary() {
-  local name=$1 t0 m dir bindir=$WORK/bin
-  t0=$(now)
-  dir=$RECIPES/$name
-  mkdir -p "$bindir"
-  rm -f "$bindir/$name" "$bindir/$name.source"
-  if [[ -f $dir/go.mod ]]; then
-    go_build_main "$dir" "$bindir/$name"
-    grep -m1 -oE "$(<"$dir/package") v[^ ]+" "$dir/go.mod" | tr ' ' '@' >"$bindir/$name.source"
-  elif [[ -f $dir/module ]]; then
-    go_install "$(<"$dir/module")" "$bindir"
-    echo "$(<"$dir/module")" >"$bindir/$name.source"
-  else
-    while read -r m; do
-      if go_install "$m" "$bindir" 2>"$bindir/$name.err"; then
-        echo "$m" >"$bindir/$name.source"
-        break
-      fi
-      log "go: $m refused: $(grep -m1 -E 'Forbidden|not available|error|invalid' "$bindir/$name.err" || tail -n 1 "$bindir/$name.err")"
-    done <"$dir/candidates"
-    if [[ ! -s $bindir/$name.source ]]; then
-      go_build_standin "$dir" "$bindir/$name"
-      echo "rig-standin:$name" >"$bindir/$name.source"
-    fi
-    rm -f "$bindir/$name.err"
-  fi
-  log "go: $name from $(<"$bindir/$name.source") compiled in $(since "$t0")s"
+# Files the image takes from a module's source (`module-files`: "module@version path" per line), e.g.
+# Pebble's test configuration and certificates, copied to files/<path>.
+copy_module_files() { # recipe-dir out
+  local mod path mdir
+  [[ -f $1/module-files ]] || return 0
+  while read -r mod path; do
+    mdir=$(go_env timeout 300 "$(find_go)" mod download -json "$mod" | jq -r .Dir)
+    mkdir -p "$2/files/$(dirname "$path")"
+    cp -r "$mdir/$path" "$2/files/$path"
+  done <"$1/module-files"
 }
 
-# The image from its recipe's Dockerfile, then a check that the binary in it runs and is what it claims.
+# Compiles one Go image's binaries into $WORK/go/<name>/bin/ (plus files/ from module-files) and writes
+# the source that won into $WORK/go/<name>.source; a `candidates` recipe that the proxy refuses
+# entirely writes $WORK/go/<name>.refused instead. Runs in the background, beside debootstrap: one is
+# CPU-bound, the other mostly waits on the network.
+build_go_binary() {
+  local name=$1 t0 m dir out=$WORK/go/$1
+  t0=$(now)
+  dir=$RECIPES/$name
+  rm -rf "$out" "$out.source" "$out.refused" "$out.err"
+  mkdir -p "$out/bin"
+  if [[ -f $dir/go.mod ]]; then
+    go_build_main "$dir" "$out/bin"
+    grep -m1 -oE "$(<"$dir/package") v[^ ]+" "$dir/go.mod" | tr ' ' '@' >"$out.source"
+  elif [[ -f $dir/module ]]; then
+    while read -r m; do go_install "$dir" "$m" "$out/bin"; done <"$dir/module"
+    paste -sd' ' "$dir/module" >"$out.source"
+  elif [[ -f $dir/candidates ]]; then
+    while read -r m; do
+      if go_install "$dir" "$m" "$out/bin" 2>"$out.err"; then
+        echo "$m" >"$out.source"
+        break
+      fi
+      echo "$m: $(grep -m1 -E 'Forbidden|not available|error|invalid' "$out.err" || tail -n 1 "$out.err")" >>"$out.refused"
+    done <"$dir/candidates"
+    rm -f "$out.err"
+    if [[ -s $out.source ]]; then
+      rm -f "$out.refused"
+    else
+      log "go: $name: the proxy serves none of its candidates: $(paste -sd';' "$out.refused")"
+      return 0
+    fi
+  else
+    go_build_standin "$dir" "$out/bin/${name%-stand-in}"
+    echo "rig-standin:${name%-stand-in}" >"$out.source"
+  fi
+  copy_module_files "$dir" "$out"
+  log "go: $name from $(<"$out.source") compiled in $(since "$t0")s"
+}
+
+# The image from its recipe's Dockerfile and the compiled binaries, then its check.
 build_go_image() {
   local img=$1 name src
   name=${img#rig/}
   name=${name%%:*}
-  [[ -x $WORK/bin/$name ]] || die "go binary for $img missing (see $WORK/go.log)"
-  src=$(<"$WORK/bin/$name.source")
-  docker_build_copy "$img" "$WORK/bin/$name" "$RECIPES/$name" "$src"
-  local out
-  out=$(DOCKER_HOST="unix://$ENGINE_SOCK" bash "$RECIPES/$name/check" "$img" 2>&1) || die "$img failed its recipe's check: $out"
-  log "$name: check: $(head -n 1 <<<"$out")"
+  [[ -s $WORK/go/$name.source ]] || die "go binaries for $img missing (see $WORK/go.log)"
+  src=$(<"$WORK/go/$name.source")
+  docker_build_copy "$img" "$WORK/go/$name" "$RECIPES/$name" "$src"
+  check_image "$img" "$RECIPES/$name"
   log "$name: built from $src"
-  rm -f "$WORK/bin/$name" "$WORK/bin/$name.source"
+  rm -rf "$WORK/go/$name" "$WORK/go/$name.source"
+}
+
+# An image of Debian packages' files on its parent (`deb`: "package=version" per line, from the
+# machine's own suite): `apt-get download`, `dpkg -x` into root/, and the recipe's Dockerfile copies
+# what it needs. No maintainer script runs and no daemon starts.
+build_deb_image() {
+  local img=$1 dir from spec
+  dir=$(recipe_dir "$img")
+  from=$(mktemp -d "$WORK/deb.XXXXXX")
+  mkdir -p "$from/debs" "$from/root"
+  if ! (cd "$from/debs" && xargs -a "$dir/deb" timeout 300 apt-get download -qq) 2>"$from/err"; then
+    timeout 600 apt-get update -qq
+    (cd "$from/debs" && xargs -a "$dir/deb" timeout 300 apt-get download -qq) 2>"$from/err" ||
+      { cat "$from/err" >&2; die "apt-get download $(paste -sd' ' "$dir/deb") failed"; }
+  fi
+  for spec in "$from"/debs/*.deb; do dpkg -x "$spec" "$from/root"; done
+  rm -rf "$from/debs" "$from/err"
+  docker_build_copy "$img" "$from" "$dir" "debian:$(paste -sd' ' "$dir/deb")"
+  rm -rf "$from"
+  check_image "$img" "$dir"
 }
