@@ -10,7 +10,7 @@ import { assert, check, info, timing } from "./report";
 import { cpuCgroupOfPid, cpuWeightOf } from "./bench/cgroup";
 
 export const BASE_IMAGE = "rig/base:bookworm";
-const BACKEND_IMAGE = "rig/whoami:v1.10.3";
+const BACKEND_IMAGE = "rig/whoami-stand-in:v1.10.3";
 export const GWBRIDGE_WANT = "172.21.0.0/20 172.21.0.1";
 const MANAGED_LABEL = "io.swarm-platform.managed";
 
