@@ -11,7 +11,8 @@
  */
 import { dockerOn, must } from "../lib";
 import { info } from "../report";
-import { Scenario, passingInstances } from "../system";
+import { passingInstances } from "../clients/consul";
+import { Scenario } from "../scenario";
 import { CpuCgroup, cpuCgroupOfPid, cpuSeconds } from "./cgroup";
 import { median, wrkFailures } from "./figures";
 import { LoadRun, wrk } from "./load";

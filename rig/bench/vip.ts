@@ -5,7 +5,9 @@
  */
 import { dockerOn, must, setLink, sleep, waitFor } from "../lib";
 import { info } from "../report";
-import { Scenario, vipHolders, waitBackends } from "../system";
+import { vipHolders } from "../checks/vip";
+import { waitBackends } from "../clients/consul";
+import { Scenario } from "../scenario";
 import { outageSeconds } from "./figures";
 import { openLoop } from "./load";
 
