@@ -29,20 +29,25 @@ export const touchedIn = (r: PulumiRun): string[] => [
 const hostOf = (name: string): string | undefined => /(rig-h\d+)$/.exec(name)?.[1];
 
 /**
- * Hosts whose replacements overlapped, by the engine's own output: a host is in the middle of a change
- * from the deletion of its first matching resource until every one it deleted has its replacement.
+ * Hosts whose replacements overlapped within one rollout, by the engine's own output. Each pattern of
+ * `rollouts` is one rollout that goes one host at a time (Consul's agents, the edges); in it, a host is
+ * in the middle of a change from the deletion of its first matching resource until every one it
+ * deleted has its replacement. Two rollouts are not ordered against each other: an edge replaced on
+ * one host while a Consul agent is replaced on another is no overlap.
  */
-export function overlappingHosts(r: PulumiRun, of: RegExp): string[] {
-    const pending = new Map<string, Set<string>>();
+export function overlappingHosts(r: PulumiRun, rollouts: RegExp[]): string[] {
     const overlaps = new Set<string>();
-    for (const line of r.output.split("\n")) {
-        const m = STEP.exec(line);
-        const host = m && of.test(m[1]) ? hostOf(m[1]) : undefined;
-        if (!m || !host) continue;
-        if (m[2] === "deleting original") {
-            for (const [other, names] of pending) if (other !== host && names.size > 0) overlaps.add([other, host].sort().join(" + "));
-            pending.set(host, (pending.get(host) ?? new Set()).add(m[1]));
-        } else if (m[2] === "created replacement") pending.get(host)?.delete(m[1]);
+    for (const rollout of rollouts) {
+        const pending = new Map<string, Set<string>>();
+        for (const line of r.output.split("\n")) {
+            const m = STEP.exec(line);
+            const host = m && rollout.test(m[1]) ? hostOf(m[1]) : undefined;
+            if (!m || !host) continue;
+            if (m[2] === "deleting original") {
+                for (const [other, names] of pending) if (other !== host && names.size > 0) overlaps.add([other, host].sort().join(" + "));
+                pending.set(host, (pending.get(host) ?? new Set()).add(m[1]));
+            } else if (m[2] === "created replacement") pending.get(host)?.delete(m[1]);
+        }
     }
     return [...overlaps];
 }

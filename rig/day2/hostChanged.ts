@@ -62,7 +62,8 @@ const rolledFor = (kind: AddedKind): RegExp => (kind === "manager" ? /^platform-
 
 /**
  * `up` with config `changes` made first, while the service is watched: fails unless it was undisturbed,
- * touched nothing but `allowed` outside rig-h<h>'s own resources, and rolled `rolled` one host at a time.
+ * touched nothing but `allowed` outside rig-h<h>'s own resources, and rolled each of `rollouts` one host
+ * at a time.
  */
 export async function watchedHostChange(
     stack: StackCli,
@@ -70,7 +71,7 @@ export async function watchedHostChange(
     h: number,
     changes: string[][],
     allowed: RegExp,
-    rolled: RegExp,
+    rollouts: RegExp[],
 ): Promise<{ r: PulumiRun; line: string }> {
     const ofHost = new RegExp(`-rig-h${h}(-|$)`);
     for (const c of changes) await configure(stack, c);
@@ -92,7 +93,7 @@ export async function watchedHostChange(
     );
     const elsewhere = touched.filter((n) => !ofHost.test(n) && !allowed.test(n));
     assert(elsewhere.length === 0, `up also changed ${elsewhere.join(", ")}; ${line}`);
-    const overlaps = overlappingHosts(r, rolled);
+    const overlaps = overlappingHosts(r, rollouts);
     assert(overlaps.length === 0, `hosts changed at the same time: ${overlaps.join("; ")}; ${line}`);
     return { r, line };
 }
@@ -110,7 +111,7 @@ export async function checkHostAdded(stack: StackCli, s: Scenario, h: number, ki
             key,
             value,
         ]);
-        const { line } = await watchedHostChange(stack, s, h, changes, rolledFor(kind), rolledFor(kind));
+        const { line } = await watchedHostChange(stack, s, h, changes, rolledFor(kind), [rolledFor(kind)]);
         return `${line}; ${await assertJoined(h, kind === "manager", s.managers[0], line)}`;
     });
 }
@@ -124,14 +125,9 @@ export async function checkHostRemoved(stack: StackCli, s: Scenario, h: number, 
         assert(added, `rig-h${h} was not added, so there is nothing to remove`);
         // The replicas it ran move to the hosts with the fewest.
         const allowed = new RegExp(`${rolledFor(kind).source}|${BACKEND_REPLICA.source}`);
-        const { line } = await watchedHostChange(
-            stack,
-            s,
-            h,
-            [["rm", "--path", `hosts[${await hostIndex(stack, h)}]`]],
-            allowed,
+        const { line } = await watchedHostChange(stack, s, h, [["rm", "--path", `hosts[${await hostIndex(stack, h)}]`]], allowed, [
             rolledFor(kind),
-        );
+        ]);
         return `${line}; ${await assertLeft(h, s.managers[0], line)}`;
     });
 }

@@ -17,7 +17,9 @@ const managerAddressOutput = async (stack: StackCli): Promise<string> =>
 // server (both idempotent): nothing else changes, and no membership or network is replaced.
 const RETIREMENT_TOUCHES =
     /^platform-(consul-(agent|rollout|server|acl|autopilot)|edge-|backends?-|swarm-(member|node|gwbridge|rejoined|manager-token|worker-token)-?|overlay-)/;
-const ROLLED_ON_RETIREMENT = /^platform-(consul-(agent|rollout)|edge-(rig|vip|rollout))-/;
+// Two rollouts, each one host at a time and not ordered against the other: an edge starts once its
+// host's agent and the ACLs are there, while the next agents may still be rejoining.
+const ROLLED_ON_RETIREMENT = [/^platform-consul-(agent|rollout)-/, /^platform-edge-(rig|vip|rollout)-/];
 
 /** Fails if `up` replaced a swarm membership or the overlay: that would take nodes out of the swarm or cut attached containers. */
 function assertNothingRejoined(r: PulumiRun, line: string): void {

@@ -45,7 +45,7 @@ export async function checkRollout(
         const outside = touchedIn(r).filter((n) => !rolled.test(n) && !alsoTouched.test(n));
         assert(replaced.length > 0, `nothing matching ${rolled} was replaced; ${line}`);
         assert(outside.length === 0, `up also changed ${outside.join(", ")}; ${line}`);
-        const overlaps = overlappingHosts(r, rolled);
+        const overlaps = overlappingHosts(r, [rolled]);
         assert(overlaps.length === 0, `hosts changed at the same time: ${overlaps.join("; ")}; ${line}`);
         return line;
     });
