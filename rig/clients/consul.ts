@@ -76,10 +76,15 @@ export const members = async (from: number): Promise<Member[]> =>
 export const raftPeers = async (from: number): Promise<string[]> =>
     JSON.parse((await consulGet("/v1/status/peers", from)).body || "[]") as string[];
 
-/** The leader rig-h<h>'s agent names within a second; "" when it names none or does not answer. */
-export const leaderOf = async (h: number): Promise<string> => {
+/**
+ * The leader rig-h<h>'s agent names within a second: `leader` is "" when it names none or does not
+ * answer; `answer` says which, for a report.
+ */
+export const leaderOf = async (h: number): Promise<{ leader: string; answer: string }> => {
     const r = await curlFromHost(h, `${API}/v1/status/leader`, { timeoutMs: 1000 });
-    return r.status === 200 ? (JSON.parse(r.body) as string) : "";
+    if (r.status !== 200) return { leader: "", answer: `rig-h${h} ${r.status ? `HTTP ${r.status}` : `no answer (${r.error})`}` };
+    const leader = JSON.parse(r.body) as string;
+    return { leader, answer: `rig-h${h} ${leader ? `names ${leader}` : "names no leader"}` };
 };
 
 /** A line saying so when a leader is named and every host of the scenario is an alive member, as rig-h<from> sees it. */

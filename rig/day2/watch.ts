@@ -27,6 +27,8 @@ export interface WatchResult {
     failed: number;
     /** Seconds during which no server named a leader. */
     leaderlessSeconds: number;
+    /** Each poll in which no server named a leader: when (seconds into the watch) and what each server answered. */
+    leaderlessPolls: string[];
     /** The leaders named, in order of appearance. */
     leaders: string[];
     vipPolls: number;
@@ -52,12 +54,17 @@ export function watchService(s: Scenario): { stop: () => Promise<WatchResult> } 
         return seen;
     })();
     const poll = (async () => {
-        const seen = { leaderlessMs: 0, leaders: [] as string[] };
-        let last = Date.now();
+        const seen = { leaderlessMs: 0, leaders: [] as string[], leaderlessPolls: [] as string[] };
+        const t0 = Date.now();
+        let last = t0;
         for (let i = 0; i < MAX_LEADER_POLLS && !done; i++) {
-            const named = (await Promise.all(s.consulServers.map(leaderOf))).filter(Boolean);
+            const answers = await Promise.all(s.consulServers.map(leaderOf));
+            const named = answers.map((a) => a.leader).filter(Boolean);
             const now = Date.now();
-            if (named.length === 0) seen.leaderlessMs += now - last;
+            if (named.length === 0) {
+                seen.leaderlessMs += now - last;
+                seen.leaderlessPolls.push(`${((now - t0) / 1000).toFixed(1)}s: ${answers.map((a) => a.answer).join(", ")}`);
+            }
             for (const l of named) if (seen.leaders[seen.leaders.length - 1] !== l) seen.leaders.push(l);
             last = now;
             await sleep(LEADER_POLL_MS);
@@ -81,7 +88,13 @@ export function watchService(s: Scenario): { stop: () => Promise<WatchResult> } 
         stop: async () => {
             done = true;
             const [c, p, v] = await Promise.all([client, poll, vip]);
-            return { ...c, ...v, leaderlessSeconds: p.leaderlessMs / 1000, leaders: [...new Set(p.leaders)] };
+            return {
+                ...c,
+                ...v,
+                leaderlessSeconds: p.leaderlessMs / 1000,
+                leaderlessPolls: p.leaderlessPolls,
+                leaders: [...new Set(p.leaders)],
+            };
         },
     };
 }
@@ -112,7 +125,10 @@ export function assertUndisturbed(r: PulumiRun, w: WatchResult, line: string): v
             .join(" / ")}; ${line}`,
     );
     assert(w.failed === 0, `${w.failed} requests failed after a retry; ${line}`);
-    assert(w.leaderlessSeconds === 0, `no leader for ${w.leaderlessSeconds.toFixed(1)}s; ${line}`);
+    assert(
+        w.leaderlessSeconds === 0,
+        `no leader for ${w.leaderlessSeconds.toFixed(1)}s (${w.leaderlessPolls.slice(0, 5).join("; ")}); ${line}`,
+    );
     // A VRRP hand-over can leave the old MASTER holding the VIP for the moment it takes to hear the
     // new one, which one poll may catch; two in a row (about a second) are two MASTERs.
     assert(w.splitVipRun < 2, `the VIP was on two hosts in ${w.splitVipRun} polls in a row; ${line}`);
