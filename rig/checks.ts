@@ -3,11 +3,10 @@
  *
  *   RIG_PULUMI_BIN=... npx ts-node --transpile-only rig/checks.ts [dev] [local] [multi]   (default: all)
  */
-import { snapshotHosts } from "./lib";
 import { installPlugins, killCurrent } from "./pulumi";
-import { assert, check, info, report, tally } from "./report";
+import { check, info, report, tally } from "./report";
 import { scenarioDev } from "./scenarios/dev";
-import { ALL_HOSTS } from "./scenarios/hosts";
+import { checkBaseline } from "./scenarios/hosts";
 import { scenarioLocal } from "./scenarios/local";
 import { scenarioMulti } from "./scenarios/multi";
 
@@ -24,17 +23,7 @@ async function main(): Promise<number> {
     const scenarios = which.length ? which : ["dev", "local", "multi"];
     const t0 = Date.now();
     await check("toolchain", installPlugins);
-    const baseline = await snapshotHosts(ALL_HOSTS);
-    await check("baseline", async () => {
-        const busy = baseline.filter((b) => b.containers.length > 0 || !b.swarm[0].startsWith("inactive") || b.volumes.length > 0);
-        assert(busy.length === 0, `hosts not fresh: ${busy.map((b) => b.host).join(", ")}`);
-        return baseline
-            .map(
-                (b) =>
-                    `${b.host}: ${b.networks.length} networks, ${b.images.length} images, ${b.firewall.length} DOCKER-USER/raw PREROUTING rule(s), swarm ${b.swarm[0].split(" ")[0]}`,
-            )
-            .join("; ");
-    });
+    const baseline = await checkBaseline();
     for (const sc of scenarios) {
         if (sc === "dev") await scenarioDev(baseline);
         else if (sc === "multi") await scenarioMulti(baseline);
