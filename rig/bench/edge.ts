@@ -3,6 +3,7 @@
  * requests fail while the edge follows a change (under 32 keep-alive connections), and whether
  * stopping or killing an instance fails any request.
  */
+import { EDGE_CONTAINER } from "../../render/edge";
 import { dockerOn, httpGet, must, sleep } from "../lib";
 import { info } from "../report";
 import { runExtraBackend } from "../checks/edge";
@@ -87,7 +88,10 @@ export async function measureReloadDrops(s: Scenario, url: string): Promise<{ pe
         [
             "reload without change",
             async () =>
-                must(dockerOn(holder, ["exec", "edge", "sh", "-c", 'kill -HUP "$(cat /run/nginx.pid)"']), `reload nginx on rig-h${holder}`),
+                must(
+                    dockerOn(holder, ["exec", EDGE_CONTAINER, "sh", "-c", 'kill -HUP "$(cat /run/nginx.pid)"']),
+                    `reload nginx on rig-h${holder}`,
+                ),
             s.replicas,
         ],
     ];

@@ -2,6 +2,7 @@
  * rig-multi: three hosts, all managers and Consul servers, two edges sharing a VIP; rig-h4 (in no
  * stack file) is added and removed as a worker and as a manager; every day-2 change runs on it.
  */
+import { GWBRIDGE } from "../../render/gwbridge";
 import { HostSnapshot, diffSnapshots, dockerOn, must, snapshotHosts } from "../lib";
 import { checkDestroy, checkPreview, checkReorder, checkScale, checkUp } from "../lifecycle";
 import { rigStack } from "../pulumi";
@@ -42,8 +43,8 @@ export async function scenarioMulti(baseline: HostSnapshot[]): Promise<void> {
             "--gateway",
             "172.22.0.1",
             "-o",
-            "com.docker.network.bridge.name=docker_gwbridge",
-            "docker_gwbridge",
+            `com.docker.network.bridge.name=${GWBRIDGE}`,
+            GWBRIDGE,
         ]),
         "wrong-subnet docker_gwbridge on rig-h3",
     );
@@ -96,8 +97,6 @@ export async function scenarioMulti(baseline: HostSnapshot[]): Promise<void> {
         }
     } finally {
         await checkDestroy(stack, ALL_HOSTS, baseline, "in the baseline taken before any stack ran");
-        await dockerOn(3, ["network", "rm", "docker_gwbridge"]).then(
-            (r) => r.code === 0 && info("removed a docker_gwbridge left on rig-h3"),
-        );
+        await dockerOn(3, ["network", "rm", GWBRIDGE]).then((r) => r.code === 0 && info("removed a docker_gwbridge left on rig-h3"));
     }
 }
