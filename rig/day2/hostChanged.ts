@@ -13,7 +13,7 @@ import { configure, configuredHosts, hostConfig, hostIndex } from "./stackConfig
 import { assertUndisturbed, describe, watchedUp } from "./watch";
 
 /** The roles a host added by the rig takes: a worker and Consul client, or a manager and Consul server. */
-export const ADDED_ROLES = { worker: ["worker", "consul-client"], manager: ["manager", "consul-server"] } as const;
+const ADDED_ROLES = { worker: ["worker", "consul-client"], manager: ["manager", "consul-server"] } as const;
 export type AddedKind = keyof typeof ADDED_ROLES;
 
 /** The swarm's nodes as manager rig-h<manager> lists them: "NAME STATUS". */
