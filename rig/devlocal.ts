@@ -5,6 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import * as yaml from "js-yaml";
 import { projectConfigDefaults } from "../lib/defaults";
 import { RIG_STATE, ROOT, dockerOn, must } from "./lib";
 import { CliStack, copyProject } from "./pulumi";
@@ -18,21 +19,18 @@ export function readmeUpCommand(readme = fs.readFileSync(path.join(ROOT, "README
 
 /**
  * No registry is reachable, so the host's engine gets the rig's images under the names the stack's
- * defaults pin; the rig's images are stand-ins for those (rig/README.md says which and why).
+ * defaults pin: each image rig-dev's stack file names (rig/README.md says which are stand-ins and why),
+ * tagged as the default of the same key.
  */
-const RIG_IMAGE_FOR: Record<string, string> = {
-    consulImage: "rig/consul:1.20.1",
-    registratorImage: "rig/registrator-stand-in:v9.0.2",
-    dockerProxyImage: "rig/base:trixie",
-    backendImage: "rig/whoami-stand-in:v1.10.3",
-    edgeBaseImage: "rig/base:sid",
-    firewallKeeperBaseImage: "rig/base:trixie",
-    consulTemplateImage: "rig/consul-template:0.41.1",
-};
-
 const defaultImageTags = (): [string, string][] => {
     const defaults = projectConfigDefaults();
-    return Object.entries(RIG_IMAGE_FOR).map(([key, rigImage]) => [rigImage, String(defaults[key])]);
+    const rigDev = yaml.load(fs.readFileSync(path.join(ROOT, "rig", "stacks", "rig-dev.yaml"), "utf8")) as {
+        config: Record<string, unknown>;
+    };
+    return Object.entries(rigDev.config)
+        .map(([key, value]): [string, unknown] => [key.replace(/^swarm-platform:/, ""), value])
+        .filter(([key]) => key.endsWith("Image"))
+        .map(([key, rigImage]) => [String(rigImage), String(defaults[key])]);
 };
 
 /** nsenter arguments that put a process into rig-h<i>'s mount, UTS and network namespaces. */

@@ -9,6 +9,8 @@ import * as path from "path";
 
 export const RIG_STATE = process.env.RIG_STATE ?? "/run/swarm-platform-rig";
 export const SSH_CONFIG = path.join(RIG_STATE, "ssh_config");
+/** The rig's SSH key (hosts.sh makes one per rig): every rig host lets it in as root. */
+export const RIG_KEY = path.join(RIG_STATE, "id_ed25519");
 export const ROOT = path.join(__dirname, "..");
 
 export interface RunResult {
@@ -78,8 +80,16 @@ export function descendants(pid: number): number[] {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The rig's image for the probe containers the checks start (it has curl, ping, getent and nginx). */
+export const BASE_IMAGE = "rig/base:bookworm";
+
 /** Rig host i (1-based). */
 export const hostAddress = (i: number): string => `10.77.0.1${i}`;
+/** The rig host at `address`, undefined for an address that is none of theirs. */
+export const hostNumber = (address: string): number | undefined => {
+    const m = /^10\.77\.0\.1([1-9])$/.exec(address);
+    return m ? Number(m[1]) : undefined;
+};
 export const hostSocket = (i: number): string => `unix://${RIG_STATE}/h${i}.sock`;
 
 /** docker against host i's engine through its socket (the test's own view, not the program's path). */
@@ -186,6 +196,14 @@ export async function waitFor<T>(
     return { ms: Date.now() - t0 };
 }
 
+/** Where the stack's iptables rules go (flows, DNS redirects); a rule of the stack carries "swarm-platform" in its comment. */
+export const STACK_RULE_CHAINS: [string, string][] = [
+    ["filter", "DOCKER-USER"],
+    ["raw", "PREROUTING"],
+    ["nat", "PREROUTING"],
+    ["nat", "OUTPUT"],
+];
+
 /** What a host looks like, for "nothing changed" and "left as before" comparisons. */
 export interface HostSnapshot {
     host: string;
@@ -193,7 +211,7 @@ export interface HostSnapshot {
     networks: string[];
     volumes: string[];
     images: string[];
-    /** filter/DOCKER-USER and raw/PREROUTING, where the flow rules go. */
+    /** The chains of STACK_RULE_CHAINS, as `iptables -S` lists them. */
     firewall: string[];
     swarm: string[];
 }
@@ -226,12 +244,8 @@ export async function snapshotHost(i: number): Promise<HostSnapshot> {
         const r = await run("ip", ["netns", "exec", `rig-h${i}`, "iptables", "-t", table, "-S", name], { timeoutMs: 10_000 });
         return (r.code === 0 ? lines(r.stdout) : [`(no chain: ${r.stderr.trim()})`]).map((l) => `${table} ${l}`);
     };
-    const firewall = [
-        ...(await chain("filter", "DOCKER-USER")),
-        ...(await chain("raw", "PREROUTING")),
-        ...(await chain("nat", "PREROUTING")),
-        ...(await chain("nat", "OUTPUT")),
-    ];
+    const firewall: string[] = [];
+    for (const [table, name] of STACK_RULE_CHAINS) firewall.push(...(await chain(table, name)));
     const info = await must(
         dockerOn(i, [
             "info",

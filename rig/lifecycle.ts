@@ -1,16 +1,19 @@
 /**
  * The engine's lifecycle of one stack on the rig, each step a check: `preview` touches no host, `up`
- * serves traffic, a second preview / up / refresh find nothing to change, the state holds no secret in
- * plain text, and `destroy` leaves every host as it was found.
+ * serves traffic, a second preview / up / refresh find nothing to change (nor with the hosts listed in
+ * another order), the state holds no secret in plain text, and `destroy` leaves every host as it was found.
  */
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as yaml from "js-yaml";
 import { HostSnapshot, diffSnapshots, httpGet, must, publicKeyOf, run, snapshotHosts, waitFor } from "./lib";
-import { BACKEND_REPLICA, touchedIn } from "./day2";
-import { PulumiRun, StackCli, pinHostKeys } from "./pulumi";
+import { BACKEND_REPLICA, touchedIn } from "./day2/engineOutput";
+import { CliStack, PulumiRun, StackCli, pinHostKeys } from "./pulumi";
 import { assert, check, report, timing } from "./report";
-import { Scenario, edgeUrl, nameOf, requestLoop, waitBackends } from "./system";
+import { nameOf, requestLoop } from "./requests";
+import { Scenario, edgeUrl } from "./scenario";
+import { waitBackends } from "./clients/consul";
 
 const errorLines = (r: PulumiRun, n = 5): string =>
     r.output
@@ -234,5 +237,31 @@ export async function checkProtect(stack: StackCli, hosts: number[]): Promise<vo
         assert(protectedLines.length > 0, `destroy failed, but not for protection: ${errorLines(refused)}`);
         assert(diff.length === 0, `a refused destroy changed the hosts: ${diff.slice(0, 6).join("; ")}`);
         return `destroy refused with protectData=true (${protectedLines[0].trim().slice(0, 160)}), hosts unchanged; ups switching it: ${summary(on) || "no changes"} / ${summary(off) || "no changes"}`;
+    });
+}
+
+/** The same hosts listed in reverse: the engine must find nothing to change. */
+export async function checkReorder(stack: CliStack): Promise<void> {
+    await check(`reorder-no-changes[${stack.label}]`, async () => {
+        const file = path.join(stack.projectDir, `Pulumi.${stack.stackName}.yaml`);
+        const original = fs.readFileSync(file, "utf8");
+        const doc = yaml.load(original) as { config: Record<string, unknown[]> };
+        const names = (doc.config["swarm-platform:hosts"] as { name: string }[]).map((h) => h.name);
+        doc.config["swarm-platform:hosts"].reverse();
+        fs.writeFileSync(file, yaml.dump(doc));
+        try {
+            const r = await stack.cli("preview", ["--expect-no-changes"]);
+            assert(
+                r.code === 0,
+                `hosts listed as ${[...names].reverse().join(", ")}: exit ${r.code}: ${r.output
+                    .split("\n")
+                    .filter((l) => /^\s*[-+~]{1,2}\s/.test(l))
+                    .slice(0, 6)
+                    .join(" / ")}`,
+            );
+            return `hosts listed as ${[...names].reverse().join(", ")} instead of ${names.join(", ")}: preview --expect-no-changes exit 0`;
+        } finally {
+            fs.writeFileSync(file, original);
+        }
     });
 }

@@ -8,7 +8,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { RIG_STATE, ROOT, descendants, must, publicKeyOf, run } from "./lib";
+import { RIG_KEY, RIG_STATE, ROOT, descendants, must, publicKeyOf, run } from "./lib";
 
 /** The plugins the SDK packages ask for, at the versions package.json pins. */
 const PLUGINS = ["command", "random", "docker"].map((name) => ({
@@ -243,7 +243,7 @@ export async function rigStack(name: string): Promise<CliStack> {
     const hosts = (yaml.load(fs.readFileSync(path.join(dir, `Pulumi.${name}.yaml`), "utf8")) as { config: Record<string, unknown[]> })
         .config["swarm-platform:hosts"];
     await pinHostKeys(stack, hosts.length, publicKeyOf(RIG_HOST_KEY));
-    const key = await stack.shell(`pulumi config set --stack ${name} --secret sshPrivateKey < ${path.join(RIG_STATE, "id_ed25519")}`);
+    const key = await stack.shell(`pulumi config set --stack ${name} --secret sshPrivateKey < ${RIG_KEY}`);
     if (key.code !== 0) throw new Error(`pulumi config set --secret sshPrivateKey: exit ${key.code}`);
     return stack;
 }

@@ -9,13 +9,16 @@ import { RawConfig, validateConfig } from "../lib/validate";
 
 const NAMESPACE = "swarm-platform:";
 
-/** A stack file's config as the engine would hand it to the program: project defaults, then the stack's values. */
-export function stackRawConfig(stack: string): RawConfig {
-    const file = yaml.load(fs.readFileSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
+/** The config of the stack file at `file` as the engine would hand it to the program: project defaults, then the file's values. */
+export function stackFileRawConfig(file: string): RawConfig {
+    const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
     const raw: RawConfig = projectConfigDefaults();
-    for (const [key, value] of Object.entries(file.config)) raw[key.replace(NAMESPACE, "")] = value;
+    for (const [key, value] of Object.entries(doc.config)) raw[key.replace(NAMESPACE, "")] = value;
     return raw;
 }
+
+/** The config of the repository's own stack file Pulumi.<stack>.yaml, as the engine would hand it to the program. */
+export const stackRawConfig = (stack: string): RawConfig => stackFileRawConfig(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`));
 
 /** A throwaway key file, so stacks that name ~/.ssh keys can run under mocks on any machine. */
 export function scratchKeyFile(): string {

@@ -3,9 +3,14 @@
  * requests fail while the edge follows a change (under 32 keep-alive connections), and whether
  * stopping or killing an instance fails any request.
  */
+import { EDGE_CONTAINER } from "../../render/edge";
 import { dockerOn, httpGet, must, sleep } from "../lib";
 import { info } from "../report";
-import { Scenario, backendHost, backendName, nameOf, runExtraBackend, vipHolders, waitBackends } from "../system";
+import { runExtraBackend } from "../checks/edge";
+import { vipHolders } from "../checks/vip";
+import { waitBackends } from "../clients/consul";
+import { nameOf } from "../requests";
+import { Scenario, backendHost, backendName } from "../scenario";
 import { percentile, wrkFailures } from "./figures";
 import { LoadRun, openLoop, wrkDuring } from "./load";
 
@@ -51,7 +56,7 @@ export async function measureConvergence(s: Scenario, url: string, runs: number)
         await dockerOn(h, ["rm", "-f", name]);
         try {
             await sleep(phaseOffsetMs(i - 1, runs));
-            await runExtraBackend(h, name);
+            await runExtraBackend(s, h, name);
             const started = Date.now();
             const served = await firstServedBy(url, name, s.replicas + 1, 30_000);
             if (served === undefined) info(`convergence run ${i}: ${name} on rig-h${h} not served within 30s`);
@@ -78,12 +83,15 @@ export async function measureReloadDrops(s: Scenario, url: string): Promise<{ pe
     // Each change, then how many instances Consul passes once it has taken effect.
     const changes: [string, () => Promise<unknown>, number][] = [
         ["no change", async () => undefined, s.replicas],
-        ["instance added", () => runExtraBackend(h, "bench-drops"), s.replicas + 1],
+        ["instance added", () => runExtraBackend(s, h, "bench-drops"), s.replicas + 1],
         ["instance removed", async () => must(dockerOn(h, ["rm", "-f", "bench-drops"]), "docker rm bench-drops"), s.replicas],
         [
             "reload without change",
             async () =>
-                must(dockerOn(holder, ["exec", "edge", "sh", "-c", 'kill -HUP "$(cat /run/nginx.pid)"']), `reload nginx on rig-h${holder}`),
+                must(
+                    dockerOn(holder, ["exec", EDGE_CONTAINER, "sh", "-c", 'kill -HUP "$(cat /run/nginx.pid)"']),
+                    `reload nginx on rig-h${holder}`,
+                ),
             s.replicas,
         ],
     ];
@@ -110,7 +118,7 @@ export async function measureReloadDrops(s: Scenario, url: string): Promise<{ pe
 export async function measureStopFailures(s: Scenario, url: string): Promise<{ failed: number; detail: string }> {
     const victim = 2;
     const vh = backendHost(s, victim);
-    const name = backendName(victim);
+    const name = backendName(s, victim);
     let failed = 0;
     const lines: string[] = [];
     for (const verb of ["stop", "kill"]) {

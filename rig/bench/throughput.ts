@@ -9,9 +9,11 @@
  * six instances as any proxy spreads it. On the rig their six runtimes share two CPUs, which costs far
  * more than one busy instance; the edge beside `spread` shows what the hop itself adds.
  */
+import { EDGE_CONTAINER } from "../../render/edge";
 import { dockerOn, must } from "../lib";
 import { info } from "../report";
-import { Scenario, passingInstances } from "../system";
+import { passingInstances } from "../clients/consul";
+import { Scenario } from "../scenario";
 import { CpuCgroup, cpuCgroupOfPid, cpuSeconds } from "./cgroup";
 import { median, wrkFailures } from "./figures";
 import { LoadRun, wrk } from "./load";
@@ -169,7 +171,10 @@ export async function measureEdgeCost(s: Scenario, edgeAddress: string): Promise
     const upstreams = await passingInstances(s);
     if (upstreams.length !== s.replicas) throw new Error(`${upstreams.length} passing instances, expected ${s.replicas}`);
     const edgePid = Number(
-        await must(dockerOn(s.edges[0], ["inspect", "--format", "{{.State.Pid}}", "edge"]), `docker inspect edge on rig-h${s.edges[0]}`),
+        await must(
+            dockerOn(s.edges[0], ["inspect", "--format", "{{.State.Pid}}", EDGE_CONTAINER]),
+            `docker inspect ${EDGE_CONTAINER} on rig-h${s.edges[0]}`,
+        ),
     );
     const edgeCgroup = cpuCgroupOfPid(edgePid);
     const peer = await startPeer(s.edges[0], edgeAddress, PEER_PORT, upstreams, PROXY_THREADS, edgeCgroup);

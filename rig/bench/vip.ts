@@ -3,9 +3,12 @@
  * host cut off (its link to the rig's bridge down). Measured by a 20 requests/s open-loop stream through
  * the VIP; after each run the holder comes back and takes the VIP again (preempt) before the next.
  */
+import { EDGE_CONTAINER } from "../../render/edge";
 import { dockerOn, must, setLink, sleep, waitFor } from "../lib";
 import { info } from "../report";
-import { Scenario, vipHolders, waitBackends } from "../system";
+import { vipHolders } from "../checks/vip";
+import { waitBackends } from "../clients/consul";
+import { Scenario } from "../scenario";
 import { outageSeconds } from "./figures";
 import { openLoop } from "./load";
 
@@ -83,8 +86,8 @@ export const measureEdgeFailover = (s: Scenario, url: string, runs: number, verb
         url,
         runs,
         `edge container ${verb === "stop" ? "stopped" : "killed"} on the VIP holder`,
-        (h) => must(dockerOn(h, [verb, "edge"]), `docker ${verb} edge on rig-h${h}`),
-        (h) => must(dockerOn(h, ["start", "edge"]), `docker start edge on rig-h${h}`),
+        (h) => must(dockerOn(h, [verb, EDGE_CONTAINER]), `docker ${verb} ${EDGE_CONTAINER} on rig-h${h}`),
+        (h) => must(dockerOn(h, ["start", EDGE_CONTAINER]), `docker start ${EDGE_CONTAINER} on rig-h${h}`),
     );
 
 export async function measureHostFailover(s: Scenario, url: string, runs: number): Promise<Failover> {
